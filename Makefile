@@ -1,0 +1,42 @@
+# kessai: `make build`, `make run` (offline demo), `make test` (every test, real MySQL and SQLite).
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+CMDS      := $(notdir $(wildcard cmd/*))
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
+PROTOC_GEN_GO      ?= google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC ?= google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+# Packages whose tests take long enough to want their own budget.
+TESTFLAGS ?= -race -count=1 -timeout 20m
+
+.PHONY: build run test bench lint proto clean
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+run: build
+	$(BIN)/kessaid demo
+
+test:
+	$(GO) test $(TESTFLAGS) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+proto:
+	$(GO) install $(PROTOC_GEN_GO)
+	$(GO) install $(PROTOC_GEN_GO_GRPC)
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I plugins/proto \
+		--go_out=plugins/internal/pb --go_opt=paths=source_relative \
+		--go-grpc_out=plugins/internal/pb --go-grpc_opt=paths=source_relative \
+		plugins/proto/*.proto
+
+clean:
+	rm -rf $(BIN) var test-output

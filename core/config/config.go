@@ -1,0 +1,199 @@
+// Package config reads kessaid's settings from flags and the environment. Each setting is one
+// row of the vars table: its variable, flag, default and rule, so `kessaid --help`, the README
+// and validation cannot drift apart.
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kessai/kessai/core/secret"
+	"github.com/kessai/kessai/core/store"
+)
+
+// Config is the resolved configuration.
+type Config struct {
+	HTTPAddr    string
+	DBDSN       string
+	DB          store.DSN
+	PluginDir   string
+	LogLevel    slog.Level
+	TLSCert     string
+	TLSKey      string
+	AdminToken  string
+	SandboxAddr string
+	SMTPURL     string
+	VarDir      string
+	// MasterKey is the raw KESSAI_MASTER_KEY; use Key to get the parsed key.
+	MasterKey string
+}
+
+// Error names the variable at fault and what is wrong with it; main prints it as one line.
+type Error struct {
+	Var     string
+	Problem string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Problem }
+
+type setting struct {
+	env, flag, def, help string
+	secret               bool
+	field                func(*Config) *string
+	check                func(string) error
+}
+
+var vars = []setting{
+	{env: "KESSAI_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "address the HTTP server listens on", field: func(c *Config) *string { return &c.HTTPAddr }, check: checkAddr},
+	{env: "KESSAI_DB_DSN", flag: "db-dsn", def: "sqlite://./var/kessai.db", help: "database: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB", field: func(c *Config) *string { return &c.DBDSN }, check: func(s string) error { _, err := store.ParseDSN(s); return err }},
+	{env: "KESSAI_PLUGIN_DIR", flag: "plugin-dir", def: "./bin", help: "folder holding adapter binaries (kessai-atone, …)", field: func(c *Config) *string { return &c.PluginDir }},
+	{env: "KESSAI_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error", field: nil, check: func(s string) error { _, err := parseLevel(s); return err }},
+	{env: "KESSAI_TLS_CERT", flag: "tls-cert", def: "", help: "PEM certificate: serve HTTPS directly (TLS 1.2 minimum)", field: func(c *Config) *string { return &c.TLSCert }, check: checkFile},
+	{env: "KESSAI_TLS_KEY", flag: "tls-key", def: "", help: "PEM private key for KESSAI_TLS_CERT", field: func(c *Config) *string { return &c.TLSKey }, check: checkFile},
+	{env: "KESSAI_MASTER_KEY", def: "", secret: true, help: "32-byte key (64 hex digits) that encrypts secrets at rest; required by serve, generated under ./var by demo", field: func(c *Config) *string { return &c.MasterKey }, check: func(s string) error {
+		if s == "" {
+			return nil
+		}
+		_, err := secret.ParseKey(s)
+		return err
+	}},
+	{env: "KESSAI_ADMIN_TOKEN", def: "", secret: true, help: "bootstrap bearer token for the admin API before any admin user exists", field: func(c *Config) *string { return &c.AdminToken }},
+	{env: "KESSAI_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "where demo runs the atone sandbox", field: func(c *Config) *string { return &c.SandboxAddr }, check: checkAddr},
+	{env: "KESSAI_SMTP_URL", flag: "smtp-url", def: "", help: "mail server, smtp://USER:PASS@HOST:PORT (or smtps://); empty keeps mails queued", field: func(c *Config) *string { return &c.SMTPURL }},
+	{env: "KESSAI_VAR_DIR", flag: "var-dir", def: "./var", help: "folder for the demo's database and generated key", field: func(c *Config) *string { return &c.VarDir }},
+}
+
+// Flags registers the settings that have flags on fs and returns a function that resolves the
+// configuration once fs has been parsed: a flag given on the command line wins over the
+// environment, which wins over the default.
+func Flags(fs *flag.FlagSet) func(getenv func(string) string) (Config, error) {
+	vals := map[string]*string{}
+	for _, v := range vars {
+		if v.flag == "" {
+			continue
+		}
+		vals[v.flag] = fs.String(v.flag, v.def, v.help+" ("+v.env+")")
+	}
+	return func(getenv func(string) string) (Config, error) {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		var c Config
+		level := "info"
+		for _, v := range vars {
+			val := v.def
+			if e := getenv(v.env); e != "" {
+				val = e
+			}
+			if v.flag != "" && set[v.flag] {
+				val = *vals[v.flag]
+			}
+			if v.check != nil && val != "" {
+				if err := v.check(val); err != nil {
+					return Config{}, &Error{Var: v.env, Problem: err.Error()}
+				}
+			}
+			if v.field != nil {
+				*v.field(&c) = val
+			} else {
+				level = val
+			}
+		}
+		c.LogLevel, _ = parseLevel(level)
+		c.DB, _ = store.ParseDSN(c.DBDSN)
+		if (c.TLSCert == "") != (c.TLSKey == "") {
+			return Config{}, &Error{Var: "KESSAI_TLS_CERT", Problem: "KESSAI_TLS_CERT and KESSAI_TLS_KEY go together: set both or neither"}
+		}
+		if c.TLSCert != "" {
+			if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+				return Config{}, &Error{Var: "KESSAI_TLS_CERT", Problem: "cannot load the certificate and key: " + err.Error()}
+			}
+		}
+		return c, nil
+	}
+}
+
+// Usage writes the configuration table: the --help text and the README table come from here.
+func Usage(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIABLE\tFLAG\tDEFAULT\tMEANING")
+	for _, v := range vars {
+		f := "-"
+		if v.flag != "" {
+			f = "--" + v.flag
+		}
+		d := v.def
+		if d == "" {
+			d = "(none)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", v.env, f, d, v.help)
+	}
+	tw.Flush()
+}
+
+// ErrNoMasterKey is returned by Key when production starts without KESSAI_MASTER_KEY.
+var ErrNoMasterKey = errors.New("not set: kessaid refuses to store secrets without it (generate one with `openssl rand -hex 32`; the demo makes its own)")
+
+// Key returns the master key. With generate (the demo), a missing key is created once under
+// VarDir/master.key, readable by its owner only, and reused on later starts.
+func (c Config) Key(generate bool) ([]byte, error) {
+	if c.MasterKey != "" {
+		k, err := secret.ParseKey(c.MasterKey)
+		if err != nil {
+			return nil, &Error{Var: "KESSAI_MASTER_KEY", Problem: err.Error()}
+		}
+		return k, nil
+	}
+	if !generate {
+		return nil, &Error{Var: "KESSAI_MASTER_KEY", Problem: ErrNoMasterKey.Error()}
+	}
+	path := filepath.Join(c.VarDir, "master.key")
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := secret.ParseKey(string(b))
+		if err != nil {
+			return nil, &Error{Var: "KESSAI_MASTER_KEY", Problem: path + ": " + err.Error()}
+		}
+		return k, nil
+	}
+	if err := os.MkdirAll(c.VarDir, 0o700); err != nil {
+		return nil, &Error{Var: "KESSAI_VAR_DIR", Problem: err.Error()}
+	}
+	hexKey := secret.NewKey()
+	if err := os.WriteFile(path, []byte(hexKey+"\n"), 0o600); err != nil {
+		return nil, &Error{Var: "KESSAI_VAR_DIR", Problem: err.Error()}
+	}
+	return secret.ParseKey(hexKey)
+}
+
+// TLSConfig is the server TLS configuration: TLS 1.2 at least, as atone requires of shops.
+func TLSConfig() *tls.Config { return &tls.Config{MinVersion: tls.VersionTLS12} }
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("%q is not a level: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func checkAddr(s string) error {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return fmt.Errorf("%q is not HOST:PORT", s)
+	}
+	return nil
+}
+
+func checkFile(s string) error {
+	if _, err := os.Stat(s); err != nil {
+		return fmt.Errorf("cannot read %s", s)
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package config_test
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kessai/kessai/core/config"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (config.Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	resolve := config.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return resolve(func(k string) string { return env[k] })
+}
+
+func TestDefaultsEnvAndFlags(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.DBDSN != "sqlite://./var/kessai.db" || c.PluginDir != "./bin" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, _ = load(t, []string{"--http-addr", "0.0.0.0:9000"}, map[string]string{"KESSAI_HTTP_ADDR": "127.0.0.1:7000", "KESSAI_LOG_LEVEL": "debug"})
+	if c.HTTPAddr != "0.0.0.0:9000" {
+		t.Errorf("flag should win over env: %s", c.HTTPAddr)
+	}
+	if c.LogLevel.String() != "DEBUG" {
+		t.Errorf("log level = %s", c.LogLevel)
+	}
+}
+
+func TestInvalidValuesNameTheVariable(t *testing.T) {
+	for env, val := range map[string]string{
+		"KESSAI_DB_DSN":     "nonsense",
+		"KESSAI_HTTP_ADDR":  "8080",
+		"KESSAI_LOG_LEVEL":  "loud",
+		"KESSAI_MASTER_KEY": "short",
+		"KESSAI_TLS_CERT":   "/does/not/exist.pem",
+	} {
+		_, err := load(t, nil, map[string]string{env: val})
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Var != env {
+			t.Errorf("%s=%s: err = %v, want a config.Error naming %s", env, val, err, env)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error spans lines: %q", env, err)
+		}
+	}
+}
+
+func TestMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := load(t, []string{"--var-dir", dir}, nil)
+	if _, err := c.Key(false); err == nil {
+		t.Fatal("production start without a master key was allowed")
+	}
+	k1, err := c.Key(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "master.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("generated key file: %v %v", st, err)
+	}
+	k2, _ := c.Key(true)
+	if string(k1) != string(k2) {
+		t.Fatal("the demo key changed between starts")
+	}
+}

@@ -1,0 +1,176 @@
+package settlement
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Settlement is one order's (or one continuation charge's) money with one provider.
+type Settlement struct {
+	ID                   int64  `gorm:"primaryKey"`
+	OrderID              int64  `gorm:"not null"`
+	ShopID               int64  `gorm:"not null"`
+	ContinuationChargeID *int64 // set for continuation charges
+	Module               string // adapter slug, e.g. "atone"
+	SettlementCode       string // Welcart settlement code, e.g. "acting_atone"
+	// TransID is the link key (リンクキー): kessai's own id for this settlement, stable across
+	// attempts; Welcart's trans_id order meta.
+	TransID string
+	// WcTransID is the provider's transaction id shown as 決済ID (atone: tr_…).
+	WcTransID string
+	// Attempt is the id of the current attempt sent to the provider (atone's shop_transaction_no).
+	Attempt         string
+	Amount          int64
+	Status          Status
+	Reason          string // provider's reason for the last NG, e.g. atone's 1 (金額超過)
+	CapturedAt      *time.Time
+	ResolveAfter    *time.Time // when the janitor may next look at a pending/unknown settlement
+	ResolveAttempts int
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// TableName is the settlements table.
+func (Settlement) TableName() string { return "settlements" }
+
+// Operation is a 処理区分: what a history row records.
+type Operation string
+
+// Operations.
+const (
+	OpCheckout  Operation = "checkout"
+	OpAuthorize Operation = "authorize"
+	OpCapture   Operation = "capture"
+	OpCancel    Operation = "cancel"
+	OpModify    Operation = "modify"
+	OpReference Operation = "reference"
+	OpCharge    Operation = "charge"
+	OpAbandon   Operation = "abandon"
+	OpWebhook   Operation = "webhook"
+)
+
+var opLabels = map[Operation]string{
+	OpCheckout:  "決済開始",
+	OpAuthorize: "与信",
+	OpCapture:   "売上計上",
+	OpCancel:    "取消",
+	OpModify:    "取引修正",
+	OpReference: "取引参照",
+	OpCharge:    "継続課金",
+	OpAbandon:   "かご落ち",
+	OpWebhook:   "通知",
+}
+
+// Label is the 処理区分 shown in the history table.
+func (o Operation) Label() string {
+	if l, ok := opLabels[o]; ok {
+		return l
+	}
+	return string(o)
+}
+
+// History is one append-only row per provider call or status change.
+type History struct {
+	ID           int64 `gorm:"primaryKey"`
+	SettlementID int64
+	Operation    Operation
+	Amount       int64
+	ProviderID   string
+	Outcome      string // plugins.Outcome name, or "" for local records
+	StatusFrom   Status
+	StatusTo     Status
+	Code         string // provider error code, e.g. EATN0115
+	Message      string
+	Actor        string // "shop:3", "admin:alice", "janitor", "continuation"
+	CreatedAt    time.Time
+}
+
+// TableName is the settlement_history table.
+func (History) TableName() string { return "settlement_history" }
+
+// Create inserts a new settlement with its first history row.
+func Create(ctx context.Context, tx *gorm.DB, s *Settlement, h History) error {
+	if !s.Status.Valid() {
+		return fmt.Errorf("create settlement: invalid status %q", s.Status)
+	}
+	if err := tx.WithContext(ctx).Create(s).Error; err != nil {
+		return fmt.Errorf("create settlement %s: %w", s.TransID, err)
+	}
+	h.SettlementID, h.StatusTo = s.ID, s.Status
+	if h.Amount == 0 {
+		h.Amount = s.Amount
+	}
+	if err := tx.WithContext(ctx).Create(&h).Error; err != nil {
+		return fmt.Errorf("create settlement %s: history: %w", s.TransID, err)
+	}
+	return nil
+}
+
+// Apply moves s to status to and appends h, in the caller's transaction tx, so that no status
+// change exists without its history row. The fields of s that an operation may change
+// (WcTransID, Attempt, Amount, Reason, CapturedAt, ResolveAfter, ResolveAttempts) are written
+// with it. The update is guarded by the status s was read with: if another request or replica
+// changed it meanwhile, Apply returns ErrConflict and writes nothing.
+func Apply(ctx context.Context, tx *gorm.DB, s *Settlement, to Status, h History) error {
+	from := s.Status
+	if err := Check(from, to); err != nil {
+		return err
+	}
+	now := tx.NowFunc()
+	res := tx.WithContext(ctx).Model(&Settlement{}).
+		Where("id = ? AND status = ?", s.ID, from).
+		Updates(map[string]any{
+			"status":           to,
+			"wc_trans_id":      s.WcTransID,
+			"attempt":          s.Attempt,
+			"amount":           s.Amount,
+			"reason":           s.Reason,
+			"captured_at":      s.CapturedAt,
+			"resolve_after":    s.ResolveAfter,
+			"resolve_attempts": s.ResolveAttempts,
+			"updated_at":       now,
+		})
+	if res.Error != nil {
+		return fmt.Errorf("settlement %s %s→%s: %w", s.TransID, from, to, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("settlement %s %s→%s: %w", s.TransID, from, to, ErrConflict)
+	}
+	h.SettlementID, h.StatusFrom, h.StatusTo = s.ID, from, to
+	if err := tx.WithContext(ctx).Create(&h).Error; err != nil {
+		return fmt.Errorf("settlement %s: history: %w", s.TransID, err)
+	}
+	s.Status, s.UpdatedAt = to, now
+	return nil
+}
+
+// Record appends a history row that changes no status (a 取引参照, a refused call).
+func Record(ctx context.Context, tx *gorm.DB, s *Settlement, h History) error {
+	h.SettlementID, h.StatusFrom, h.StatusTo = s.ID, s.Status, s.Status
+	if err := tx.WithContext(ctx).Create(&h).Error; err != nil {
+		return fmt.Errorf("settlement %s: history: %w", s.TransID, err)
+	}
+	return nil
+}
+
+// Load reads a settlement by id.
+func Load(ctx context.Context, db *gorm.DB, id int64) (*Settlement, error) {
+	var s Settlement
+	if err := db.WithContext(ctx).First(&s, id).Error; err != nil {
+		return nil, fmt.Errorf("settlement %d: %w", id, err)
+	}
+	return &s, nil
+}
+
+// Histories reads a settlement's history, oldest first.
+func Histories(ctx context.Context, db *gorm.DB, settlementID int64) ([]History, error) {
+	var hs []History
+	err := db.WithContext(ctx).Where("settlement_id = ?", settlementID).Order("id").Find(&hs).Error
+	if err != nil {
+		return nil, fmt.Errorf("settlement %d history: %w", settlementID, err)
+	}
+	return hs, nil
+}

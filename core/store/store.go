@@ -1,0 +1,174 @@
+// Package store opens kessai's database, MySQL/MariaDB in production and SQLite as the embedded
+// default, and applies the versioned migrations. Dialect differences stay inside this package:
+// every other package speaks GORM and asks store for the few clauses that differ.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	gomysql "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Store is an open database.
+type Store struct {
+	DB      *gorm.DB
+	Dialect Dialect
+	dsn     DSN
+}
+
+// Options tune Open.
+type Options struct {
+	Logger *slog.Logger
+	// MaxOpenConns bounds the MySQL pool; zero means 20.
+	MaxOpenConns int
+}
+
+// Open connects to the database named by dsn (see ParseDSN). It does not migrate.
+func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
+	d, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return OpenDSN(ctx, d, opt)
+}
+
+// OpenDSN is Open for an already parsed DSN.
+func OpenDSN(ctx context.Context, d DSN, opt Options) (*Store, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	cfg := &gorm.Config{
+		Logger:                                   gormLogger{log: opt.Logger},
+		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+		DisableForeignKeyConstraintWhenMigrating: true,
+		TranslateError:                           true,
+	}
+	var db *gorm.DB
+	var err error
+	switch d.Dialect {
+	case MySQL:
+		db, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: d.MySQL}), cfg)
+	case SQLite:
+		if d.Path != ":memory:" {
+			if err := os.MkdirAll(filepath.Dir(d.Path), 0o750); err != nil {
+				return nil, fmt.Errorf("open %s: %w", d, err)
+			}
+		}
+		db, err = gorm.Open(sqlite.Open(sqliteDSN(d.Path)), cfg)
+	default:
+		return nil, fmt.Errorf("open: unknown dialect %q", d.Dialect)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", d, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", d, err)
+	}
+	switch d.Dialect {
+	case MySQL:
+		n := opt.MaxOpenConns
+		if n <= 0 {
+			n = 20
+		}
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n / 2)
+		sqlDB.SetConnMaxLifetime(5 * time.Minute)
+		sqlDB.SetConnMaxIdleTime(time.Minute)
+	case SQLite:
+		// SQLite has one writer at a time; one connection turns lock contention into an orderly
+		// queue inside the process, and busy_timeout covers another process on the same file.
+		sqlDB.SetMaxOpenConns(1)
+	}
+	s := &Store{DB: db, Dialect: d.Dialect, dsn: d}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Ping(pctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func sqliteDSN(path string) string {
+	p := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	if path != ":memory:" {
+		p += "&_pragma=journal_mode(WAL)"
+	}
+	return p
+}
+
+// DSN reports what the store was opened with (password redacted by its String method).
+func (s *Store) DSN() DSN { return s.dsn }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", s.dsn, err)
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// SkipLocked returns the row-claim clause for "take rows nobody else holds": FOR UPDATE SKIP
+// LOCKED on MySQL, so two replicas claim disjoint rows; nothing on SQLite, where the single
+// writer already serializes claims.
+func (s *Store) SkipLocked() clause.Expression {
+	if s.Dialect == MySQL {
+		return clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}
+	}
+	return clause.Expr{}
+}
+
+// ForUpdate returns a plain row lock on MySQL and nothing on SQLite.
+func (s *Store) ForUpdate() clause.Expression {
+	if s.Dialect == MySQL {
+		return clause.Locking{Strength: "UPDATE"}
+	}
+	return clause.Expr{}
+}
+
+// IsDuplicate reports whether err is a unique-key violation, on either dialect.
+func IsDuplicate(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1062 {
+		return true
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// ErrNotFound is returned by lookups in every package for a row that does not exist.
+var ErrNotFound = gorm.ErrRecordNotFound
+
+// sqlDB exposes the pool for the migration runner.
+func (s *Store) sqlDB() (*sql.DB, error) { return s.DB.DB() }

@@ -1,0 +1,18 @@
+CREATE TABLE modules (
+  slug VARCHAR(64) NOT NULL PRIMARY KEY,
+  display_name VARCHAR(191) NOT NULL DEFAULT '',
+  version VARCHAR(64) NOT NULL DEFAULT '',
+  binary_path VARCHAR(1024) NOT NULL DEFAULT '',
+  sha256 CHAR(64) NOT NULL DEFAULT '',
+  settlement_codes LONGTEXT NULL,
+  description LONGTEXT NULL,
+  selected TINYINT(1) NOT NULL DEFAULT 0,
+  sort INT NOT NULL DEFAULT 0,
+  state VARCHAR(32) NOT NULL DEFAULT 'registered',
+  last_error LONGTEXT NULL,
+  settings LONGTEXT NULL,
+  secrets LONGBLOB NULL,
+  generation BIGINT NOT NULL DEFAULT 0,
+  created_at DATETIME(6) NOT NULL,
+  updated_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,0 +1,12 @@
+CREATE TABLE payment_methods (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(191) NOT NULL,
+  explanation LONGTEXT NULL,
+  settlement VARCHAR(64) NOT NULL DEFAULT '',
+  module VARCHAR(191) NOT NULL DEFAULT '',
+  sort INT NOT NULL DEFAULT 0,
+  `use` VARCHAR(16) NOT NULL DEFAULT 'activate',
+  created_at DATETIME(6) NOT NULL,
+  updated_at DATETIME(6) NOT NULL,
+  CONSTRAINT uq_payment_methods_name UNIQUE (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

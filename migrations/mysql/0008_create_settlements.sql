@@ -1,0 +1,20 @@
+CREATE TABLE settlements (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  order_id BIGINT UNSIGNED NOT NULL REFERENCES orders(id),
+  shop_id BIGINT UNSIGNED NOT NULL REFERENCES shops(id),
+  continuation_charge_id BIGINT UNSIGNED NULL,
+  module VARCHAR(64) NOT NULL,
+  settlement_code VARCHAR(64) NOT NULL,
+  trans_id VARCHAR(64) NOT NULL,
+  wc_trans_id VARCHAR(64) NOT NULL DEFAULT '',
+  attempt VARCHAR(64) NOT NULL DEFAULT '',
+  amount BIGINT NOT NULL DEFAULT 0,
+  status VARCHAR(16) NOT NULL,
+  reason VARCHAR(32) NOT NULL DEFAULT '',
+  captured_at DATETIME(6) NULL,
+  resolve_after DATETIME(6) NULL,
+  resolve_attempts INT NOT NULL DEFAULT 0,
+  created_at DATETIME(6) NOT NULL,
+  updated_at DATETIME(6) NOT NULL,
+  CONSTRAINT uq_settlements_trans_id UNIQUE (trans_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,0 +1,1 @@
+CREATE INDEX ix_settlements_order ON settlements (order_id);

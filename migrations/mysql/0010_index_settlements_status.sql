@@ -1,0 +1,1 @@
+CREATE INDEX ix_settlements_status ON settlements (status, resolve_after);

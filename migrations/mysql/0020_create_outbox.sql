@@ -1,0 +1,14 @@
+CREATE TABLE outbox (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  event_id VARCHAR(64) NOT NULL,
+  kind VARCHAR(64) NOT NULL,
+  shop_id BIGINT UNSIGNED NULL,
+  payload LONGTEXT NOT NULL,
+  state VARCHAR(16) NOT NULL DEFAULT 'pending',
+  attempts INT NOT NULL DEFAULT 0,
+  next_attempt_at DATETIME(6) NOT NULL,
+  last_error LONGTEXT NULL,
+  created_at DATETIME(6) NOT NULL,
+  delivered_at DATETIME(6) NULL,
+  CONSTRAINT uq_outbox_event UNIQUE (event_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

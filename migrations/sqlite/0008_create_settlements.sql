@@ -1,0 +1,20 @@
+CREATE TABLE settlements (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  order_id INTEGER NOT NULL REFERENCES orders(id),
+  shop_id INTEGER NOT NULL REFERENCES shops(id),
+  continuation_charge_id INTEGER NULL,
+  module VARCHAR(64) NOT NULL,
+  settlement_code VARCHAR(64) NOT NULL,
+  trans_id VARCHAR(64) NOT NULL,
+  wc_trans_id VARCHAR(64) NOT NULL DEFAULT '',
+  attempt VARCHAR(64) NOT NULL DEFAULT '',
+  amount BIGINT NOT NULL DEFAULT 0,
+  status VARCHAR(16) NOT NULL,
+  reason VARCHAR(32) NOT NULL DEFAULT '',
+  captured_at DATETIME NULL,
+  resolve_after DATETIME NULL,
+  resolve_attempts INT NOT NULL DEFAULT 0,
+  created_at DATETIME NOT NULL,
+  updated_at DATETIME NOT NULL,
+  CONSTRAINT uq_settlements_trans_id UNIQUE (trans_id)
+);

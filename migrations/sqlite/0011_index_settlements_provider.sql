@@ -1,0 +1,1 @@
+CREATE INDEX ix_settlements_provider ON settlements (wc_trans_id);

@@ -1,0 +1,14 @@
+CREATE TABLE settlement_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  settlement_id INTEGER NOT NULL REFERENCES settlements(id),
+  operation VARCHAR(32) NOT NULL,
+  amount BIGINT NOT NULL DEFAULT 0,
+  provider_id VARCHAR(64) NOT NULL DEFAULT '',
+  outcome VARCHAR(16) NOT NULL DEFAULT '',
+  status_from VARCHAR(16) NOT NULL DEFAULT '',
+  status_to VARCHAR(16) NOT NULL DEFAULT '',
+  code VARCHAR(64) NOT NULL DEFAULT '',
+  message TEXT NULL,
+  actor VARCHAR(191) NOT NULL DEFAULT '',
+  created_at DATETIME NOT NULL
+);

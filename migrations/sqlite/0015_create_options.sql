@@ -1,0 +1,5 @@
+CREATE TABLE options (
+  name VARCHAR(191) NOT NULL PRIMARY KEY,
+  value TEXT NULL,
+  updated_at DATETIME NOT NULL
+);

@@ -1,0 +1,1 @@
+CREATE INDEX ix_continuations_due ON continuations (status, next_charging);

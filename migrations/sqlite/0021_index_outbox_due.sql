@@ -1,0 +1,1 @@
+CREATE INDEX ix_outbox_due ON outbox (state, next_attempt_at);
