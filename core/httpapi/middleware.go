@@ -18,7 +18,6 @@ const HeaderRequestID = "X-Request-Id"
 
 var goodRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-
 // RequestID keeps a caller's well-formed X-Request-Id or makes one, and echoes it.
 func RequestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
