@@ -1,0 +1,185 @@
+// Package shop owns the shops that call kessai and their API keys. A key is shown once, when
+// it is made, and stored only as a SHA-256 hash: a stolen database yields no usable key.
+package shop
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// KeyPrefix starts every shop API key, so that a leaked key is recognisable in a scan.
+const KeyPrefix = "ksk_"
+
+// Shop is a shop front end allowed to call the shop API.
+type Shop struct {
+	ID        int64 `gorm:"primaryKey"`
+	Name      string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// TableName is the shops table.
+func (Shop) TableName() string { return "shops" }
+
+// Key is one API key of a shop, stored hashed.
+type Key struct {
+	ID        int64 `gorm:"primaryKey"`
+	ShopID    int64
+	Prefix    string // the first characters, to tell keys apart in a list
+	Hash      string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// TableName is the shop_keys table.
+func (Key) TableName() string { return "shop_keys" }
+
+// Errors callers branch on.
+var (
+	ErrBadKey   = errors.New("shop: unknown or revoked API key")
+	ErrNotFound = errors.New("shop: no such shop")
+	ErrName     = errors.New("shop: name must be 1 to 191 characters")
+)
+
+// Shops is the shop registry over the database.
+type Shops struct{ db *gorm.DB }
+
+// New returns the registry.
+func New(db *gorm.DB) *Shops { return &Shops{db: db} }
+
+// Create makes a shop and its first key, returning the key in plain text: the only time it
+// is ever visible.
+func (s *Shops) Create(ctx context.Context, name string) (*Shop, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 191 {
+		return nil, "", ErrName
+	}
+	sh := &Shop{Name: name}
+	var plain string
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(sh).Error; err != nil {
+			return err
+		}
+		var err error
+		plain, err = newKey(ctx, tx, sh.ID)
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("create shop %q: %w", name, err)
+	}
+	return sh, plain, nil
+}
+
+// NewKey adds a key to a shop (key rotation: make a new one, switch, revoke the old).
+func (s *Shops) NewKey(ctx context.Context, shopID int64) (string, error) {
+	if _, err := s.Get(ctx, shopID); err != nil {
+		return "", err
+	}
+	return newKey(ctx, s.db, shopID)
+}
+
+func newKey(ctx context.Context, db *gorm.DB, shopID int64) (string, error) {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	plain := KeyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	k := &Key{ShopID: shopID, Prefix: plain[:len(KeyPrefix)+6], Hash: hashKey(plain)}
+	if err := db.WithContext(ctx).Create(k).Error; err != nil {
+		return "", fmt.Errorf("create key for shop %d: %w", shopID, err)
+	}
+	return plain, nil
+}
+
+func hashKey(plain string) string {
+	h := sha256.Sum256([]byte(plain))
+	return hex.EncodeToString(h[:])
+}
+
+// Authenticate returns the shop a key belongs to, or ErrBadKey. The key is looked up by its
+// hash, so the comparison never touches the plain key in the database.
+func (s *Shops) Authenticate(ctx context.Context, plain string) (*Shop, error) {
+	if !strings.HasPrefix(plain, KeyPrefix) {
+		return nil, ErrBadKey
+	}
+	var k Key
+	err := s.db.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", hashKey(plain)).First(&k).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrBadKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	sh, err := s.Get(ctx, k.ShopID)
+	if err != nil || sh.RevokedAt != nil {
+		return nil, ErrBadKey
+	}
+	return sh, nil
+}
+
+// Get returns a shop by id.
+func (s *Shops) Get(ctx context.Context, id int64) (*Shop, error) {
+	var sh Shop
+	err := s.db.WithContext(ctx).First(&sh, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shop %d: %w", id, err)
+	}
+	return &sh, nil
+}
+
+// Listed is a shop with its key count, for `kessaid shop list`.
+type Listed struct {
+	Shop
+	ActiveKeys int
+}
+
+// List returns every shop, oldest first.
+func (s *Shops) List(ctx context.Context) ([]Listed, error) {
+	var shops []Shop
+	if err := s.db.WithContext(ctx).Order("id").Find(&shops).Error; err != nil {
+		return nil, fmt.Errorf("list shops: %w", err)
+	}
+	out := make([]Listed, len(shops))
+	for i, sh := range shops {
+		var n int64
+		if err := s.db.WithContext(ctx).Model(&Key{}).Where("shop_id = ? AND revoked_at IS NULL", sh.ID).Count(&n).Error; err != nil {
+			return nil, err
+		}
+		out[i] = Listed{Shop: sh, ActiveKeys: int(n)}
+	}
+	return out, nil
+}
+
+// Revoke disables a shop and all its keys at once.
+func (s *Shops) Revoke(ctx context.Context, id int64) error {
+	now := time.Now().UTC()
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Shop{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
+		if res.Error != nil {
+			return fmt.Errorf("revoke shop %d: %w", id, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			// Inside the transaction, ask through tx: on SQLite the one connection is ours.
+			var n int64
+			if err := tx.Model(&Shop{}).Where("id = ?", id).Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrNotFound
+			}
+		}
+		return tx.Model(&Key{}).Where("shop_id = ? AND revoked_at IS NULL", id).Update("revoked_at", now).Error
+	})
+}
