@@ -1,0 +1,295 @@
+// Package paymethod owns the shop's payment methods (基本設定 > 支払方法): name, explanation,
+// settlement code, module, storefront order and 使用/停止, with Welcart's rules. Orders refer
+// to a payment method by its name, as Welcart's do.
+package paymethod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/store"
+)
+
+// Use values, as Welcart stores them.
+const (
+	Activate   = "activate"   // 使用
+	Deactivate = "deactivate" // 停止
+)
+
+// Base settlement codes that need no module (Welcart's usces_payment_structure defaults).
+var BaseCodes = map[string]string{
+	"transferAdvance":  "振込み（前払い）",
+	"transferDeferred": "振込み（後払い）",
+	"COD":              "代金引換",
+}
+
+// Method is one payment method.
+type Method struct {
+	ID          int64     `gorm:"primaryKey" json:"id"`
+	Name        string    `json:"name"`
+	Explanation string    `json:"explanation"`
+	Settlement  string    `json:"settlement"`
+	Module      string    `json:"module"`
+	Sort        int       `json:"sort"`
+	Use         string    `gorm:"column:use" json:"use"`
+	CreatedAt   time.Time `json:"-"`
+	UpdatedAt   time.Time `json:"-"`
+}
+
+// TableName is the payment_methods table.
+func (Method) TableName() string { return "payment_methods" }
+
+// Active reports 使用.
+func (m Method) Active() bool { return m.Use == Activate }
+
+// Errors; *RuleError carries the Japanese message shown to the admin.
+var (
+	ErrNotFound = errors.New("paymethod: no such payment method")
+	ErrRule     = errors.New("paymethod: refused by a payment method rule")
+)
+
+// RuleError is a refusal with the field at fault and the message to show.
+type RuleError struct {
+	Field   string
+	Message string
+}
+
+func (e *RuleError) Error() string { return e.Message }
+
+// Unwrap makes errors.Is(err, ErrRule) hold.
+func (e *RuleError) Unwrap() error { return ErrRule }
+
+// Messages shown on refusal.
+const (
+	msgNameRequired = "支払方法名を入力してください。"
+	msgNameTaken    = "同じ支払方法名がすでに登録されています。"
+	msgCodeUnknown  = "決済種別が正しくありません。利用中のクレジット決済モジュールの決済種別を選択してください。"
+	msgInUse        = "この支払方法で購入された受注があるため削除できません。削除すると受注の支払方法が分からなくなります。削除せずに「停止」で更新してください。"
+	msgUse          = "使用または停止を選択してください。"
+)
+
+// Codes answers which settlement codes may be used now: those of modules in use, plus the base
+// codes. The module host implements it.
+type Codes interface {
+	SettlementCodes(ctx context.Context) (map[string]string, error) // code → module slug
+}
+
+// Methods is the payment method registry.
+type Methods struct {
+	db    *gorm.DB
+	codes Codes
+}
+
+// New returns the registry; codes may be nil until a module host exists (only base codes).
+func New(db *gorm.DB, codes Codes) *Methods { return &Methods{db: db, codes: codes} }
+
+// List returns the methods in storefront order; activeOnly keeps the 使用 ones.
+func (m *Methods) List(ctx context.Context, activeOnly bool) ([]Method, error) {
+	q := m.db.WithContext(ctx).Order("sort, id")
+	if activeOnly {
+		q = q.Where("`use` = ?", Activate)
+	}
+	var out []Method
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list payment methods: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns a method by id.
+func (m *Methods) Get(ctx context.Context, id int64) (*Method, error) {
+	var pm Method
+	err := m.db.WithContext(ctx).First(&pm, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payment method %d: %w", id, err)
+	}
+	return &pm, nil
+}
+
+// ByName returns the method orders of that name refer to.
+func (m *Methods) ByName(ctx context.Context, name string) (*Method, error) {
+	var pm Method
+	err := m.db.WithContext(ctx).Where("name = ?", name).First(&pm).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payment method %q: %w", name, err)
+	}
+	return &pm, nil
+}
+
+// Allowed returns the settlement codes a method may use now (code → module slug, "" for base).
+func (m *Methods) Allowed(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for c := range BaseCodes {
+		out[c] = ""
+	}
+	if m.codes != nil {
+		codes, err := m.codes.SettlementCodes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for c, mod := range codes {
+			out[c] = mod
+		}
+	}
+	return out, nil
+}
+
+func (m *Methods) check(ctx context.Context, pm *Method) error {
+	pm.Name = strings.TrimSpace(pm.Name)
+	if pm.Name == "" || len(pm.Name) > 191 {
+		return &RuleError{Field: "name", Message: msgNameRequired}
+	}
+	if pm.Use == "" {
+		pm.Use = Activate
+	}
+	if pm.Use != Activate && pm.Use != Deactivate {
+		return &RuleError{Field: "use", Message: msgUse}
+	}
+	allowed, err := m.Allowed(ctx)
+	if err != nil {
+		return err
+	}
+	mod, ok := allowed[pm.Settlement]
+	if !ok {
+		return &RuleError{Field: "settlement", Message: msgCodeUnknown}
+	}
+	if pm.Module == "" {
+		pm.Module = mod
+	}
+	return nil
+}
+
+// Add appends a method at the end of the storefront order.
+func (m *Methods) Add(ctx context.Context, pm Method) (*Method, error) {
+	if err := m.check(ctx, &pm); err != nil {
+		return nil, err
+	}
+	err := m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var max struct{ N *int }
+		if err := tx.Model(&Method{}).Select("MAX(sort) AS n").Scan(&max).Error; err != nil {
+			return err
+		}
+		pm.ID, pm.Sort = 0, 0
+		if max.N != nil {
+			pm.Sort = *max.N + 1
+		}
+		return tx.Create(&pm).Error
+	})
+	if store.IsDuplicate(err) {
+		return nil, &RuleError{Field: "name", Message: msgNameTaken}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("add payment method %q: %w", pm.Name, err)
+	}
+	return &pm, nil
+}
+
+// Update changes a method's name, explanation, code, module and use. Renaming detaches old
+// orders, which keep the name they were bought with; that is Welcart's behaviour too.
+func (m *Methods) Update(ctx context.Context, id int64, pm Method) (*Method, error) {
+	cur, err := m.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.check(ctx, &pm); err != nil {
+		return nil, err
+	}
+	cur.Name, cur.Explanation, cur.Settlement, cur.Module, cur.Use = pm.Name, pm.Explanation, pm.Settlement, pm.Module, pm.Use
+	err = m.db.WithContext(ctx).Model(&Method{}).Where("id = ?", id).Updates(map[string]any{
+		"name": cur.Name, "explanation": cur.Explanation, "settlement": cur.Settlement, "module": cur.Module, "use": cur.Use,
+		"updated_at": time.Now().UTC(),
+	}).Error
+	if store.IsDuplicate(err) {
+		return nil, &RuleError{Field: "name", Message: msgNameTaken}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update payment method %d: %w", id, err)
+	}
+	return cur, nil
+}
+
+// SetUse switches a method between 使用 and 停止.
+func (m *Methods) SetUse(ctx context.Context, id int64, use string) error {
+	if use != Activate && use != Deactivate {
+		return &RuleError{Field: "use", Message: msgUse}
+	}
+	res := m.db.WithContext(ctx).Model(&Method{}).Where("id = ?", id).Updates(map[string]any{"use": use, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("payment method %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Sort sets the storefront order: ids in the order wanted. Every method must be named once.
+func (m *Methods) Sort(ctx context.Context, ids []int64) error {
+	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var all []int64
+		if err := tx.Model(&Method{}).Pluck("id", &all).Error; err != nil {
+			return err
+		}
+		got := slices.Clone(ids)
+		slices.Sort(got)
+		slices.Sort(all)
+		if !slices.Equal(got, all) {
+			return &RuleError{Field: "ids", Message: "並び順には全ての支払方法を一度ずつ指定してください。"}
+		}
+		for i, id := range ids {
+			if err := tx.Model(&Method{}).Where("id = ?", id).Update("sort", i).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Delete removes a method no order uses. A method that past orders were bought with is
+// refused, with the manual's advice to use 停止 instead: deleting it would leave those orders
+// without a known payment method.
+func (m *Methods) Delete(ctx context.Context, id int64) error {
+	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var pm Method
+		if err := tx.First(&pm, id).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Table("orders").Where("order_payment_name = ?", pm.Name).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return &RuleError{Field: "id", Message: msgInUse}
+		}
+		if err := tx.Delete(&Method{}, id).Error; err != nil {
+			return err
+		}
+		// Renumber so sort stays 0..n-1, as Welcart does after a delete.
+		var rest []Method
+		if err := tx.Order("sort, id").Find(&rest).Error; err != nil {
+			return err
+		}
+		for i, r := range rest {
+			if r.Sort != i {
+				if err := tx.Model(&Method{}).Where("id = ?", r.ID).Update("sort", i).Error; err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,91 @@
+package paymethod_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/kessai/kessai/core/paymethod"
+	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/core/store/storetest"
+)
+
+type codes map[string]string
+
+func (c codes) SettlementCodes(context.Context) (map[string]string, error) { return c, nil }
+
+func TestPaymentMethods(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		pms := paymethod.New(st.DB, codes{"acting_atone": "atone"})
+		atone, err := pms.Add(ctx, paymethod.Method{Name: "後払い（atone）", Explanation: "<b>atone</b>", Settlement: "acting_atone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bank, err := pms.Add(ctx, paymethod.Method{Name: "銀行振込", Settlement: "transferAdvance"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run("the module comes from the code", func(t *testing.T) {
+			if atone.Module != "atone" || atone.Sort != 0 || bank.Sort != 1 || !atone.Active() {
+				t.Fatalf("%+v %+v", atone, bank)
+			}
+		})
+		t.Run("refusals name the field", func(t *testing.T) {
+			for _, tc := range []struct {
+				m     paymethod.Method
+				field string
+			}{
+				{paymethod.Method{Name: "", Settlement: "COD"}, "name"},
+				{paymethod.Method{Name: "後払い（atone）", Settlement: "COD"}, "name"},
+				{paymethod.Method{Name: "x", Settlement: "acting_zeus_card"}, "settlement"},
+				{paymethod.Method{Name: "y", Settlement: "COD", Use: "maybe"}, "use"},
+			} {
+				_, err := pms.Add(ctx, tc.m)
+				var re *paymethod.RuleError
+				if !errors.As(err, &re) || re.Field != tc.field {
+					t.Errorf("Add(%+v) = %v, want a rule error on %s", tc.m, err, tc.field)
+				}
+			}
+		})
+		t.Run("sort sets the storefront order", func(t *testing.T) {
+			if err := pms.Sort(ctx, []int64{bank.ID, atone.ID}); err != nil {
+				t.Fatal(err)
+			}
+			l, _ := pms.List(ctx, false)
+			if l[0].ID != bank.ID || l[1].ID != atone.ID {
+				t.Fatalf("order %v", l)
+			}
+			if err := pms.Sort(ctx, []int64{bank.ID}); !errors.Is(err, paymethod.ErrRule) {
+				t.Fatalf("partial sort = %v", err)
+			}
+		})
+		t.Run("stopped methods are not listed for the storefront", func(t *testing.T) {
+			if err := pms.SetUse(ctx, bank.ID, paymethod.Deactivate); err != nil {
+				t.Fatal(err)
+			}
+			l, _ := pms.List(ctx, true)
+			if len(l) != 1 || l[0].ID != atone.ID {
+				t.Fatalf("active list %v", l)
+			}
+		})
+		t.Run("a method orders were bought with cannot be deleted", func(t *testing.T) {
+			now := time.Now().UTC()
+			st.DB.Exec("INSERT INTO shops (name, created_at) VALUES ('s', ?)", now)
+			st.DB.Exec("INSERT INTO orders (shop_id, order_number, order_payment_name, order_date, created_at, updated_at) VALUES (1, '1', ?, ?, ?, ?)", atone.Name, now, now, now)
+			err := pms.Delete(ctx, atone.ID)
+			var re *paymethod.RuleError
+			if !errors.As(err, &re) || re.Message == "" {
+				t.Fatalf("delete in-use = %v", err)
+			}
+			if err := pms.Delete(ctx, bank.ID); err != nil {
+				t.Fatal(err)
+			}
+			l, _ := pms.List(ctx, false)
+			if len(l) != 1 || l[0].Sort != 0 {
+				t.Fatalf("after delete %v", l)
+			}
+		})
+	})
+}
