@@ -19,6 +19,7 @@ import (
 
 	"github.com/kessai/kessai/core/config"
 	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/store"
 )
@@ -53,6 +54,7 @@ type Daemon struct {
 	Box       *secret.Box
 	HTTP      *httpapi.Server
 	Scheduler gocron.Scheduler
+	Modules   *module.Host
 
 	opt      Options
 	mu       sync.Mutex
@@ -111,6 +113,14 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 		}
 		return nil
 	})
+	d.Modules = module.New(st, box, module.Options{PluginDir: cfg.PluginDir, Logger: log})
+	if err := d.Modules.Start(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	d.OnStop(d.Modules.Close)
+	d.HTTP.AddReadiness("modules", d.Modules.Ready)
+	module.Mount(d.HTTP.Engine.Group("/admin/api", httpapi.AdminToken(cfg.AdminToken)), d.Modules)
 	return d, nil
 }
 

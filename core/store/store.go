@@ -134,22 +134,22 @@ func (s *Store) Close() error {
 	return sqlDB.Close()
 }
 
-// SkipLocked returns the row-claim clause for "take rows nobody else holds": FOR UPDATE SKIP
+// SkipLocked adds the row-claim clause for "take rows nobody else holds" to q: FOR UPDATE SKIP
 // LOCKED on MySQL, so two replicas claim disjoint rows; nothing on SQLite, where the single
 // writer already serializes claims.
-func (s *Store) SkipLocked() clause.Expression {
+func (s *Store) SkipLocked(q *gorm.DB) *gorm.DB {
 	if s.Dialect == MySQL {
-		return clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}
+		return q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 	}
-	return clause.Expr{}
+	return q
 }
 
-// ForUpdate returns a plain row lock on MySQL and nothing on SQLite.
-func (s *Store) ForUpdate() clause.Expression {
+// ForUpdate adds a plain row lock to q on MySQL and nothing on SQLite.
+func (s *Store) ForUpdate(q *gorm.DB) *gorm.DB {
 	if s.Dialect == MySQL {
-		return clause.Locking{Strength: "UPDATE"}
+		return q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
-	return clause.Expr{}
+	return q
 }
 
 // IsDuplicate reports whether err is a unique-key violation, on either dialect.

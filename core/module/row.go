@@ -1,0 +1,145 @@
+package module
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins"
+)
+
+// row is one line of the modules table.
+type row struct {
+	Slug            string `gorm:"primaryKey"`
+	DisplayName     string
+	Version         string
+	BinaryPath      string
+	SHA256          string `gorm:"column:sha256"`
+	SettlementCodes string // JSON array
+	Description     string // JSON of plugins.Description
+	Selected        bool
+	Sort            int
+	State           string
+	LastError       string
+	Settings        string // JSON object of the non-secret settings
+	Secrets         []byte // sealed JSON object of the secret settings
+	Generation      int64  // bumped on every change that needs a new adapter process
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+func (row) TableName() string { return "modules" }
+
+func (r row) description() plugins.Description {
+	var d plugins.Description
+	if r.Description != "" {
+		// A row we wrote ourselves; a broken one shows as a module without settings form.
+		_ = json.Unmarshal([]byte(r.Description), &d)
+	}
+	if d.Slug == "" {
+		d.Slug = r.Slug
+	}
+	return d
+}
+
+func (r row) module() Module {
+	m := Module{
+		Slug:        r.Slug,
+		DisplayName: r.DisplayName,
+		Version:     r.Version,
+		BinaryPath:  r.BinaryPath,
+		SHA256:      r.SHA256,
+		Selected:    r.Selected,
+		Sort:        r.Sort,
+		State:       State(r.State),
+		LastError:   r.LastError,
+		Generation:  r.Generation,
+		UpdatedAt:   r.UpdatedAt,
+		Description: r.description(),
+	}
+	if r.SettlementCodes != "" {
+		_ = json.Unmarshal([]byte(r.SettlementCodes), &m.SettlementCodes)
+	}
+	if m.SettlementCodes == nil {
+		m.SettlementCodes = []string{}
+	}
+	return m
+}
+
+// paymentMethod is the part of a payment_methods row that module selection reads and writes:
+// Welcart forbids unselecting a module while an activated payment method uses its codes.
+type paymentMethod struct {
+	ID         uint64 `gorm:"primaryKey"`
+	Name       string
+	Settlement string
+	Use        string `gorm:"column:use"`
+	UpdatedAt  time.Time
+}
+
+func (paymentMethod) TableName() string { return "payment_methods" }
+
+// Payment method use values (Welcart's 'use' column).
+const (
+	useActivate   = "activate"
+	useDeactivate = "deactivate"
+)
+
+// auditEntry is one line of the audit log: who changed which module and how (never a secret).
+type auditEntry struct {
+	ID        uint64 `gorm:"primaryKey"`
+	Actor     string
+	Action    string
+	Target    string
+	Detail    string
+	CreatedAt time.Time
+}
+
+func (auditEntry) TableName() string { return "audit_log" }
+
+func audit(tx *gorm.DB, actor, action, target string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	if actor == "" {
+		actor = "system"
+	}
+	if err := tx.Create(&auditEntry{Actor: actor, Action: action, Target: target, Detail: string(b)}).Error; err != nil {
+		return fmt.Errorf("audit %s %s: %w", action, target, err)
+	}
+	return nil
+}
+
+func loadRow(ctx context.Context, db *gorm.DB, slug string) (row, error) {
+	var r row
+	err := db.WithContext(ctx).Where("slug = ?", slug).Take(&r).Error
+	if errors.Is(err, store.ErrNotFound) {
+		return row{}, fmt.Errorf("%w: %q", ErrUnknownModule, slug)
+	}
+	if err != nil {
+		return row{}, fmt.Errorf("load module %s: %w", slug, err)
+	}
+	return r, nil
+}
+
+// setState records a module's state for the admin screen and for other replicas. It is best
+// effort: the in-memory state is what the host acts on, and a database hiccup must not stop a
+// restart.
+func (h *Host) setState(slug string, st State, lastErr string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := h.store.DB.WithContext(ctx).Model(&row{}).Where("slug = ?", slug).
+		Updates(map[string]any{"state": string(st), "last_error": lastErr, "updated_at": time.Now().UTC()}).Error
+	if err != nil {
+		h.log.Warn("module state not saved", "module", slug, "state", st, "err", err)
+	}
+}
+
+// forUpdate locks the rows tx reads on MySQL; SQLite's single writer already serialises the
+// transaction.
+func (h *Host) forUpdate(tx *gorm.DB) *gorm.DB { return h.store.ForUpdate(tx) }
