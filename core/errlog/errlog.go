@@ -1,0 +1,226 @@
+// Package errlog is the 決済エラーログ: one row per settlement failure an admin must look at
+// (declined charges, results that do not match, notifications for unknown transactions), the
+// notice shown on the order list while any row remains, and Welcart's Shift_JIS export.
+package errlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/transform"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Entry is one error-log row, in Welcart's shape (datetime, log_key, acting, result, data).
+type Entry struct {
+	ID       int64     `gorm:"primaryKey" json:"id"`
+	Datetime time.Time `json:"datetime"`
+	// LogKey is the リンクキー: the settlement's trans_id, or the provider id when kessai has no
+	// settlement for it.
+	LogKey string `json:"log_key"`
+	// Acting is the 決済種別 (module and operation, e.g. "atone").
+	Acting string `json:"acting"`
+	// Result is the ステータス, e.g. "ATONE AUTHORIZE NG".
+	Result  string `json:"result"`
+	Data    string `json:"-"` // JSON object of details
+	OrderID *int64 `json:"order_id,omitempty"`
+}
+
+// TableName is the error_logs table.
+func (Entry) TableName() string { return "error_logs" }
+
+// Fields decodes Data into key/value pairs, for the 詳細 dialog and the export.
+func (e Entry) Fields() map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal([]byte(e.Data), &m)
+	return m
+}
+
+type option struct {
+	Name      string `gorm:"primaryKey"`
+	Value     string
+	UpdatedAt time.Time
+}
+
+func (option) TableName() string { return "options" }
+
+// noticeOption holds the time of the last error while the notice is up (Welcart's
+// usces_settlement_notice).
+const noticeOption = "settlement_notice"
+
+// ErrNotFound is returned for an unknown row id.
+var ErrNotFound = errors.New("errlog: no such row")
+
+// Write appends a row in the caller's transaction and raises the notice.
+func Write(ctx context.Context, tx *gorm.DB, key, acting, result string, data map[string]any, orderID *int64) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("error log %s: %w", key, err)
+	}
+	now := time.Now().UTC()
+	e := Entry{Datetime: now, LogKey: key, Acting: acting, Result: result, Data: string(b), OrderID: orderID}
+	if err := tx.WithContext(ctx).Create(&e).Error; err != nil {
+		return fmt.Errorf("error log %s: %w", key, err)
+	}
+	o := option{Name: noticeOption, Value: now.Format(time.RFC3339Nano), UpdatedAt: now}
+	err = tx.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoUpdates: clause.AssignmentColumns([]string{"value", "updated_at"})}).Create(&o).Error
+	if err != nil {
+		return fmt.Errorf("error log notice: %w", err)
+	}
+	return nil
+}
+
+// Notice returns the time of the last error while rows remain; zero when there is nothing to
+// show. Deleting the last row clears it.
+func Notice(ctx context.Context, db *gorm.DB) (time.Time, error) {
+	var n int64
+	if err := db.WithContext(ctx).Model(&Entry{}).Count(&n).Error; err != nil {
+		return time.Time{}, err
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	var o option
+	err := db.WithContext(ctx).Where("name = ?", noticeOption).First(&o).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		var last Entry
+		if err := db.WithContext(ctx).Order("id DESC").First(&last).Error; err != nil {
+			return time.Time{}, err
+		}
+		return last.Datetime, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(time.RFC3339Nano, o.Value)
+}
+
+// List returns rows newest first.
+func List(ctx context.Context, db *gorm.DB, limit, offset int) ([]Entry, int64, error) {
+	var total int64
+	if err := db.WithContext(ctx).Model(&Entry{}).Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var out []Entry
+	q := db.WithContext(ctx).Order("id DESC")
+	if limit > 0 {
+		q = q.Limit(limit).Offset(offset)
+	}
+	if err := q.Find(&out).Error; err != nil {
+		return nil, 0, fmt.Errorf("list error log: %w", err)
+	}
+	return out, total, nil
+}
+
+// Get returns one row.
+func Get(ctx context.Context, db *gorm.DB, id int64) (*Entry, error) {
+	var e Entry
+	err := db.WithContext(ctx).First(&e, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	return &e, err
+}
+
+// Delete removes the given rows (all rows when ids is nil) and clears the notice when none
+// remain, as Welcart's reset_settlement_notice does.
+func Delete(ctx context.Context, db *gorm.DB, ids []int64) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Where("1 = 1")
+		if ids != nil {
+			if len(ids) == 0 {
+				return nil
+			}
+			q = tx.Where("id IN ?", ids)
+		}
+		res := q.Delete(&Entry{})
+		if res.Error != nil {
+			return res.Error
+		}
+		n = res.RowsAffected
+		var left int64
+		if err := tx.Model(&Entry{}).Count(&left).Error; err != nil {
+			return err
+		}
+		if left == 0 {
+			return tx.Where("name = ?", noticeOption).Delete(&option{}).Error
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete error log: %w", err)
+	}
+	return n, nil
+}
+
+// ExportName is Welcart's file name for an export made at t (Asia/Tokyo).
+func ExportName(t time.Time, loc *time.Location) string {
+	return "settlement_error_" + t.In(loc).Format("20060102150405") + ".log"
+}
+
+// Export renders rows in Welcart's log format (blocks of 登録日 = …, リンクキー = …, 処理結果 = …,
+// key = value, separated by a dashed line) encoded as Shift_JIS, as Welcart's ログ出力 does.
+// Characters Shift_JIS cannot hold become "?".
+func Export(entries []Entry, loc *time.Location) ([]byte, error) {
+	var b bytes.Buffer
+	for _, e := range entries {
+		fmt.Fprintf(&b, "登録日 = %s\r\n", e.Datetime.In(loc).Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(&b, "リンクキー = %s\r\n", e.LogKey)
+		fmt.Fprintf(&b, "決済種別 = %s\r\n", e.Acting)
+		fmt.Fprintf(&b, "処理結果 = %s\r\n", e.Result)
+		f := e.Fields()
+		keys := make([]string, 0, len(f))
+		for k := range f {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			writeField(&b, k, f[k])
+		}
+		b.WriteString("----------------------------------------------------------------------\r\n")
+	}
+	return toShiftJIS(b.Bytes()), nil
+}
+
+func writeField(b *bytes.Buffer, k string, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for kk := range x {
+			keys = append(keys, kk)
+		}
+		sort.Strings(keys)
+		for _, kk := range keys {
+			writeField(b, k+":"+kk, x[kk])
+		}
+	case []any:
+		for i, vv := range x {
+			writeField(b, fmt.Sprintf("%s:%d", k, i), vv)
+		}
+	default:
+		fmt.Fprintf(b, "%s = %v\r\n", k, v)
+	}
+}
+
+func toShiftJIS(utf8 []byte) []byte {
+	enc := japanese.ShiftJIS.NewEncoder()
+	var out bytes.Buffer
+	// Encode rune by rune so that one character Shift_JIS lacks does not lose the file.
+	for _, r := range string(utf8) {
+		s, _, err := transform.String(enc, string(r))
+		if err != nil {
+			out.WriteByte('?')
+			continue
+		}
+		out.WriteString(s)
+	}
+	return out.Bytes()
+}
