@@ -1,0 +1,206 @@
+package order
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+)
+
+// Input is an order as a shop front end posts it: Welcart's own cart entry, so a Welcart
+// bridge can pass its data through unchanged.
+type Input struct {
+	OrderNumber string        `json:"order_number"`
+	MemberID    int64         `json:"member_id"`
+	Customer    CustomerInput `json:"customer"`
+	Delivery    *Address      `json:"delivery"`
+	Cart        []Line        `json:"cart"`
+	Order       Totals        `json:"order"`
+}
+
+// CustomerInput is the buyer: an Address plus Welcart's mailaddress1.
+type CustomerInput struct {
+	Email string `json:"mailaddress1"`
+	Address
+}
+
+// Totals are Welcart's order money fields. Discount is zero or negative, as Welcart stores it.
+type Totals struct {
+	TotalItemsPrice int64  `json:"total_items_price"`
+	Discount        int64  `json:"discount"`
+	ShippingCharge  int64  `json:"shipping_charge"`
+	CODFee          int64  `json:"cod_fee"`
+	Tax             int64  `json:"tax"`
+	UsedPoint       int64  `json:"usedpoint"`
+	GetPoint        int64  `json:"getpoint"`
+	TotalFullPrice  int64  `json:"total_full_price"`
+	PaymentName     string `json:"payment_name"`
+	Note            string `json:"note"`
+	DeliveryMethod  string `json:"delivery_method"`
+}
+
+// FieldError is one refusal: the JSON path of the field, a stable code, and a message.
+type FieldError struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ValidationError holds every refusal of one request.
+type ValidationError []FieldError
+
+func (v ValidationError) Error() string {
+	parts := make([]string, len(v))
+	for i, e := range v {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Limits that keep a row within its columns, so a refusal is a clear message instead of a
+// strict-mode error from MySQL.
+const (
+	maxShort  = 191
+	maxLines  = 200
+	maxAmount = 100_000_000
+)
+
+// Validate checks the order's own rules: required fields, lengths, quantities, and that the
+// totals add up the way Welcart adds them:
+//
+//	total_items_price = Σ price × quantity
+//	total_full_price  = total_items_price − usedpoint + discount + shipping_charge + cod_fee + tax
+func (in *Input) Validate() error {
+	var errs ValidationError
+	add := func(field, code, msg string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Code: code, Message: fmt.Sprintf(msg, args...)})
+	}
+	in.OrderNumber = strings.TrimSpace(in.OrderNumber)
+	if in.OrderNumber == "" {
+		add("order_number", "required", "注文番号を指定してください。")
+	} else if len(in.OrderNumber) > 64 {
+		add("order_number", "too_long", "注文番号は64文字以内で指定してください。")
+	}
+	if in.MemberID < 0 {
+		add("member_id", "invalid", "会員Noが不正です。")
+	}
+	c := in.Customer
+	if strings.TrimSpace(c.Email) == "" {
+		add("customer.mailaddress1", "required", "メールアドレスを入力してください。")
+	} else if _, err := mail.ParseAddress(c.Email); err != nil || utf8.RuneCountInString(c.Email) > maxShort {
+		add("customer.mailaddress1", "invalid", "メールアドレスが不正です。")
+	}
+	checkAddress(add, "customer", c.Address)
+	if in.Delivery != nil {
+		checkAddress(add, "delivery", *in.Delivery)
+	}
+	if len(in.Cart) == 0 {
+		add("cart", "required", "カートが空です。")
+	}
+	if len(in.Cart) > maxLines {
+		add("cart", "too_many", "カートの明細は%d行までです。", maxLines)
+	}
+	var sum int64
+	for i, l := range in.Cart {
+		f := fmt.Sprintf("cart[%d]", i)
+		if strings.TrimSpace(l.ItemName) == "" {
+			add(f+".item_name", "required", "商品名を指定してください。")
+		}
+		if utf8.RuneCountInString(l.ItemName) > 255 || len(l.SKU) > maxShort {
+			add(f+".item_name", "too_long", "商品名またはSKUが長すぎます。")
+		}
+		if l.Price < 0 || l.Price > maxAmount {
+			add(f+".price", "invalid", "単価は0以上%d以下で指定してください。", maxAmount)
+		}
+		if l.Quantity < 1 || l.Quantity > 9999 {
+			add(f+".quantity", "invalid", "数量は1以上9999以下で指定してください。")
+		}
+		if ct := l.Continuation; ct != nil {
+			if ct.Frequency != 1 && ct.Frequency != 6 && ct.Frequency != 12 {
+				add(f+".continuation.frequency", "invalid", "課金間隔は1（毎月）、6（半年毎）、12（毎年）のいずれかです。")
+			}
+			if !(ct.ChargingDay >= 1 && ct.ChargingDay <= 28) && ct.ChargingDay != 99 {
+				add(f+".continuation.chargingday", "invalid", "課金日は1〜28、または99（受注日）で指定してください。")
+			}
+			if ct.Interval < 0 || ct.Interval > 120 {
+				add(f+".continuation.interval", "invalid", "契約期間（月数）は0〜120で指定してください。")
+			}
+			if in.MemberID == 0 {
+				add("member_id", "member_required", "継続課金商品は会員のみ購入できます。")
+			}
+		}
+		sum += l.Price * l.Quantity
+	}
+	t := in.Order
+	for name, v := range map[string]int64{"shipping_charge": t.ShippingCharge, "cod_fee": t.CODFee, "tax": t.Tax, "usedpoint": t.UsedPoint, "getpoint": t.GetPoint} {
+		if v < 0 || v > maxAmount {
+			add("order."+name, "invalid", "%sは0以上で指定してください。", name)
+		}
+	}
+	if t.Discount > 0 {
+		add("order.discount", "invalid", "値引きは0以下の金額で指定してください（Welcartと同じく負の値）。")
+	}
+	if len(in.Cart) > 0 && t.TotalItemsPrice != sum {
+		add("order.total_items_price", "mismatch", "商品合計が明細と一致しません（明細の合計は%d円）。", sum)
+	}
+	want := t.TotalItemsPrice - t.UsedPoint + t.Discount + t.ShippingCharge + t.CODFee + t.Tax
+	if t.TotalFullPrice != want {
+		add("order.total_full_price", "mismatch", "総合計金額が一致しません（商品合計 − 使用ポイント + 値引き + 送料 + 手数料 + 消費税 = %d円）。", want)
+	}
+	if t.TotalFullPrice <= 0 && len(errs) == 0 {
+		add("order.total_full_price", "invalid", "総合計金額は1円以上で指定してください。")
+	}
+	if strings.TrimSpace(t.PaymentName) == "" {
+		add("order.payment_name", "required", "支払方法を指定してください。")
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func checkAddress(add func(field, code, msg string, args ...any), prefix string, a Address) {
+	if strings.TrimSpace(a.Name1) == "" {
+		add(prefix+".name1", "required", "姓を入力してください。")
+	}
+	for name, v := range map[string]string{"name1": a.Name1, "name2": a.Name2, "name3": a.Name3, "name4": a.Name4,
+		"zipcode": a.Zipcode, "pref": a.Pref, "address1": a.Address1, "address2": a.Address2, "address3": a.Address3, "tel": a.Tel} {
+		if utf8.RuneCountInString(v) > maxShort {
+			add(prefix+"."+name, "too_long", "%d文字以内で入力してください。", maxShort)
+		}
+	}
+}
+
+// Row builds the orders row for a validated input.
+func (in Input) Row(shopID int64) Order {
+	c := in.Customer
+	o := Order{
+		ShopID: shopID, Number: in.OrderNumber, MemberID: in.MemberID, Email: strings.TrimSpace(c.Email),
+		Name1: c.Name1, Name2: c.Name2, Name3: c.Name3, Name4: c.Name4, Zip: c.Zipcode, Pref: c.Pref,
+		Address1: c.Address1, Address2: c.Address2, Address3: c.Address3, Tel: c.Tel, Fax: c.Fax,
+		Note: in.Order.Note, PaymentName: strings.TrimSpace(in.Order.PaymentName),
+		ItemTotal: in.Order.TotalItemsPrice, GetPoint: in.Order.GetPoint, UsedPoint: in.Order.UsedPoint,
+		Discount: in.Order.Discount, ShippingCharge: in.Order.ShippingCharge, CODFee: in.Order.CODFee,
+		Tax: in.Order.Tax, Total: in.Order.TotalFullPrice, DeliveryMethod: in.Order.DeliveryMethod,
+	}
+	cart, _ := json.Marshal(in.Cart)
+	o.CartJSON = string(cart)
+	if in.Delivery != nil {
+		d, _ := json.Marshal(in.Delivery)
+		o.DeliveryJSON = string(d)
+	}
+	return o
+}
+
+// Recurring reports whether any cart line is a continuation item.
+func (o Order) Recurring() bool {
+	for _, l := range o.Cart() {
+		if l.Continuation != nil {
+			return true
+		}
+	}
+	return false
+}
