@@ -20,7 +20,12 @@ import (
 	"github.com/kessai/kessai/core/config"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
+	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/secret"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/shop"
+	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/store"
 )
 
@@ -55,6 +60,12 @@ type Daemon struct {
 	HTTP      *httpapi.Server
 	Scheduler gocron.Scheduler
 	Modules   *module.Host
+
+	Shops       *shop.Shops
+	Methods     *paymethod.Methods
+	Orders      *order.Orders
+	Settlements *settlement.Service
+	ShopAPI     *shopapi.API
 
 	opt      Options
 	mu       sync.Mutex
@@ -121,6 +132,10 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 	d.OnStop(d.Modules.Close)
 	d.HTTP.AddReadiness("modules", d.Modules.Ready)
 	module.Mount(d.HTTP.Engine.Group("/admin/api", httpapi.AdminToken(cfg.AdminToken)), d.Modules)
+	if err := d.commerce(); err != nil {
+		_ = d.Close(ctx)
+		return nil, err
+	}
 	return d, nil
 }
 

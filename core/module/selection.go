@@ -238,3 +238,22 @@ func marshalCodes(codes []string) string {
 	b, _ := json.Marshal(codes)
 	return string(b)
 }
+
+// CodeModules maps each settlement code of the modules in use to its module's slug: the codes
+// a payment method may use (paymethod.Codes).
+func (h *Host) CodeModules(ctx context.Context) (map[string]string, error) {
+	mods, err := h.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, m := range mods {
+		if !m.Selected {
+			continue
+		}
+		for _, c := range m.SettlementCodes {
+			out[c] = m.Slug
+		}
+	}
+	return out, nil
+}

@@ -238,3 +238,10 @@ func customer(a Address, email string) plugins.Customer {
 	return plugins.Customer{FamilyName: a.Name1, GivenName: a.Name2, FamilyKana: a.Name3, GivenKana: a.Name4,
 		Zip: a.Zipcode, Pref: a.Pref, Address1: a.Address1, Address2: a.Address2, Address3: a.Address3, Tel: a.Tel, Email: email}
 }
+
+// Exists reports whether the shop already has an order with this number.
+func (r *Orders) Exists(ctx context.Context, shopID int64, number string) (bool, error) {
+	var n int64
+	err := r.db.WithContext(ctx).Model(&Order{}).Where("shop_id = ? AND order_number = ?", shopID, number).Count(&n).Error
+	return n > 0, err
+}

@@ -50,6 +50,8 @@ const (
 	OpCharge    Operation = "charge"
 	OpAbandon   Operation = "abandon"
 	OpWebhook   Operation = "webhook"
+	OpConfirm   Operation = "confirm"
+	OpResolve   Operation = "resolve"
 )
 
 var opLabels = map[Operation]string{
@@ -62,6 +64,8 @@ var opLabels = map[Operation]string{
 	OpCharge:    "継続課金",
 	OpAbandon:   "かご落ち",
 	OpWebhook:   "通知",
+	OpConfirm:   "与信",
+	OpResolve:   "状態確認",
 }
 
 // Label is the 処理区分 shown in the history table.

@@ -51,17 +51,23 @@ func (s Status) Label() string {
 }
 
 // transitions is the whole state machine. A status may move only to the statuses listed for
-// it. Self-transitions mark operations that keep the status but change the transaction
-// (取引修正 replaces the provider transaction of an authorized or captured settlement).
+// it.
+//
+// Pending doubles as the in-flight state: before an operation calls the provider, the
+// settlement moves from 仮売上 or 売上計上 to pending (a claim no second request or replica can
+// also take), and the provider's answer moves it on. Whether the operation itself is allowed
+// (売上計上 only from 仮売上, …) is checked against the status before the claim; see Check.
+// Self-transitions mark operations that keep the status but change the transaction (取引修正
+// replaces the provider transaction of an authorized or captured settlement).
 var transitions = map[Status][]Status{
-	Pending:    {Authorized, Captured, Failed, Unknown, Pending},
-	Authorized: {Authorized, Captured, Cancelled, Unknown},
-	Captured:   {Captured, Cancelled, Unknown},
+	Pending:    {Pending, Authorized, Captured, Cancelled, Failed, Unknown},
+	Authorized: {Pending, Authorized, Captured, Cancelled, Unknown},
+	Captured:   {Pending, Captured, Cancelled, Unknown},
 	Cancelled:  {},
 	// A declined checkout may be tried again by the buyer in the widget: a new attempt.
 	Failed: {Pending},
 	// The janitor's Reference settles an unknown settlement into whatever the provider says.
-	Unknown: {Authorized, Captured, Cancelled, Failed, Pending},
+	Unknown: {Pending, Authorized, Captured, Cancelled, Failed},
 }
 
 // CanTransition reports whether the state machine allows from → to.

@@ -12,9 +12,9 @@ import (
 // status.go, so that a change to one without the other fails here. Rows are from, columns to,
 // in settlement.Statuses order: pending, authorized, captured, cancelled, error, unknown.
 var allowed = map[settlement.Status][6]bool{
-	settlement.Pending:    {true, true, true, false, true, true},
-	settlement.Authorized: {false, true, true, true, false, true},
-	settlement.Captured:   {false, false, true, true, false, true},
+	settlement.Pending:    {true, true, true, true, true, true},
+	settlement.Authorized: {true, true, true, true, false, true},
+	settlement.Captured:   {true, false, true, true, false, true},
 	settlement.Cancelled:  {false, false, false, false, false, false},
 	settlement.Failed:     {true, false, false, false, false, false},
 	settlement.Unknown:    {true, true, true, true, true, false},

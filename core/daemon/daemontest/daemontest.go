@@ -1,0 +1,251 @@
+// Package daemontest starts a whole kessaid in a test: real database (a fresh MySQL database
+// or SQLite file), the real atone adapter as a subprocess, and the atone sandbox over real
+// HTTP, with a shop and its API key. It is to core/daemon what httptest is to net/http.
+package daemontest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kessai/kessai/core/config"
+	"github.com/kessai/kessai/core/daemon"
+	"github.com/kessai/kessai/core/secret"
+	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/core/store/storetest"
+	"github.com/kessai/kessai/plugins/atone/sandbox"
+)
+
+// Harness is a running daemon with atone on the sandbox.
+type Harness struct {
+	D       *daemon.Daemon
+	URL     string
+	ShopID  int64
+	ShopKey string
+	// Method is the atone payment method's name.
+	Method     string
+	Sandbox    *sandbox.Server
+	SandboxURL string
+	AdminToken string
+}
+
+type options struct {
+	sqlite    bool
+	immediate bool
+	dsn       string
+}
+
+// Option adjusts Start.
+type Option func(*options)
+
+// SQLite runs on a SQLite file instead of MySQL.
+func SQLite() Option { return func(o *options) { o.sqlite = true } }
+
+// Immediate configures atone with 即時売上確定.
+func Immediate() Option { return func(o *options) { o.immediate = true } }
+
+// DSN uses an existing database (a second replica on the same MySQL database).
+func DSN(dsn string) Option { return func(o *options) { o.dsn = dsn } }
+
+var build struct {
+	once sync.Once
+	bin  []byte
+	err  error
+}
+
+// AtoneBinary builds cmd/kessai-atone once per test binary and copies it into dir.
+func AtoneBinary(t testing.TB, dir string) string {
+	t.Helper()
+	build.once.Do(func() {
+		tmp, err := os.MkdirTemp("", "kessai-atone-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		defer os.RemoveAll(tmp)
+		out := filepath.Join(tmp, "kessai-atone")
+		if msg, err := exec.Command("go", "build", "-o", out, "github.com/kessai/kessai/cmd/kessai-atone").CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("build kessai-atone: %v\n%s", err, msg)
+			return
+		}
+		build.bin, build.err = os.ReadFile(out)
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
+	}
+	path := filepath.Join(dir, "kessai-atone")
+	if err := os.WriteFile(path, build.bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Start runs a daemon on a fresh MySQL database (or SQLite with the SQLite option) with the
+// atone module in use against an in-process sandbox, a payment method 後払い（atone）, and a shop.
+func Start(t testing.TB, opts ...Option) *Harness {
+	t.Helper()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	ctx := context.Background()
+	sb := sandbox.New(sandbox.Config{Logger: slog.New(slog.DiscardHandler)})
+	ts := httptest.NewServer(sb)
+	t.Cleanup(func() { ts.Close(); sb.Close() })
+
+	dir := t.TempDir()
+	dsn := o.dsn
+	switch {
+	case dsn != "":
+	case o.sqlite:
+		dsn = "sqlite://" + filepath.Join(dir, "kessai.db")
+	default:
+		dsn = storetest.NewMySQLDatabase(t)
+	}
+	plugDir := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(plugDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	AtoneBinary(t, plugDir)
+	db, err := store.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{HTTPAddr: "127.0.0.1:0", DBDSN: dsn, DB: db, PluginDir: plugDir, MasterKey: secret.NewKey(),
+		AdminToken: "test-admin-token", VarDir: dir, LogLevel: slog.LevelWarn}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, ShutdownTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("start daemon: %v", err)
+	}
+	url, err := d.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon run: %v", err)
+		}
+	})
+	err = d.SetupAtone(ctx, daemon.AtoneSetup{Binary: "kessai-atone", PublicKey: sandbox.DefaultShop.PublicKey,
+		SecretKey: sandbox.DefaultShop.SecretKey, APIBase: ts.URL + "/v1/", Immediate: o.immediate})
+	if err != nil {
+		t.Fatalf("setup atone: %v", err)
+	}
+	sh, key, err := d.Shops.Create(ctx, fmt.Sprintf("テストショップ %d", time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Harness{D: d, URL: url, ShopID: sh.ID, ShopKey: key, Method: "後払い（atone）", Sandbox: sb, SandboxURL: ts.URL, AdminToken: cfg.AdminToken}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// Response is a decoded answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+// Do sends a request with the shop's key (key "" sends none) and decodes the JSON answer.
+func (h *Harness) Do(t testing.TB, key, method, path string, body any, headers ...string) Response {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case string:
+		r = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, h.URL+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out
+}
+
+// Shop sends a request as the harness's shop.
+func (h *Harness) Shop(t testing.TB, method, path string, body any, headers ...string) Response {
+	t.Helper()
+	return h.Do(t, h.ShopKey, method, path, body, headers...)
+}
+
+// CompleteWidget does what the buyer does in the atone widget for the config of an order
+// answer, through the sandbox's /sandbox/v1/widget/complete, and returns the widget result.
+func (h *Harness) CompleteWidget(t testing.TB, config map[string]any, phone string) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"pub_key": config["pub_key"], "pre_token": config["pre_token"],
+		"payment": config["payment"], "phone_number": phone, "password": sandbox.TestPassword})
+	resp, err := http.Post(h.SandboxURL+"/sandbox/v1/widget/complete", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("widget complete: %d %v", resp.StatusCode, out)
+	}
+	return out
+}
+
+// Order returns a Welcart-shaped order for number n and the given amounts (one line of price
+// × quantity and 500 yen shipping).
+func Order(number string, price, qty int64, method string) map[string]any {
+	return map[string]any{
+		"order_number": number,
+		"member_id":    1000,
+		"customer": map[string]any{"mailaddress1": "taro@example.jp", "name1": "注文", "name2": "太郎", "name3": "ちゅうもん", "name4": "たろう",
+			"zipcode": "123-4567", "pref": "東京都", "address1": "中央区", "address2": "銀座1-10-6", "address3": "", "tel": "090-0000-0001"},
+		"delivery": map[string]any{"name1": "注文", "name2": "太郎", "zipcode": "123-4567", "pref": "東京都", "address1": "中央区", "address2": "銀座1-10-6", "tel": "090-0000-0001"},
+		"cart":     []any{map[string]any{"sku": "item-012", "item_name": "商品012", "price": price, "quantity": qty}},
+		"order": map[string]any{"total_items_price": price * qty, "discount": 0, "shipping_charge": 500, "cod_fee": 0, "tax": 0, "usedpoint": 0,
+			"total_full_price": price*qty + 500, "payment_name": method},
+	}
+}

@@ -1,0 +1,564 @@
+// Package shopapi is the shop-facing JSON API under /api/v1: payment methods, orders and their
+// checkout through the provider's widget, and the settlement operations a shop's back end
+// performs on its own orders. Every answer uses httpapi's error shape; answers carry buyers'
+// personal data and are never cached.
+package shopapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/idempotency"
+	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/paymethod"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/shop"
+	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins"
+)
+
+// Funnel counts checkouts per payment method (prepared, succeeded, ng, cancelled); nil
+// counts nothing.
+type Funnel interface {
+	Checkout(method, stage string)
+}
+
+// API is the shop API's dependencies.
+type API struct {
+	Store       *store.Store
+	Shops       *shop.Shops
+	Methods     *paymethod.Methods
+	Orders      *order.Orders
+	Settlements *settlement.Service
+	Funnel      Funnel
+}
+
+const shopKey = "shop"
+
+// ShopID returns the authenticated shop's id.
+func ShopID(c *gin.Context) int64 {
+	if s, ok := c.Get(shopKey); ok {
+		return s.(*shop.Shop).ID
+	}
+	return 0
+}
+
+// Auth authenticates `Authorization: Bearer KEY` and marks answers no-store.
+func (a *API) Auth() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
+		key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok {
+			c.Header("WWW-Authenticate", `Bearer realm="kessai"`)
+			httpapi.Fail(c, http.StatusUnauthorized, "unauthorized", "Authorization: Bearer <APIキー> を指定してください。", "Authorization")
+			return
+		}
+		sh, err := a.Shops.Authenticate(c.Request.Context(), strings.TrimSpace(key))
+		if err != nil {
+			c.Header("WWW-Authenticate", `Bearer realm="kessai", error="invalid_token"`)
+			httpapi.Fail(c, http.StatusUnauthorized, "unauthorized", "APIキーが正しくないか、失効しています。", "Authorization")
+			return
+		}
+		c.Set(shopKey, sh)
+		httpapi.SetActor(c, fmt.Sprintf("shop:%d", sh.ID))
+		c.Next()
+	}
+}
+
+// Mount adds the shop API to r (normally the engine's /api/v1 group).
+func (a *API) Mount(r gin.IRouter) {
+	g := r.Group("", a.Auth(), idempotency.Middleware(a.Store.DB, ShopID))
+	g.GET("/payment-methods", a.listMethods)
+	g.POST("/orders", a.createOrder)
+	g.GET("/orders", a.listOrders)
+	g.GET("/orders/:id", a.getOrder)
+	g.PATCH("/orders/:id", a.editOrder)
+	g.POST("/orders/:id/settlement/result", a.result)
+	g.POST("/orders/:id/settlement/cancelled", a.cancelled)
+	g.POST("/orders/:id/settlement/capture", a.capture)
+	g.POST("/orders/:id/settlement/cancel", a.cancel)
+	g.POST("/orders/:id/settlement/reference", a.reference)
+}
+
+func actor(c *gin.Context) string { return httpapi.Actor(c) }
+
+func (a *API) listMethods(c *gin.Context) {
+	ms, err := a.Methods.List(c.Request.Context(), true)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if ms == nil {
+		ms = []paymethod.Method{}
+	}
+	c.JSON(http.StatusOK, gin.H{"payment_methods": ms})
+}
+
+// decode reads a JSON body strictly: malformed JSON and unknown types are 400 with the place.
+func decode(c *gin.Context, v any) bool {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		if httpapi.IsBodyTooLarge(err) {
+			httpapi.Fail(c, http.StatusRequestEntityTooLarge, "body_too_large", "リクエストが大きすぎます（1 MiBまで）。", "")
+			return false
+		}
+		httpapi.Fail(c, http.StatusBadRequest, "bad_body", "リクエスト本文を読めません。", "")
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			httpapi.Fail(c, http.StatusBadRequest, "invalid_type", fmt.Sprintf("%s の型が正しくありません（%s が必要です）。", te.Field, te.Type), te.Field)
+			return false
+		}
+		httpapi.Fail(c, http.StatusBadRequest, "malformed_json", "JSONの形式が正しくありません: "+err.Error(), "")
+		return false
+	}
+	return true
+}
+
+// fail maps a package error to its HTTP answer.
+func fail(c *gin.Context, err error) {
+	var ve order.ValidationError
+	var re *paymethod.RuleError
+	var oe *settlement.OperationError
+	switch {
+	case errors.As(err, &ve):
+		ds := make([]httpapi.Detail, len(ve))
+		for i, e := range ve {
+			ds[i] = httpapi.Detail{Code: e.Code, Message: e.Message, Field: e.Field}
+		}
+		httpapi.FailDetails(c, http.StatusUnprocessableEntity, ds)
+	case errors.Is(err, order.ErrDuplicate):
+		httpapi.Fail(c, http.StatusConflict, "duplicate_order_number", "この注文番号の受注はすでに登録されています。", "order_number")
+	case errors.Is(err, order.ErrNotFound), errors.Is(err, settlement.ErrNotFound):
+		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
+	case errors.As(err, &re):
+		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_rule", re.Message, re.Field)
+	case errors.As(err, &oe):
+		httpapi.Fail(c, http.StatusConflict, "status_conflict", oe.Message(), "")
+	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
+		httpapi.Fail(c, http.StatusConflict, "status_conflict", "決済の状態が変わったため処理できません。状態を確認してください。", "")
+	case errors.Is(err, settlement.ErrUnavailable):
+		httpapi.Fail(c, http.StatusServiceUnavailable, "payment_module_unavailable", "決済モジュールが利用できません。しばらくしてから再度お試しください。", "")
+	case errors.Is(err, context.Canceled):
+		httpapi.Fail(c, 499, "canceled", "request canceled", "")
+	default:
+		c.Error(err) //nolint:errcheck // recorded for the log
+		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
+	}
+}
+
+// failResult answers a provider outcome that is not success.
+func failResult(c *gin.Context, status int, code string, res plugins.Result, fallback string, extra gin.H) {
+	msg := strings.Join(res.Messages, " / ")
+	if msg == "" {
+		msg = fallback
+	}
+	if res.Code != "" {
+		code = res.Code
+	}
+	body := gin.H{"error": httpapi.ErrorDetail{Code: code, Message: msg, Field: res.Field}}
+	for k, v := range extra {
+		body[k] = v
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+func (a *API) createOrder(c *gin.Context) {
+	ctx := c.Request.Context()
+	var in order.Input
+	if !decode(c, &in) {
+		return
+	}
+	if err := in.Validate(); err != nil {
+		fail(c, err)
+		return
+	}
+	pm, err := a.Methods.ByName(ctx, strings.TrimSpace(in.Order.PaymentName))
+	if errors.Is(err, paymethod.ErrNotFound) {
+		httpapi.Fail(c, http.StatusUnprocessableEntity, "unknown_payment_method", "支払方法「"+in.Order.PaymentName+"」は登録されていません。", "order.payment_name")
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if !pm.Active() {
+		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_stopped", "支払方法「"+pm.Name+"」は停止中です。", "order.payment_name")
+		return
+	}
+	sid := ShopID(c)
+	if dup, err := a.Orders.Exists(ctx, sid, in.OrderNumber); err != nil || dup {
+		fail(c, cmpErr(err, order.ErrDuplicate))
+		return
+	}
+	row := in.Row(sid)
+	var st *settlement.Settlement
+	var widget *plugins.Widget
+	if pm.Module != "" {
+		// Ask the adapter for the widget before anything is written: if the module is down or
+		// refuses the order (atone's own field rules), the shop learns why and nothing remains.
+		st = settlement.New(0, sid, row.Total, pm.Module, pm.Settlement)
+		res, err := a.Settlements.Prepare(ctx, st, row.Plugin(st.Attempt), "", actor(c))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if res.Outcome != plugins.Processed {
+			failResult(c, http.StatusUnprocessableEntity, "checkout_refused", res.Result, "決済代行会社がこの注文を受け付けませんでした。", nil)
+			return
+		}
+		widget = &res.Widget
+	}
+	err = a.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := order.Create(ctx, tx, &row); err != nil {
+			return err
+		}
+		if st == nil {
+			return nil
+		}
+		st.OrderID = row.ID
+		return settlement.Create(ctx, tx, st, settlement.History{Operation: settlement.OpCheckout, Actor: actor(c)})
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if a.Funnel != nil && st != nil {
+		a.Funnel.Checkout(pm.Name, "prepared")
+	}
+	v := orderView(&row)
+	v.Settlement = settlementView(st, nil)
+	out := gin.H{}
+	raw, _ := json.Marshal(v)
+	_ = json.Unmarshal(raw, &out)
+	if widget != nil {
+		out["config"] = widgetView(widget)
+	}
+	c.JSON(http.StatusCreated, out)
+}
+
+func cmpErr(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
+func widgetView(w *plugins.Widget) gin.H {
+	return gin.H{"script_url": w.ScriptURL, "pub_key": w.PublicKey, "pre_token": w.PreToken, "payment": w.Payment}
+}
+
+func (a *API) loadOrder(c *gin.Context) (*order.Order, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
+		return nil, false
+	}
+	o, err := a.Orders.Get(c.Request.Context(), ShopID(c), id)
+	if err != nil {
+		fail(c, err)
+		return nil, false
+	}
+	return o, true
+}
+
+func (a *API) view(ctx context.Context, o *order.Order) (OrderView, error) {
+	v := orderView(o)
+	s, err := a.Settlements.ForOrder(ctx, o.ID)
+	if errors.Is(err, settlement.ErrNotFound) {
+		return v, nil
+	}
+	if err != nil {
+		return v, err
+	}
+	hs, err := settlement.Histories(ctx, a.Store.DB, s.ID)
+	if err != nil {
+		return v, err
+	}
+	v.Settlement = settlementView(s, hs)
+	return v, nil
+}
+
+func (a *API) answer(c *gin.Context, status int, o *order.Order, extra gin.H) {
+	v, err := a.view(c.Request.Context(), o)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if extra == nil {
+		c.JSON(status, v)
+		return
+	}
+	out := gin.H{}
+	raw, _ := json.Marshal(v)
+	_ = json.Unmarshal(raw, &out)
+	for k, x := range extra {
+		out[k] = x
+	}
+	c.JSON(status, out)
+}
+
+func (a *API) getOrder(c *gin.Context) {
+	if o, ok := a.loadOrder(c); ok {
+		a.answer(c, http.StatusOK, o, nil)
+	}
+}
+
+func (a *API) listOrders(c *gin.Context) {
+	f := order.Filter{ShopID: ShopID(c), Number: c.Query("order_number"), Name: c.Query("name"), Email: c.Query("email"),
+		PaymentName: c.Query("payment_name"), Process: c.Query("process_status")}
+	f.Limit, _ = strconv.Atoi(c.DefaultQuery("per_page", "50"))
+	page, _ := strconv.Atoi(c.DefaultQuery("page", "1"))
+	if page < 1 {
+		page = 1
+	}
+	if f.Limit < 1 || f.Limit > 200 {
+		httpapi.Fail(c, http.StatusBadRequest, "invalid", "per_page は1〜200で指定してください。", "per_page")
+		return
+	}
+	f.Offset = (page - 1) * f.Limit
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if s := c.Query(name); s != "" {
+			t, err := time.Parse("2006-01-02", s)
+			if err != nil {
+				httpapi.Fail(c, http.StatusBadRequest, "invalid", name+" は YYYY-MM-DD で指定してください。", name)
+				return
+			}
+			*dst = t.Add(-9 * time.Hour) // the day in Asia/Tokyo
+			if name == "to" {
+				*dst = dst.Add(24 * time.Hour)
+			}
+		}
+	}
+	os, total, err := a.Orders.List(c.Request.Context(), f)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := make([]OrderView, 0, len(os))
+	for i := range os {
+		v, err := a.view(c.Request.Context(), &os[i])
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		out = append(out, v)
+	}
+	c.JSON(http.StatusOK, gin.H{"orders": out, "total": total, "page": page, "per_page": f.Limit})
+}
+
+// outcome answers an operation's result: the order with its settlement when the provider
+// processed it, otherwise the provider's refusal or the unknown state, with the settlement.
+func (a *API) outcome(c *gin.Context, o *order.Order, r settlement.Result, err error) {
+	if err != nil {
+		if r.Settlement != nil && errors.Is(err, settlement.ErrUnavailable) {
+			fail(c, err)
+			return
+		}
+		fail(c, err)
+		return
+	}
+	sv := settlementView(r.Settlement, nil)
+	switch r.Outcome {
+	case plugins.Processed:
+		a.answer(c, http.StatusOK, o, nil)
+	case plugins.Pending:
+		a.answer(c, http.StatusAccepted, o, nil)
+	case plugins.Undefined:
+		failResult(c, http.StatusBadGateway, "provider_no_answer", plugins.Result{},
+			"決済代行会社から応答がありませんでした。取引の状態を確認中です。重複して処理しないよう、状態が確定するまでお待ちください。", gin.H{"settlement": sv})
+	default:
+		failResult(c, http.StatusUnprocessableEntity, "declined", r.Provider.Result, "決済代行会社が処理を受け付けませんでした。", gin.H{"settlement": sv})
+	}
+}
+
+func (a *API) orderSettlement(c *gin.Context) (*order.Order, *settlement.Settlement, bool) {
+	o, ok := a.loadOrder(c)
+	if !ok {
+		return nil, nil, false
+	}
+	s, err := a.Settlements.ForOrder(c.Request.Context(), o.ID)
+	if errors.Is(err, settlement.ErrNotFound) {
+		httpapi.Fail(c, http.StatusConflict, "no_settlement", "この受注には決済代行会社の決済がありません。", "")
+		return nil, nil, false
+	}
+	if err != nil {
+		fail(c, err)
+		return nil, nil, false
+	}
+	return o, s, true
+}
+
+func (a *API) result(c *gin.Context) {
+	o, s, ok := a.orderSettlement(c)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		httpapi.Fail(c, http.StatusRequestEntityTooLarge, "body_too_large", "リクエストが大きすぎます（1 MiBまで）。", "")
+		return
+	}
+	var probe map[string]any
+	if err := json.Unmarshal(body, &probe); err != nil {
+		httpapi.Fail(c, http.StatusBadRequest, "malformed_json", "ウィジェットの結果をJSONで送ってください: "+err.Error(), "")
+		return
+	}
+	ctx := c.Request.Context()
+	r, err := a.Settlements.Confirm(ctx, s.ID, body, o.Plugin(s.Attempt), actor(c))
+	if err == nil && a.Funnel != nil {
+		switch {
+		case r.Outcome == plugins.Processed && (r.Settlement.Status == settlement.Authorized || r.Settlement.Status == settlement.Captured):
+			a.Funnel.Checkout(o.PaymentName, "succeeded")
+		case r.Settlement != nil && r.Settlement.Status == settlement.Failed:
+			a.Funnel.Checkout(o.PaymentName, "ng")
+		}
+	}
+	if err == nil && r.Settlement != nil && r.Settlement.Status == settlement.Failed && r.Outcome == plugins.Declined {
+		// 与信NG is an answer about the order, not a failed request: the order is returned
+		// with its 決済エラー settlement and atone's reason.
+		reason := ReasonLabels[r.Settlement.Reason]
+		a.answer(c, http.StatusOK, o, gin.H{"ng_reason": reason, "messages": r.Provider.Messages})
+		return
+	}
+	a.outcome(c, o, r, err)
+}
+
+func (a *API) cancelled(c *gin.Context) {
+	o, s, ok := a.orderSettlement(c)
+	if !ok {
+		return
+	}
+	if _, err := a.Settlements.Abandon(c.Request.Context(), s.ID, actor(c)); err != nil {
+		fail(c, err)
+		return
+	}
+	if a.Funnel != nil {
+		a.Funnel.Checkout(o.PaymentName, "cancelled")
+	}
+	a.answer(c, http.StatusOK, o, nil)
+}
+
+func (a *API) capture(c *gin.Context) {
+	if o, s, ok := a.orderSettlement(c); ok {
+		r, err := a.Settlements.Capture(c.Request.Context(), ShopID(c), s.ID, actor(c))
+		a.outcome(c, o, r, err)
+	}
+}
+
+func (a *API) cancel(c *gin.Context) {
+	if o, s, ok := a.orderSettlement(c); ok {
+		r, err := a.Settlements.Cancel(c.Request.Context(), ShopID(c), s.ID, actor(c))
+		a.outcome(c, o, r, err)
+	}
+}
+
+func (a *API) reference(c *gin.Context) {
+	o, s, ok := a.orderSettlement(c)
+	if !ok {
+		return
+	}
+	r, err := a.Settlements.Reference(c.Request.Context(), ShopID(c), s.ID, actor(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	a.answer(c, http.StatusOK, o, gin.H{"reference": gin.H{
+		"outcome": r.Outcome.String(), "state": r.Provider.State.String(), "amount": r.Provider.Amount,
+		"provider_id": r.Provider.ProviderID, "code": r.Provider.Code, "messages": r.Provider.Messages}})
+}
+
+// Notices for edits the provider was not told about.
+const (
+	NoticeNotUpdated = "受注がキャンセル、または決済が取消済みのため、決済代行会社の取引は更新されていません。"
+	NoticeNoTx       = "決済が確定していないため、決済代行会社の取引は更新されていません。"
+)
+
+func (a *API) editOrder(c *gin.Context) {
+	o, ok := a.loadOrder(c)
+	if !ok {
+		return
+	}
+	var e order.Edit
+	if !decode(c, &e) {
+		return
+	}
+	res, err := Edit(c.Request.Context(), a.Store.DB, a.Settlements, o, e, actor(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if res.Outcome != nil {
+		a.outcome(c, &res.Order, *res.Outcome, nil)
+		return
+	}
+	a.answer(c, http.StatusOK, &res.Order, gin.H{"provider_updated": res.ProviderUpdated, "notice": res.Notice})
+}
+
+// EditResult is what an order edit did.
+type EditResult struct {
+	Order           order.Order
+	ProviderUpdated bool
+	Notice          string
+	// Outcome is set when the provider did not process the 取引修正 (declined or unknown);
+	// the order was not changed then, except when the outcome is unknown.
+	Outcome *settlement.Result
+}
+
+// Edit applies a 受注編集: it saves the order, and when the amount or the buyer changed it
+// sends a 取引修正 — unless the order is キャンセル or the settlement 取消済み, in which case
+// the edit is saved locally and the notice says the provider was not updated. The admin
+// console uses it too.
+func Edit(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *order.Order, e order.Edit, actor string) (EditResult, error) {
+	n, changed, err := e.Apply(*o)
+	if err != nil {
+		return EditResult{}, err
+	}
+	out := EditResult{Order: n}
+	s, err := sv.ForOrder(ctx, o.ID)
+	if err != nil && !errors.Is(err, settlement.ErrNotFound) {
+		return EditResult{}, err
+	}
+	if changed && s != nil {
+		switch {
+		case o.Cancelled() || n.Cancelled() || s.Status == settlement.Cancelled:
+			out.Notice = NoticeNotUpdated
+		case s.Status == settlement.Authorized || s.Status == settlement.Captured:
+			r, err := sv.Modify(ctx, 0, s.ID, n.Plugin(""), actor)
+			if err != nil {
+				return EditResult{}, err
+			}
+			switch r.Outcome {
+			case plugins.Processed:
+				out.ProviderUpdated = true
+			case plugins.Undefined:
+				// The modification may have happened: keep the shop's edit, and let the
+				// janitor settle the transaction.
+				out.Outcome = &r
+			default:
+				out.Outcome = &r
+				out.Order = *o
+				return out, nil
+			}
+		default:
+			out.Notice = NoticeNoTx
+		}
+	}
+	if err := order.Save(ctx, db, &out.Order); err != nil {
+		return EditResult{}, err
+	}
+	return out, nil
+}
