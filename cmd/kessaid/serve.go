@@ -2,28 +2,47 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/kessai/kessai/core/daemon"
+	"github.com/kessai/kessai/core/demo"
+	"github.com/kessai/kessai/plugins/atone/sandbox"
 )
 
 func init() {
 	register("serve", "run the daemon (applies migrations first)", func(ctx context.Context, args []string, e env) error {
 		return serve(ctx, "serve", args, e, false)
 	})
-	register("demo", "run the offline demo on SQLite (generates a master key under ./var)", func(ctx context.Context, args []string, e env) error {
+	register("demo", "run the offline demo: SQLite, the atone sandbox, a demo shop and storefront", func(ctx context.Context, args []string, e env) error {
 		return serve(ctx, "demo", args, e, true)
 	})
 }
 
-func serve(ctx context.Context, name string, args []string, e env, demo bool) error {
+func serve(ctx context.Context, name string, args []string, e env, isDemo bool) error {
 	_, parse := flags(name, e)
 	cfg, err := parse(args)
 	if err != nil {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
-	d, err := daemon.New(ctx, cfg, daemon.Options{Demo: demo, Logger: log})
+	var sb *sandbox.Server
+	var sandboxURL string
+	if isDemo {
+		if _, err := os.Stat(filepath.Join(cfg.PluginDir, "kessai-atone")); err != nil {
+			return fmt.Errorf("the demo needs the atone adapter at %s: build it with `make build` (%v)", filepath.Join(cfg.PluginDir, "kessai-atone"), err)
+		}
+		sb = sandbox.New(sandbox.Config{Logger: log.With("component", "atone-sandbox")})
+		if sandboxURL, err = sb.Start(cfg.SandboxAddr); err != nil {
+			return fmt.Errorf("KESSAI_SANDBOX_ADDR: start the atone sandbox: %w", err)
+		}
+		defer sb.Close()
+	}
+	d, err := daemon.New(ctx, cfg, daemon.Options{Demo: isDemo, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -32,10 +51,55 @@ func serve(ctx context.Context, name string, args []string, e env, demo bool) er
 		_ = d.Close(context.Background())
 		return err
 	}
-	if demo {
-		fmt.Fprintf(e.stdout, "kessai demo is running\n  daemon:   %s\n  health:   %s/healthz\n  database: %s\n", url, url, cfg.DB)
-	} else {
+	if !isDemo {
 		fmt.Fprintf(e.stdout, "kessaid listening on %s\n", url)
+		return d.Run(ctx)
 	}
+	key, err := setupDemo(ctx, d, cfg.VarDir, sandboxURL, log)
+	if err != nil {
+		_ = d.Close(context.Background())
+		return err
+	}
+	demo.New(url, key).Mount(d.HTTP.Engine)
+	fmt.Fprintf(e.stdout, `kessai demo is running (stop with Ctrl-C)
+
+  storefront:    %[1]s/demo/
+  shop API:      %[1]s/api/v1   (Authorization: Bearer <shop key>)
+  health:        %[1]s/healthz, %[1]s/readyz
+  atone sandbox: %[2]s/v1/   (widget %[2]s/v1/atone.js)
+  database:      %[3]s
+
+  demo shop key: %[4]s
+  atone test member: phone %[5]s, password %[6]s (limit 50,000 yen; above it atone answers NG 金額超過)
+                     phone %[7]s always NG (その他)
+`, url, sandboxURL, cfg.DB, key, sandbox.OKMemberPhone, sandbox.TestPassword, sandbox.NGMemberPhone)
 	return d.Run(ctx)
+}
+
+// setupDemo puts the atone module in use with the sandbox's keys and a payment method, and
+// returns the demo shop's API key, made once and kept under the var folder.
+func setupDemo(ctx context.Context, d *daemon.Daemon, varDir, sandboxURL string, log *slog.Logger) (string, error) {
+	err := d.SetupAtone(ctx, daemon.AtoneSetup{Binary: "kessai-atone", PublicKey: sandbox.DefaultShop.PublicKey,
+		SecretKey: sandbox.DefaultShop.SecretKey, APIBase: sandboxURL + "/v1/", Actor: "demo"})
+	if err != nil {
+		return "", err
+	}
+	keyFile := filepath.Join(varDir, "demo-shop.key")
+	if b, err := os.ReadFile(keyFile); err == nil {
+		key := strings.TrimSpace(string(b))
+		if _, err := d.Shops.Authenticate(ctx, key); err == nil {
+			return key, nil
+		}
+		log.Warn("demo shop key no longer valid; making a new shop", "file", keyFile)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	_, key, err := d.Shops.Create(ctx, "デモショップ")
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(varDir, 0o700); err != nil {
+		return "", err
+	}
+	return key, os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
 }

@@ -44,7 +44,12 @@ type options struct {
 	sqlite    bool
 	immediate bool
 	dsn       string
+	before    []func(*Harness)
 }
+
+// Before runs f once the daemon is set up (listening, atone in use, the shop made) and before
+// it serves: the place to mount more routes.
+func Before(f func(*Harness)) Option { return func(o *options) { o.before = append(o.before, f) } }
 
 // Option adjusts Start.
 type Option func(*options)
@@ -133,6 +138,22 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	err = d.SetupAtone(ctx, daemon.AtoneSetup{Binary: "kessai-atone", PublicKey: sandbox.DefaultShop.PublicKey,
+		SecretKey: sandbox.DefaultShop.SecretKey, APIBase: ts.URL + "/v1/", Immediate: o.immediate})
+	if err != nil {
+		_ = d.Close(ctx)
+		t.Fatalf("setup atone: %v", err)
+	}
+	sh, key, err := d.Shops.Create(ctx, fmt.Sprintf("テストショップ %d", time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Harness{D: d, URL: url, ShopID: sh.ID, ShopKey: key, Method: "後払い（atone）", Sandbox: sb, SandboxURL: ts.URL, AdminToken: cfg.AdminToken}
+	// Routes are added before the server runs: Gin's router is not safe to change while it
+	// serves.
+	for _, f := range o.before {
+		f(h)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
@@ -142,16 +163,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 			t.Errorf("daemon run: %v", err)
 		}
 	})
-	err = d.SetupAtone(ctx, daemon.AtoneSetup{Binary: "kessai-atone", PublicKey: sandbox.DefaultShop.PublicKey,
-		SecretKey: sandbox.DefaultShop.SecretKey, APIBase: ts.URL + "/v1/", Immediate: o.immediate})
-	if err != nil {
-		t.Fatalf("setup atone: %v", err)
-	}
-	sh, key, err := d.Shops.Create(ctx, fmt.Sprintf("テストショップ %d", time.Now().UnixNano()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Harness{D: d, URL: url, ShopID: sh.ID, ShopKey: key, Method: "後払い（atone）", Sandbox: sb, SandboxURL: ts.URL, AdminToken: cfg.AdminToken}
+	return h
 }
 
 type testWriter struct{ t testing.TB }

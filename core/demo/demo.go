@@ -1,0 +1,130 @@
+// Package demo is the offline demo's storefront: a small shop page that plays a shop front
+// end — cart, payment method, the atone widget, order complete — and talks to kessai's shop
+// API from the server side with the demo shop's key, as a real shop's back end would.
+package demo
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kessai/kessai/core/httpapi"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Store is the demo storefront.
+type Store struct {
+	// API is the daemon's base URL; Key the demo shop's API key.
+	API string
+	Key string
+	seq atomic.Int64
+	hc  *http.Client
+}
+
+// New returns the storefront for the daemon at api with the shop key.
+func New(api, key string) *Store {
+	s := &Store{API: api, Key: key, hc: &http.Client{Timeout: 60 * time.Second}}
+	s.seq.Store(time.Now().Unix() % 1_000_000)
+	return s
+}
+
+// Mount serves the storefront under /demo.
+func (s *Store) Mount(r gin.IRouter) {
+	g := r.Group("/demo")
+	g.GET("/", func(c *gin.Context) {
+		b, _ := assets.ReadFile("assets/shop.html")
+		c.Header("Cache-Control", "no-store")
+		c.Data(http.StatusOK, "text/html; charset=utf-8", b)
+	})
+	g.GET("/api/payment-methods", func(c *gin.Context) { s.proxy(c, "GET", "/api/v1/payment-methods", nil) })
+	g.POST("/api/checkout", s.checkout)
+	g.POST("/api/orders/:id/result", func(c *gin.Context) { s.forward(c, "/settlement/result") })
+	g.POST("/api/orders/:id/cancelled", func(c *gin.Context) { s.forward(c, "/settlement/cancelled") })
+}
+
+// Product is one item the demo sells.
+type Product struct {
+	SKU   string `json:"sku"`
+	Name  string `json:"item_name"`
+	Price int64  `json:"price"`
+}
+
+// Products is the demo catalogue.
+var Products = map[string]Product{
+	"tea":    {"tea", "静岡煎茶 100g", 1500},
+	"cup":    {"cup", "有田焼 湯呑み", 3200},
+	"towel":  {"towel", "今治タオル", 2400},
+	"kettle": {"kettle", "南部鉄器 急須", 58000},
+}
+
+const shipping = 500
+
+func (s *Store) checkout(c *gin.Context) {
+	var in struct {
+		Items    map[string]int64 `json:"items"`
+		Payment  string           `json:"payment_name"`
+		Customer map[string]any   `json:"customer"`
+	}
+	if err := c.ShouldBindJSON(&in); err != nil {
+		httpapi.Fail(c, http.StatusBadRequest, "malformed_json", err.Error(), "")
+		return
+	}
+	var cart []map[string]any
+	var total int64
+	for sku, qty := range in.Items {
+		p, ok := Products[sku]
+		if !ok || qty < 1 {
+			continue
+		}
+		cart = append(cart, map[string]any{"sku": p.SKU, "item_name": p.Name, "price": p.Price, "quantity": qty})
+		total += p.Price * qty
+	}
+	number := "D" + strconv.FormatInt(s.seq.Add(1), 10)
+	order := map[string]any{
+		"order_number": number, "member_id": 0, "customer": in.Customer, "delivery": nil, "cart": cart,
+		"order": map[string]any{"total_items_price": total, "discount": 0, "shipping_charge": shipping, "cod_fee": 0,
+			"tax": 0, "usedpoint": 0, "total_full_price": total + shipping, "payment_name": in.Payment},
+	}
+	body, _ := json.Marshal(order)
+	s.proxy(c, "POST", "/api/v1/orders", body)
+}
+
+func (s *Store) forward(c *gin.Context, op string) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		httpapi.Fail(c, http.StatusNotFound, "not_found", "no such order", "")
+		return
+	}
+	body, _ := io.ReadAll(c.Request.Body)
+	s.proxy(c, "POST", fmt.Sprintf("/api/v1/orders/%d%s", id, op), body)
+}
+
+// proxy calls the shop API with the demo key and passes the answer through.
+func (s *Store) proxy(c *gin.Context, method, path string, body []byte) {
+	req, err := http.NewRequestWithContext(c.Request.Context(), method, s.API+path, bytes.NewReader(body))
+	if err != nil {
+		httpapi.Fail(c, http.StatusInternalServerError, "internal", err.Error(), "")
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		httpapi.Fail(c, http.StatusBadGateway, "shop_api", err.Error(), "")
+		return
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	c.Header("Cache-Control", "no-store")
+	c.Data(resp.StatusCode, "application/json; charset=utf-8", raw)
+}
