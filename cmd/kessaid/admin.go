@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/admin"
+	"github.com/kessai/kessai/core/store"
+)
+
+func init() {
+	register("admin create", "create an admin console account: admin create LOGIN (password on stdin, 10+ characters)", adminCreate)
+	register("admin passwd", "set an admin's password: admin passwd LOGIN (password on stdin); ends their sessions", adminPasswd)
+	register("admin list", "list admin console accounts and lockouts", adminList)
+}
+
+// openAdmin opens and migrates the store (the admin tables may be new) and returns the
+// positional arguments.
+func openAdmin(ctx context.Context, name string, args []string, e env) (*store.Store, []string, error) {
+	fs, parse := flags(name, e)
+	cfg, err := parse(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := store.EnsureDatabase(ctx, cfg.DB); err != nil {
+		return nil, nil, err
+	}
+	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: newLogger(e.stderr, cfg.LogLevel)})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, fs.Args(), nil
+}
+
+// readPassword reads the password from the first line of stdin: piped in by scripts, typed by
+// people. It is never taken from the command line, where ps and shell history would keep it.
+func readPassword(e env) (string, error) {
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", usageError{"expects the password on stdin, e.g. `kessaid admin create LOGIN < password-file`"}
+	}
+	return pw, nil
+}
+
+func adminCreate(ctx context.Context, args []string, e env) error {
+	return adminSet(ctx, "admin create", args, e, admin.CreateUser, "created admin %s\n")
+}
+
+func adminPasswd(ctx context.Context, args []string, e env) error {
+	return adminSet(ctx, "admin passwd", args, e, admin.SetPassword, "password of %s changed; their sessions are ended\n")
+}
+
+func adminSet(ctx context.Context, name string, args []string, e env,
+	set func(context.Context, *gorm.DB, string, string, string) error, done string) error {
+	st, rest, err := openAdmin(ctx, name, args, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(rest) != 1 {
+		return usageError{"expects one argument: the login"}
+	}
+	pw, err := readPassword(e)
+	if err != nil {
+		return err
+	}
+	if err := set(ctx, st.DB, rest[0], pw, "cli"); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, done, rest[0])
+	return nil
+}
+
+func adminList(ctx context.Context, args []string, e env) error {
+	st, rest, err := openAdmin(ctx, "admin list", args, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(rest) != 0 {
+		return usageError{"takes no arguments"}
+	}
+	users, err := admin.ListUsers(ctx, st.DB)
+	if err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		fmt.Fprintln(e.stdout, "no admin accounts: kessaid admin create LOGIN < password-file")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LOGIN\tCREATED (UTC)\tFAILED SIGN-INS\tLOCKED UNTIL (UTC)")
+	for _, u := range users {
+		locked := "-"
+		if u.LockedUntil != nil {
+			locked = u.LockedUntil.UTC().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", u.Login, u.CreatedAt.UTC().Format("2006-01-02 15:04:05"), u.FailedLogins, locked)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,66 @@
+package admin
+
+import (
+	"fmt"
+
+	"github.com/kessai/kessai/core/module"
+)
+
+// Messages the console shows, in one place. Welcart's own wording is used where Welcart has
+// one (更新しました。, the module selection refusals come from package module).
+const (
+	msgUpdated        = module.MsgUpdated // 更新しました。
+	msgSignInRequired = "ログインしてください。"
+	msgBadCredentials = "ユーザー名またはパスワードが正しくありません。"
+	msgInternal       = "処理中にエラーが発生しました。時間をおいてもう一度お試しください。"
+	msgSignedOut      = "ログアウトしました。"
+	msgCSRF           = "セキュリティトークンが正しくありません。画面を再読み込みしてからもう一度操作してください。"
+	msgSettingsFailed = "入力内容に誤りがあります。各項目のメッセージを確認してください。"
+	msgReenabled      = "モジュールを再有効化しました。"
+	msgReenableFailed = "モジュールを再有効化できませんでした。モジュールの状態とエラー内容を確認してください。"
+	msgAdded          = "支払方法を追加しました。"
+	msgDeleted        = "支払方法を削除しました。"
+	msgSorted         = "並び順を更新しました。"
+	msgNoSuchMethod   = "指定された支払方法が見つかりません。"
+	msgNoSuchModule   = "※決済モジュールの更新に失敗しました"
+	msgNotSelected    = "このモジュールは利用中ではありません。"
+
+	// The manual's caution for 削除, asked before a payment method is deleted.
+	msgDeleteCaution = "過去にこの支払方法で購入された受注が有る場合、削除してしまいますとその受注の支払方法が分からなくなってしまいます。この様な場合は削除せずに「停止」で更新します。\n\n削除してよろしいですか？"
+
+	// Asked in the browser before a settings form switches an adapter to its production
+	// environment (動作環境 本番環境): from then on orders are charged for real.
+	msgConfirmProduction = "動作環境を「本番環境」に切り替えます。本番環境では実際の決済が行われます。よろしいですか？"
+)
+
+// msgLocked says why sign-in is refused and for how long.
+var msgLocked = fmt.Sprintf("ログインに%d回続けて失敗したため、アカウントを%d分間ロックしました。しばらくしてからもう一度お試しください。",
+	MaxFailures, int(LockoutPeriod.Minutes()))
+
+// stateLabels are the module states as the admin reads them.
+var stateLabels = map[module.State]string{
+	module.Registered: "未使用",
+	module.Starting:   "起動中",
+	module.Running:    "稼働中",
+	module.Restarting: "再起動中",
+	module.Failed:     "停止（エラー）",
+	module.Stopped:    "停止",
+}
+
+// actionLabels name audit actions on the 監査ログ page; an action missing here shows its code.
+var actionLabels = map[string]string{
+	"admin.signin":        "ログイン",
+	"admin.signin.failed": "ログイン失敗",
+	"admin.locked":        "アカウントロック",
+	"admin.signout":       "ログアウト",
+	"admin.user.create":   "管理者の作成",
+	"admin.user.passwd":   "パスワードの変更",
+	"module.selection":    "クレジット決済モジュール選択の更新",
+	"module.settings":     "決済モジュール設定の更新",
+	"module.reenable":     "決済モジュールの再有効化",
+	"module.register":     "決済モジュールの登録",
+	"paymethod.add":       "支払方法の追加",
+	"paymethod.update":    "支払方法の更新",
+	"paymethod.delete":    "支払方法の削除",
+	"paymethod.sort":      "支払方法の並べ替え",
+}

@@ -1,0 +1,236 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/paymethod"
+)
+
+// baseOrder is the order of Welcart's own settlement codes in 決済種別.
+var baseOrder = []string{"transferAdvance", "transferDeferred", "COD"}
+
+// paymethodsView is the 基本設定 > 支払方法 page.
+type paymethodsView struct {
+	Rows    []methodRow
+	New     methodRow // the 新しい支払方法を追加 row, refilled after a refusal
+	Caution string
+}
+
+type methodRow struct {
+	paymethod.Method
+	Error string
+	Field string // the field at fault, for its highlight
+	Codes []codeOption
+}
+
+type codeOption struct {
+	Code, Label string
+	Selected    bool
+}
+
+// codeOptions lists the codes a method may use now (paymethod.Allowed) in Welcart's order:
+// base codes, then each module's in selection order. A method whose module has been
+// unselected keeps its code in the list, marked, so that saving the row does not change it
+// silently.
+func (c *Console) codeOptions(ctx *gin.Context) (func(cur string) []codeOption, error) {
+	allowed, err := c.methods.Allowed(ctx.Request.Context())
+	if err != nil {
+		return nil, err
+	}
+	var opts []codeOption
+	for _, code := range baseOrder {
+		if _, ok := allowed[code]; ok {
+			opts = append(opts, codeOption{Code: code, Label: paymethod.BaseCodes[code]})
+		}
+	}
+	mods, err := c.deps.Modules.List(ctx.Request.Context())
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mods {
+		if !m.Selected {
+			continue
+		}
+		for _, code := range m.SettlementCodes {
+			if allowed[code] != m.Slug {
+				continue
+			}
+			label := shortName(m)
+			if len(m.SettlementCodes) > 1 {
+				label += "（" + code + "）"
+			}
+			opts = append(opts, codeOption{Code: code, Label: label})
+		}
+	}
+	return func(cur string) []codeOption {
+		out := slices.Clone(opts)
+		found := cur == ""
+		for i := range out {
+			if out[i].Code == cur {
+				out[i].Selected, found = true, true
+			}
+		}
+		if !found {
+			out = append(out, codeOption{Code: cur, Label: cur + "（利用できません）", Selected: true})
+		}
+		return out
+	}, nil
+}
+
+func (c *Console) paymethodsPage(ctx *gin.Context) {
+	c.showPaymethods(ctx, http.StatusOK, "", nil)
+}
+
+// showPaymethods renders the list; edited replaces one row (or the new row, ID 0) with what the
+// admin submitted, carrying its refusal.
+func (c *Console) showPaymethods(ctx *gin.Context, status int, errMsg string, edited *methodRow) {
+	list, err := c.methods.List(ctx.Request.Context(), false)
+	if err != nil {
+		c.fail(ctx, err)
+		return
+	}
+	codes, err := c.codeOptions(ctx)
+	if err != nil {
+		c.fail(ctx, err)
+		return
+	}
+	v := paymethodsView{Caution: msgDeleteCaution, New: methodRow{Codes: codes("")}}
+	for _, m := range list {
+		row := methodRow{Method: m}
+		if edited != nil && edited.ID == m.ID {
+			row = *edited
+			row.Sort = m.Sort
+		}
+		row.Codes = codes(row.Settlement)
+		v.Rows = append(v.Rows, row)
+	}
+	if edited != nil && edited.ID == 0 {
+		v.New = *edited
+		v.New.Codes = codes(edited.Settlement)
+	}
+	c.render(ctx, status, c.pages["paymethods.html"], View{Title: "基本設定", Path: PathPaymethods, Error: errMsg, Data: v})
+}
+
+func formMethod(ctx *gin.Context) paymethod.Method {
+	return paymethod.Method{
+		Name:        strings.TrimSpace(ctx.PostForm("name")),
+		Explanation: ctx.PostForm("explanation"),
+		Settlement:  ctx.PostForm("settlement"),
+		Module:      strings.TrimSpace(ctx.PostForm("module")),
+		Use:         ctx.PostForm("use"),
+	}
+}
+
+func (c *Console) addPaymethod(ctx *gin.Context) {
+	in := formMethod(ctx)
+	pm, err := c.methods.Add(ctx.Request.Context(), in)
+	var re *paymethod.RuleError
+	if errors.As(err, &re) {
+		c.showPaymethods(ctx, http.StatusUnprocessableEntity, re.Message, &methodRow{Method: in, Error: re.Message, Field: re.Field})
+		return
+	}
+	if err != nil {
+		c.fail(ctx, err)
+		return
+	}
+	c.audit(ctx, "paymethod.add", pm.ID, map[string]any{"name": pm.Name, "settlement": pm.Settlement, "use": pm.Use})
+	c.redirectFlash(ctx, PathPaymethods, msgAdded)
+}
+
+func pathID(ctx *gin.Context) (int64, bool) {
+	id, err := strconv.ParseInt(ctx.Param("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+func (c *Console) updatePaymethod(ctx *gin.Context) {
+	id, ok := pathID(ctx)
+	if !ok {
+		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
+		return
+	}
+	in := formMethod(ctx)
+	pm, err := c.methods.Update(ctx.Request.Context(), id, in)
+	var re *paymethod.RuleError
+	switch {
+	case errors.As(err, &re):
+		in.ID = id
+		c.showPaymethods(ctx, http.StatusUnprocessableEntity, re.Message, &methodRow{Method: in, Error: re.Message, Field: re.Field})
+	case errors.Is(err, paymethod.ErrNotFound):
+		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
+	case err != nil:
+		c.fail(ctx, err)
+	default:
+		c.audit(ctx, "paymethod.update", pm.ID, map[string]any{"name": pm.Name, "settlement": pm.Settlement, "use": pm.Use})
+		c.redirectFlash(ctx, PathPaymethods, msgUpdated)
+	}
+}
+
+func (c *Console) deletePaymethod(ctx *gin.Context) {
+	id, ok := pathID(ctx)
+	if !ok {
+		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
+		return
+	}
+	pm, _ := c.methods.Get(ctx.Request.Context(), id)
+	err := c.methods.Delete(ctx.Request.Context(), id)
+	var re *paymethod.RuleError
+	switch {
+	case errors.As(err, &re):
+		// Orders were bought with it: paymethod's message says to use 停止 instead.
+		c.showPaymethods(ctx, http.StatusConflict, re.Message, nil)
+	case errors.Is(err, paymethod.ErrNotFound):
+		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
+	case err != nil:
+		c.fail(ctx, err)
+	default:
+		name := ""
+		if pm != nil {
+			name = pm.Name
+		}
+		c.audit(ctx, "paymethod.delete", id, map[string]any{"name": name})
+		c.redirectFlash(ctx, PathPaymethods, msgDeleted)
+	}
+}
+
+// sortPaymethods is the drag-and-drop's fetch call: {"ids": [3, 1, 2]} in storefront order.
+func (c *Console) sortPaymethods(ctx *gin.Context) {
+	var req struct {
+		IDs []int64 `json:"ids"`
+	}
+	if err := ctx.ShouldBindJSON(&req); err != nil || len(req.IDs) == 0 {
+		httpapi.Fail(ctx, http.StatusBadRequest, "invalid", `body must be {"ids": [id, …]}`, "ids")
+		return
+	}
+	err := c.methods.Sort(ctx.Request.Context(), req.IDs)
+	var re *paymethod.RuleError
+	switch {
+	case errors.As(err, &re):
+		httpapi.Fail(ctx, http.StatusUnprocessableEntity, "invalid", re.Message, re.Field)
+	case err != nil:
+		c.log.Error("admin: sort payment methods", "err", err)
+		httpapi.Fail(ctx, http.StatusInternalServerError, "internal", msgInternal, "")
+	default:
+		c.audit(ctx, "paymethod.sort", 0, map[string]any{"ids": req.IDs})
+		ctx.JSON(http.StatusOK, gin.H{"message": msgSorted})
+	}
+}
+
+// audit records a change paymethod has already committed. paymethod opens its own
+// transactions, so the row cannot share one; a failure to record is logged loudly.
+func (c *Console) audit(ctx *gin.Context, action string, id int64, detail any) {
+	target := ""
+	if id != 0 {
+		target = strconv.FormatInt(id, 10)
+	}
+	if err := audit.Record(ctx.Request.Context(), c.deps.Store.DB, current(ctx).Login, action, target, detail); err != nil {
+		c.log.Error("admin: audit", "action", action, "target", target, "err", err)
+	}
+}
