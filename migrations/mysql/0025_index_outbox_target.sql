@@ -1,0 +1,1 @@
+CREATE INDEX ix_outbox_target ON outbox (kind, target);

@@ -1,0 +1,9 @@
+CREATE TABLE webhook_endpoints (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  shop_id INTEGER NOT NULL REFERENCES shops(id),
+  url VARCHAR(2048) NOT NULL,
+  events TEXT NOT NULL,
+  secret BLOB NOT NULL,
+  created_at DATETIME NOT NULL,
+  deleted_at DATETIME NULL
+);
