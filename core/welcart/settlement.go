@@ -1,0 +1,263 @@
+package welcart
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/shopapi"
+	"github.com/kessai/kessai/plugins"
+)
+
+// op is one 決済情報 operation; it returns what the dialog should show next.
+type op func(f *facade, c *gin.Context, o *order.Order, s *settlement.Settlement) (outcome, error)
+
+// outcome is an operation's answer before rendering.
+type outcome struct {
+	ok         bool
+	settlement *settlement.Settlement // as it is now; nil means reload
+	view       View
+}
+
+// ops are the usces_admin_ajax modes by prefix: mode "capture_atone" is op "capture" on a
+// settlement of module "atone", as Welcart names module modes.
+var ops = map[string]op{
+	"get":     (*facade).get,
+	"capture": (*facade).capture,
+	"cancel":  (*facade).cancel,
+	"change":  (*facade).change,
+}
+
+// settlementAjax is action=usces_admin_ajax: the 決済情報 dialog's operations on one order,
+// named by order_id (kessai's order id) and trans_id (the settlement's link key).
+func (f *facade) settlementAjax(c *gin.Context) {
+	ctx := c.Request.Context()
+	name, module, _ := strings.Cut(c.PostForm("mode"), "_")
+	run, ok := ops[name]
+	if !ok || module == "" {
+		ng(c, http.StatusBadRequest, msgUnknownMode)
+		return
+	}
+	id, err := strconv.ParseInt(c.PostForm("order_id"), 10, 64)
+	if err != nil {
+		ng(c, http.StatusNotFound, msgNoOrder)
+		return
+	}
+	o, err := f.d.Orders.Get(ctx, shopapi.ShopID(c), id)
+	if errors.Is(err, order.ErrNotFound) {
+		ng(c, http.StatusNotFound, msgNoOrder)
+		return
+	}
+	if err != nil {
+		internal(c, err)
+		return
+	}
+	s, err := f.d.Settlements.ForOrder(ctx, o.ID)
+	if errors.Is(err, settlement.ErrNotFound) {
+		ng(c, http.StatusNotFound, msgNoSettlement)
+		return
+	}
+	if err != nil {
+		internal(c, err)
+		return
+	}
+	// The link key proves the bridge is looking at the same settlement as kessai; a stale or
+	// mistyped one must not operate on whatever the order holds now.
+	if c.PostForm("trans_id") != s.TransID {
+		ng(c, http.StatusNotFound, msgTransID)
+		return
+	}
+	if module != s.Module {
+		ng(c, http.StatusBadRequest, msgModeModule)
+		return
+	}
+	out, err := run(f, c, o, s)
+	if err != nil {
+		msg, known := refusal(err)
+		if !known {
+			internal(c, err)
+			return
+		}
+		out.view.Notice = msg
+	}
+	f.answerDialog(c, o, out)
+}
+
+// answerDialog renders the dialog and the badge of the settlement as it is now.
+func (f *facade) answerDialog(c *gin.Context, o *order.Order, out outcome) {
+	ctx := c.Request.Context()
+	s := out.settlement
+	if s == nil {
+		var err error
+		if s, err = f.d.Settlements.ForOrder(ctx, o.ID); err != nil {
+			internal(c, err)
+			return
+		}
+	}
+	html, err := Dialog(ctx, f.d.Store.DB, s, out.view)
+	if err != nil {
+		internal(c, err)
+		return
+	}
+	badge, err := Badge(s.Status)
+	if err != nil {
+		internal(c, err)
+		return
+	}
+	a := Answer{Status: statusNG, Result: html, ActingStatus: badge}
+	if out.ok {
+		a.Status = statusOK
+	}
+	c.JSON(http.StatusOK, a)
+}
+
+// get is 取引参照: the provider's current view, recorded in the history.
+func (f *facade) get(c *gin.Context, _ *order.Order, s *settlement.Settlement) (outcome, error) {
+	r, err := f.d.Settlements.Reference(c.Request.Context(), shopapi.ShopID(c), s.ID, httpapi.Actor(c))
+	out := outcome{settlement: r.Settlement}
+	if err != nil && !errors.Is(err, settlement.ErrUnresolved) {
+		return out, err
+	}
+	switch {
+	case err != nil:
+		out.view.Notice = msgNoAnswer
+	case r.Outcome == plugins.Processed:
+		out.ok, out.view.Reference = true, &r.Provider
+	case r.Outcome == plugins.NotAttempted:
+		out.ok, out.view.Notice = true, msgNotReferenced
+	default:
+		out.view.Notice = providerMessage(r.Provider.Result, msgDeclined)
+	}
+	return out, nil
+}
+
+func (f *facade) capture(c *gin.Context, _ *order.Order, s *settlement.Settlement) (outcome, error) {
+	r, err := f.d.Settlements.Capture(c.Request.Context(), shopapi.ShopID(c), s.ID, httpapi.Actor(c))
+	return operated(r, err)
+}
+
+func (f *facade) cancel(c *gin.Context, _ *order.Order, s *settlement.Settlement) (outcome, error) {
+	r, err := f.d.Settlements.Cancel(c.Request.Context(), shopapi.ShopID(c), s.ID, httpapi.Actor(c))
+	return operated(r, err)
+}
+
+// operated turns a money operation's result into the dialog's next state.
+func operated(r settlement.Result, err error) (outcome, error) {
+	out := outcome{settlement: r.Settlement}
+	if err != nil {
+		return out, err
+	}
+	switch r.Outcome {
+	case plugins.Processed:
+		out.ok, out.view.Reference = true, &r.Provider
+	case plugins.Pending:
+		out.ok = true
+	case plugins.Undefined:
+		out.view.Notice = msgNoAnswer
+	default:
+		out.view.Notice = providerMessage(r.Provider.Result, msgDeclined)
+	}
+	return out, nil
+}
+
+func providerMessage(r plugins.Result, fallback string) string {
+	msg := strings.Join(r.Messages, " / ")
+	if msg == "" {
+		msg = fallback
+	}
+	if r.Code != "" {
+		msg += "（" + r.Code + "）"
+	}
+	return msg
+}
+
+// change is 取引修正 (mode change_<module>). It takes the order edit Welcart's 受注編集
+// posts, as JSON in the form fields cart, order, customer and delivery (the shapes of the
+// shop API's PATCH /api/v1/orders/{id}), and/or amount, the new 利用金額 in yen:
+//
+//   - with an edit, amount (if given) must equal the edited order's total_full_price;
+//   - amount alone is Welcart's 利用額変更: the difference goes into the order's 値引き
+//     (discount), so it can lower the amount, or raise it back by at most the discount.
+//
+// The edit goes through shopapi.Edit, so the rules are the shop API's: when the order is
+// キャンセル or the settlement 取消済み the edit is saved in kessai, as Welcart saves it, but
+// atone is not told, and the answer is NG with that notice.
+func (f *facade) change(c *gin.Context, o *order.Order, _ *settlement.Settlement) (outcome, error) {
+	ctx := c.Request.Context()
+	e, msg := editOf(c, o)
+	if msg != "" {
+		return outcome{view: View{Notice: msg}}, nil
+	}
+	res, err := shopapi.Edit(ctx, f.d.Store.DB, f.d.Settlements, o, e, httpapi.Actor(c))
+	if err != nil {
+		return outcome{}, err
+	}
+	out := outcome{}
+	switch {
+	case res.Outcome != nil && res.Outcome.Outcome == plugins.Undefined:
+		out.view.Notice = msgNoAnswer
+	case res.Outcome != nil:
+		out.view.Notice = providerMessage(res.Outcome.Provider.Result, msgDeclined)
+	case res.Notice != "":
+		out.view.Notice = res.Notice
+	case !res.ProviderUpdated:
+		out.view.Notice = msgNoChange
+	default:
+		out.ok = true
+	}
+	return out, nil
+}
+
+// editOf reads change's form fields; a non-empty message refuses them.
+func editOf(c *gin.Context, o *order.Order) (order.Edit, string) {
+	var e order.Edit
+	given := false
+	for name, dst := range map[string]any{"cart": &e.Cart, "order": &e.Order, "customer": &e.Customer, "delivery": &e.Delivery} {
+		raw := strings.TrimSpace(c.PostForm(name))
+		if raw == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(raw), dst); err != nil {
+			return e, fmt.Sprintf(msgBadJSON, name, err)
+		}
+		given = true
+	}
+	rawAmount := strings.TrimSpace(c.PostForm("amount"))
+	if rawAmount == "" {
+		if !given {
+			return e, msgChangeNothing
+		}
+		return e, ""
+	}
+	amount, err := strconv.ParseInt(rawAmount, 10, 64)
+	if err != nil || amount < 1 {
+		return e, msgAmount
+	}
+	if given {
+		n, _, err := e.Apply(*o)
+		if err != nil {
+			// shopapi.Edit reports the validation errors in full.
+			return e, ""
+		}
+		if n.Total != amount {
+			return e, fmt.Sprintf(msgAmountMismatch, amount, n.Total)
+		}
+		return e, ""
+	}
+	discount := o.Discount + amount - o.Total
+	if discount > 0 {
+		return e, msgAmountUp
+	}
+	e.Order = &order.Totals{TotalItemsPrice: o.ItemTotal, Discount: discount, ShippingCharge: o.ShippingCharge,
+		CODFee: o.CODFee, Tax: o.Tax, UsedPoint: o.UsedPoint, GetPoint: o.GetPoint, TotalFullPrice: amount,
+		PaymentName: o.PaymentName, Note: o.Note, DeliveryMethod: o.DeliveryMethod}
+	return e, ""
+}

@@ -1,0 +1,114 @@
+// Package welcart is kessai's Welcart façade: one admin-ajax.php-shaped endpoint that a
+// Welcart bridge plugin calls server-side with the shop's API key, answering the AJAX calls of
+// Welcart's admin screens (the 決済情報 dialog, 支払方法, 決済エラーログ) in Welcart's own
+// JSON shapes and Japanese wording, so that the bridge can relay them unchanged.
+package welcart
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/paymethod"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/shopapi"
+	"github.com/kessai/kessai/core/store"
+)
+
+// Deps are the façade's dependencies.
+type Deps struct {
+	Store       *store.Store
+	ShopAPI     *shopapi.API // its Auth authenticates the bridge with the shop's key
+	Methods     *paymethod.Methods
+	Orders      *order.Orders
+	Settlements *settlement.Service
+}
+
+type facade struct{ d Deps }
+
+// Path is the façade's route.
+const Path = "/welcart/admin-ajax"
+
+// Mount adds POST /welcart/admin-ajax to r (the engine's root).
+func Mount(r gin.IRouter, d Deps) {
+	f := &facade{d: d}
+	r.POST(Path, d.ShopAPI.Auth(), f.adminAjax)
+}
+
+// adminAjax dispatches on action as admin-ajax.php does.
+func (f *facade) adminAjax(c *gin.Context) {
+	switch c.PostForm("action") {
+	case "usces_admin_ajax":
+		f.settlementAjax(c)
+	case "payment_ajax":
+		f.paymentAjax(c)
+	case "order_item_ajax":
+		f.orderItemAjax(c)
+	default:
+		ng(c, http.StatusBadRequest, msgUnknownAction)
+	}
+}
+
+// Answer is the JSON of usces_admin_ajax and order_item_ajax: Welcart's {status, result,
+// acting_status}, plus what the error-log modes add.
+type Answer struct {
+	Status string `json:"status"` // OK or NG
+	// Result is HTML for the dialog (#settlement-response), or the NG message.
+	Result       template.HTML `json:"result"`
+	ActingStatus template.HTML `json:"acting_status,omitempty"`
+	// NoData is Welcart's flag of an empty error-log list.
+	NoData *bool `json:"nodata,omitempty"`
+	// Notice is the time of the last settlement error while the 決済エラー notice is up
+	// (Asia/Tokyo, Y-m-d H:i:s), "" once it is cleared; error-log modes only.
+	Notice *string `json:"notice,omitempty"`
+	// Deleted is how many error-log rows a delete removed.
+	Deleted *int64 `json:"deleted,omitempty"`
+}
+
+const (
+	statusOK = "OK"
+	statusNG = "NG"
+)
+
+func ng(c *gin.Context, code int, msg string) {
+	c.JSON(code, Answer{Status: statusNG, Result: message(msg)})
+}
+
+// internal answers an unexpected failure: the cause goes to the request log, the bridge gets
+// the request id to quote.
+func internal(c *gin.Context, err error) {
+	c.Error(err) //nolint:errcheck // recorded for the request log
+	ng(c, http.StatusInternalServerError, fmt.Sprintf(msgInternal, httpapi.ID(c)))
+}
+
+// refusal is the Japanese message of an error people may see, and whether it is one.
+func refusal(err error) (string, bool) {
+	var oe *settlement.OperationError
+	var ve order.ValidationError
+	var re *paymethod.RuleError
+	switch {
+	case errors.As(err, &oe):
+		return oe.Message(), true
+	case errors.As(err, &ve):
+		msg := ""
+		for i, e := range ve {
+			if i > 0 {
+				msg += " / "
+			}
+			msg += e.Message + "（" + e.Field + "）"
+		}
+		return msg, true
+	case errors.As(err, &re):
+		return re.Message, true
+	case errors.Is(err, settlement.ErrUnavailable):
+		return msgUnavailable, true
+	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
+		return msgConflict, true
+	}
+	return "", false
+}

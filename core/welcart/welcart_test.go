@@ -1,0 +1,400 @@
+package welcart_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/text/encoding/japanese"
+
+	"github.com/kessai/kessai/core/daemon/daemontest"
+	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/shopapi"
+	"github.com/kessai/kessai/core/welcart"
+	"github.com/kessai/kessai/plugins/atone/sandbox"
+)
+
+// start runs a daemon with the façade mounted. Requests go through a server of the test's
+// own, started after the routes were added, so no request is ever served while the router
+// changes.
+func start(t *testing.T) *daemontest.Harness {
+	t.Helper()
+	h := daemontest.Start(t)
+	if !mounted(h.D.HTTP.Engine, "POST", welcart.Path) { // core/daemon may mount it already
+		welcart.Mount(h.D.HTTP.Engine, welcart.Deps{Store: h.D.Store, ShopAPI: h.D.ShopAPI, Methods: h.D.Methods,
+			Orders: h.D.Orders, Settlements: h.D.Settlements})
+	}
+	srv := httptest.NewServer(h.D.HTTP)
+	t.Cleanup(srv.Close)
+	hh := *h
+	hh.URL = srv.URL
+	return &hh
+}
+
+func mounted(e *gin.Engine, method, path string) bool {
+	for _, r := range e.Routes() {
+		if r.Method == method && r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// reply is any of the façade's JSON answers.
+type reply struct {
+	Code           int
+	Header         http.Header
+	Raw            []byte
+	Status         string           `json:"status"`
+	Result         string           `json:"result"`
+	ActingStatus   string           `json:"acting_status"`
+	NoData         *bool            `json:"nodata"`
+	Notice         *string          `json:"notice"`
+	Deleted        *int64           `json:"deleted"`
+	MetaID         int64            `json:"meta_id"`
+	MetaRow        string           `json:"meta_row"`
+	Message        string           `json:"message"`
+	PaymentMethods []map[string]any `json:"payment_methods"`
+}
+
+// ajax posts a form to the façade as the Welcart bridge does, with key as Bearer.
+func ajax(t *testing.T, h *daemontest.Harness, key string, form url.Values) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.URL+welcart.Path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{Code: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatalf("answer %d is not JSON: %v: %s", resp.StatusCode, err, raw)
+		}
+	}
+	return r
+}
+
+func form(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	return v
+}
+
+func want(t *testing.T, r reply, code int, status string) {
+	t.Helper()
+	if r.Code != code || r.Status != status {
+		t.Fatalf("answer %d %s, want %d %s: %s", r.Code, r.Status, code, status, r.Raw)
+	}
+}
+
+func contains(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Fatalf("%s lacks %q:\n%s", what, sub, s)
+		}
+	}
+}
+
+func lacks(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			t.Fatalf("%s has %q:\n%s", what, sub, s)
+		}
+	}
+}
+
+// buy creates an order of price + 500 yen shipping and completes the widget as phone, posting
+// the result; it returns the order id and the settlement's link key.
+func buy(t *testing.T, h *daemontest.Harness, number string, price int64) (int64, string) {
+	t.Helper()
+	r := h.Shop(t, "POST", "/api/v1/orders", daemontest.Order(number, price, 1, h.Method))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("order: %d %s", r.Status, r.Raw)
+	}
+	id := int64(r.Body["id"].(float64))
+	w := h.CompleteWidget(t, r.Body["config"].(map[string]any), sandbox.OKMemberPhone)
+	r = h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/result", id), w)
+	if r.Status != http.StatusOK {
+		t.Fatalf("result: %d %s", r.Status, r.Raw)
+	}
+	return id, r.Body["settlement"].(map[string]any)["trans_id"].(string)
+}
+
+func TestSettlementDialog(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	id, transID := buy(t, h, "w1", 1500)
+	op := func(mode string, kv ...string) reply {
+		return ajax(t, h, h.ShopKey, form(append([]string{"action", "usces_admin_ajax", "mode", mode,
+			"order_id", fmt.Sprint(id), "trans_id", transID}, kv...)...))
+	}
+	wcTrans := func() string {
+		s, err := h.D.Settlements.ForOrder(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.WcTransID
+	}
+	first := wcTrans()
+
+	t.Run("get_atone shows 取引参照, 利用金額 and both buttons for 仮売上", func(t *testing.T) {
+		r := op("get_atone")
+		want(t, r, 200, "OK")
+		contains(t, "dialog", r.Result, "取引参照", "利用金額", "2000 円", first, "売上計上日",
+			`value="売上計上"`, `data-mode="capture_atone"`, `data-confirm="売上計上処理を実行します。よろしいですか？"`,
+			`value="取消"`, `data-mode="cancel_atone"`, `data-confirm="取消処理を実行します。よろしいですか？"`,
+			"<th>利用額変更</th><th>処理区分</th><th>処理日時</th>", `<td class="operation">仮売上</td>`)
+		if r.ActingStatus != `<span class="acting-status card-auth">仮売上</span>` {
+			t.Fatalf("badge %s", r.ActingStatus)
+		}
+	})
+	t.Run("capture_atone: 売上計上, and only 取消 is offered", func(t *testing.T) {
+		r := op("capture_atone")
+		want(t, r, 200, "OK")
+		contains(t, "badge", r.ActingStatus, "card-capture", "売上計上")
+		contains(t, "dialog", r.Result, `value="取消"`, `<td class="operation">売上計上</td>`)
+		lacks(t, "dialog", r.Result, `value="売上計上"`, `<td class="captured-on">-</td>`)
+	})
+	t.Run("a second 売上計上 is NG with the refusal", func(t *testing.T) {
+		r := op("capture_atone")
+		want(t, r, 200, "NG")
+		contains(t, "dialog", r.Result, "売上計上できるのは仮売上の取引だけです。")
+		contains(t, "badge", r.ActingStatus, "売上計上")
+	})
+	t.Run("change_atone with an amount lowers it through 値引き: a 取引修正 with a new transaction", func(t *testing.T) {
+		r := op("change_atone", "amount", "1800")
+		want(t, r, 200, "OK")
+		if now := wcTrans(); now == first || !strings.HasPrefix(now, "tr_") {
+			t.Fatalf("transaction %s after 取引修正 of %s", now, first)
+		}
+		contains(t, "dialog", r.Result, "1800 円", `<td class="operation">取引修正</td>`)
+		contains(t, "badge", r.ActingStatus, "売上計上")
+		o, _ := h.D.Orders.Get(ctx, h.ShopID, id)
+		if o.Total != 1800 || o.Discount != -200 {
+			t.Fatalf("order total %d discount %d", o.Total, o.Discount)
+		}
+		old, ok := h.Sandbox.Transaction(sandbox.DefaultShop.PublicKey, first)
+		if !ok || !old.Cancelled() {
+			t.Fatalf("the replaced transaction is not cancelled at atone: %+v", old)
+		}
+	})
+	t.Run("change_atone refuses an amount the edit does not add up to", func(t *testing.T) {
+		r := op("change_atone", "amount", "9999",
+			"cart", `[{"sku": "item-012", "item_name": "商品012", "price": 1500, "quantity": 2}]`,
+			"order", `{"total_items_price": 3000, "discount": 0, "shipping_charge": 500, "total_full_price": 3500}`)
+		want(t, r, 200, "NG")
+		contains(t, "dialog", r.Result, "利用金額（9999円）が受注の総合計金額（3500円）と一致しません。")
+	})
+	t.Run("cancel_atone: 取消済み, no buttons", func(t *testing.T) {
+		r := op("cancel_atone")
+		want(t, r, 200, "OK")
+		if r.ActingStatus != `<span class="acting-status card-delete">取消済み</span>` {
+			t.Fatalf("badge %s", r.ActingStatus)
+		}
+		lacks(t, "dialog", r.Result, "settlement-admin-button", `type="button"`)
+	})
+	t.Run("change_atone after 取消 is NG with the notice that atone was not updated", func(t *testing.T) {
+		before := wcTrans()
+		r := op("change_atone", "amount", "1500")
+		want(t, r, 200, "NG")
+		contains(t, "dialog", r.Result, shopapi.NoticeNotUpdated)
+		contains(t, "badge", r.ActingStatus, "取消済み")
+		if wcTrans() != before {
+			t.Fatal("atone was asked to modify a cancelled settlement")
+		}
+	})
+	t.Run("the history has each step once", func(t *testing.T) {
+		r := op("get_atone")
+		got := regexp.MustCompile(`<td class="operation">([^<]+)</td>`).FindAllStringSubmatch(r.Result, -1)
+		var ops []string
+		for _, m := range got {
+			ops = append(ops, m[1])
+		}
+		if strings.Join(ops, " ") != "仮売上 売上計上 取引修正 取消" {
+			t.Fatalf("history %v", ops)
+		}
+	})
+	t.Run("a wrong trans_id, another shop's order, no key", func(t *testing.T) {
+		r := ajax(t, h, h.ShopKey, form("action", "usces_admin_ajax", "mode", "get_atone", "order_id", fmt.Sprint(id), "trans_id", "ks000"))
+		want(t, r, 404, "NG")
+		contains(t, "message", r.Result, "決済情報が一致しません")
+		_, key, err := h.D.Shops.Create(ctx, "別のショップ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = ajax(t, h, key, form("action", "usces_admin_ajax", "mode", "get_atone", "order_id", fmt.Sprint(id), "trans_id", transID))
+		want(t, r, 404, "NG")
+		contains(t, "message", r.Result, "受注が見つかりません。")
+		if r := ajax(t, h, "", form("action", "usces_admin_ajax")); r.Code != 401 {
+			t.Fatalf("no key: %d", r.Code)
+		}
+		want(t, op("refund_paidy"), 400, "NG")
+		want(t, ajax(t, h, h.ShopKey, form("action", "heartbeat")), 400, "NG")
+	})
+}
+
+func TestPaymentMethods(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	atone, err := h.D.Methods.ByName(ctx, h.Method)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.Shop(t, "POST", "/api/v1/orders", daemontest.Order("p1", 1000, 1, h.Method)); r.Status != http.StatusCreated {
+		t.Fatalf("order: %s", r.Raw)
+	}
+	pay := func(kv ...string) reply {
+		return ajax(t, h, h.ShopKey, form(append([]string{"action", "payment_ajax"}, kv...)...))
+	}
+	t.Run("a duplicate name is refused as Welcart refuses it", func(t *testing.T) {
+		r := pay("newname", h.Method, "newsettlement", atone.Settlement)
+		want(t, r, 200, "NG")
+		if r.MetaID != -1 || r.Message != "同じ支払方法名がすでに登録されています。" {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+	t.Run("the code of a module not in use is refused", func(t *testing.T) {
+		r := pay("mode", "add", "name", "カード決済", "settlement", "acting_zeus_card")
+		want(t, r, 200, "NG")
+		contains(t, "message", r.Message, "利用中のクレジット決済モジュール")
+	})
+	var bank int64
+	t.Run("add", func(t *testing.T) {
+		r := pay("newname", "銀行振込", "newexplanation", "<p>前払い</p>", "newsettlement", "transferAdvance")
+		want(t, r, 200, "OK")
+		bank = r.MetaID
+		contains(t, "rows", r.MetaRow, fmt.Sprintf(`id="payment-%d"`, bank), "銀行振込", "&lt;p&gt;前払い&lt;/p&gt;", "使用")
+		if len(r.PaymentMethods) != 2 {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+	t.Run("update to 停止", func(t *testing.T) {
+		r := pay("update", "1", "id", fmt.Sprint(bank), "name", "銀行振込（前払い）", "settlement", "transferAdvance", "use", "deactivate")
+		want(t, r, 200, "OK")
+		contains(t, "rows", r.MetaRow, "銀行振込（前払い）", `class="paymentuse deactivate">停止`)
+	})
+	t.Run("sort", func(t *testing.T) {
+		r := pay("sort", "1", "idstr", fmt.Sprintf("%d,%d", bank, atone.ID))
+		want(t, r, 200, "OK")
+		if r.PaymentMethods[0]["id"].(float64) != float64(bank) {
+			t.Fatalf("order %s", r.Raw)
+		}
+		r = pay("mode", "sort", "idstr", fmt.Sprint(bank))
+		want(t, r, 200, "NG")
+	})
+	t.Run("delete is refused while orders use the method, with the advice to use 停止", func(t *testing.T) {
+		r := pay("delete", "1", "id", fmt.Sprint(atone.ID))
+		want(t, r, 200, "NG")
+		contains(t, "message", r.Message, "「停止」")
+		want(t, pay("delete", "1", "id", "999999"), 404, "NG")
+	})
+	t.Run("delete", func(t *testing.T) {
+		r := pay("mode", "delete", "id", fmt.Sprint(bank))
+		want(t, r, 200, "OK")
+		if len(r.PaymentMethods) != 1 || r.PaymentMethods[0]["sort"].(float64) != 0 {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+}
+
+func TestErrorLog(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	// Over atone's 50,000 yen limit the authorization is NG: one error-log row each.
+	_, keyA := buy(t, h, "e1", 60000)
+	_, keyB := buy(t, h, "e2", 70000)
+	logs := func(kv ...string) reply {
+		return ajax(t, h, h.ShopKey, form(append([]string{"action", "order_item_ajax"}, kv...)...))
+	}
+	rows, _, err := errlog.List(ctx, h.D.Store.DB, 0, 0)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("error log %v %v", rows, err)
+	}
+	t.Run("list", func(t *testing.T) {
+		r := logs("mode", "get_settlement_error_log")
+		want(t, r, 200, "OK")
+		contains(t, "list", r.Result, "<th>登録日</th><th>リンクキー</th><th>決済種別</th><th>ステータス</th>", keyA, keyB, "ATONE AUTHORIZE NG")
+		if *r.NoData || *r.Notice == "" {
+			t.Fatalf("nodata %v notice %q", *r.NoData, *r.Notice)
+		}
+	})
+	t.Run("detail", func(t *testing.T) {
+		r := logs("mode", "get_settlement_error_log_detail", "log_id", fmt.Sprint(rows[0].ID))
+		want(t, r, 200, "OK")
+		contains(t, "detail", r.Result, "<th>処理結果</th><td>ATONE AUTHORIZE NG</td>", "<th>order_id</th>", "<th>reason</th><td>1</td>")
+		want(t, logs("mode", "get_settlement_error_log_detail", "log_id", "999999"), 404, "NG")
+	})
+	t.Run("output is Welcart's Shift_JIS file", func(t *testing.T) {
+		r := logs("mode", "dlsettlementerrorlog", "log_id", fmt.Sprintf("%d:%d", rows[0].ID, rows[1].ID))
+		if r.Code != 200 || r.Header.Get("Content-Type") != "text/plain; charset=Shift_JIS" {
+			t.Fatalf("%d %v", r.Code, r.Header)
+		}
+		if cd := r.Header.Get("Content-Disposition"); !regexp.MustCompile(`filename="settlement_error_\d{14}\.log"`).MatchString(cd) {
+			t.Fatalf("disposition %q", cd)
+		}
+		text, err := japanese.ShiftJIS.NewDecoder().Bytes(r.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		contains(t, "file", string(text), "登録日 = ", "リンクキー = "+keyA, "リンクキー = "+keyB, "処理結果 = ATONE AUTHORIZE NG")
+	})
+	t.Run("deleting one row keeps the notice", func(t *testing.T) {
+		r := logs("mode", "delete_settlement_error_log", "log_id", fmt.Sprint(rows[0].ID))
+		want(t, r, 200, "OK")
+		if *r.Deleted != 1 || *r.Notice == "" || *r.NoData {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+	t.Run("deleting all clears the notice", func(t *testing.T) {
+		r := logs("mode", "delete_settlement_error_log_all")
+		want(t, r, 200, "OK")
+		if *r.Deleted != 1 || *r.Notice != "" || !*r.NoData {
+			t.Fatalf("%s", r.Raw)
+		}
+		r = logs("mode", "reset_settlement_notice")
+		want(t, r, 200, "OK")
+		if *r.Notice != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+		if n, _ := errlog.Notice(ctx, h.D.Store.DB); !n.IsZero() {
+			t.Fatal("notice still up")
+		}
+	})
+}
+
+// The badge classes follow Welcart's card-* names.
+func TestBadge(t *testing.T) {
+	for st, want := range map[settlement.Status]string{
+		settlement.Authorized: `<span class="acting-status card-auth">仮売上</span>`,
+		settlement.Captured:   `<span class="acting-status card-capture">売上計上</span>`,
+		settlement.Cancelled:  `<span class="acting-status card-delete">取消済み</span>`,
+		settlement.Failed:     `<span class="acting-status card-error">決済エラー</span>`,
+	} {
+		got, err := welcart.Badge(st)
+		if err != nil || string(got) != want {
+			t.Errorf("%s: %s %v", st, got, err)
+		}
+	}
+}

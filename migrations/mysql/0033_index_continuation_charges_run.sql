@@ -1,0 +1,1 @@
+CREATE INDEX ix_continuation_charges_run ON continuation_charges (run_date, status);

@@ -1,0 +1,1 @@
+ALTER TABLE continuation_charges ADD COLUMN run_date DATE NULL;
