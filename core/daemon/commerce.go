@@ -5,14 +5,20 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"gorm.io/gorm"
 
-	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/admin"
+	"github.com/kessai/kessai/core/metrics"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/shop"
 	"github.com/kessai/kessai/core/shopapi"
+	"github.com/kessai/kessai/core/welcart"
+	"github.com/kessai/kessai/webhooks/hook"
+	"github.com/kessai/kessai/webhooks/inbound"
+	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // codeModules lets paymethod ask the module host which settlement codes are in use.
@@ -22,17 +28,67 @@ func (c codeModules) SettlementCodes(ctx context.Context) (map[string]string, er
 	return c.h.CodeModules(ctx)
 }
 
-// commerce wires shops, payment methods, orders and settlements, mounts the shop API and
-// the admin JSON API for payment methods, and schedules the janitor.
+// events are the outbound shop webhooks a settlement change publishes.
+var events = map[settlement.Status]hook.Type{
+	settlement.Authorized: hook.SettlementAuthorized,
+	settlement.Captured:   hook.SettlementCaptured,
+	settlement.Cancelled:  hook.SettlementCancelled,
+	settlement.Failed:     hook.SettlementError,
+}
+
+// publish writes the shop's webhook event in the transaction of the change, so an event
+// exists exactly when its change committed.
+func publish(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
+	typ, ok := events[c.To]
+	if c.Op == settlement.OpModify {
+		typ, ok = hook.SettlementModified, true
+	}
+	if !ok || c.From == c.To && c.Op != settlement.OpModify {
+		return nil
+	}
+	s := c.Settlement
+	_, err := hook.Publish(ctx, tx, s.ShopID, typ, map[string]any{
+		"order_id": s.OrderID, "trans_id": s.TransID, "wc_trans_id": s.WcTransID, "status": s.Status,
+		"status_label": s.Status.Label(), "amount": s.Amount, "reason": s.Reason, "operation": c.Op,
+	})
+	return err
+}
+
+// commerce wires shops, payment methods, orders, settlements and the admin console; mounts the
+// shop API, the Welcart façade, provider webhooks, outbound shop webhooks and metrics; and
+// schedules the janitor and the outbox dispatcher.
 func (d *Daemon) commerce() error {
 	st := d.Store
+	m := metrics.Default
+	d.HTTP.Engine.Use(m.Middleware())
+	m.Mount(d.HTTP.Engine)
+
 	d.Shops = shop.New(st.DB)
 	d.Methods = paymethod.New(st.DB, codeModules{d.Modules})
 	d.Orders = order.New(st.DB)
 	d.Settlements = settlement.NewService(st, d.Modules, d.Log)
-	d.ShopAPI = &shopapi.API{Store: st, Shops: d.Shops, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements}
-	d.ShopAPI.Mount(d.HTTP.Engine.Group("/api/v1"))
-	paymethod.Mount(d.HTTP.Engine.Group("/admin/api", httpapi.AdminToken(d.Config.AdminToken)), d.Methods)
+	d.Settlements.OnCall = func(module, op, outcome string, took time.Duration) { m.AdapterCall(module, op, outcome, took) }
+	d.Settlements.Observe(settlement.ObserverFunc(publish))
+
+	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log, Location: Tokyo})
+	adminAPI := d.HTTP.Engine.Group("/admin/api", d.Admin.APIAuth(d.Config.AdminToken))
+	module.Mount(adminAPI, d.Modules)
+	paymethod.Mount(adminAPI, d.Methods)
+
+	d.ShopAPI = &shopapi.API{Store: st, Shops: d.Shops, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements, Funnel: funnel{m}}
+	api := d.HTTP.Engine.Group("/api/v1")
+	d.ShopAPI.Mount(api)
+	endpoints := hook.NewEndpoints(st.DB, d.Box)
+	hook.Mount(api.Group("", d.ShopAPI.Auth()), endpoints, shopapi.ShopID)
+
+	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, ShopAPI: d.ShopAPI, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements})
+	inbound.Mount(d.HTTP.Engine, inbound.Deps{Store: st, Adapters: d.Modules, Settlements: d.Settlements, Orders: d.Orders, Log: d.Log})
+
+	d.Outbox = outbox.NewDispatcher(st, outbox.Options{Log: d.Log})
+	d.Outbox.Register(hook.Kind, hook.NewSender(endpoints, nil))
+	if _, err := d.Outbox.Schedule(d.Scheduler, 5*time.Second); err != nil {
+		return err
+	}
 
 	// The janitor settles pending and unknown settlements by reference. Claims use SKIP
 	// LOCKED, so every replica may run it.
@@ -43,3 +99,7 @@ func (d *Daemon) commerce() error {
 	}), gocron.WithName("janitor"), gocron.WithSingletonMode(gocron.LimitModeReschedule))
 	return err
 }
+
+type funnel struct{ m *metrics.Metrics }
+
+func (f funnel) Checkout(method, stage string) { f.m.Checkout(method, metrics.Stage(stage)) }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 
+	"github.com/kessai/kessai/core/admin"
 	"github.com/kessai/kessai/core/config"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
@@ -27,6 +28,7 @@ import (
 	"github.com/kessai/kessai/core/shop"
 	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // Tokyo is where shops and admins live: schedules run and times show in Asia/Tokyo, while the
@@ -66,6 +68,8 @@ type Daemon struct {
 	Orders      *order.Orders
 	Settlements *settlement.Service
 	ShopAPI     *shopapi.API
+	Admin       *admin.Console
+	Outbox      *outbox.Dispatcher
 
 	opt      Options
 	mu       sync.Mutex
@@ -131,7 +135,6 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 	}
 	d.OnStop(d.Modules.Close)
 	d.HTTP.AddReadiness("modules", d.Modules.Ready)
-	module.Mount(d.HTTP.Engine.Group("/admin/api", httpapi.AdminToken(cfg.AdminToken)), d.Modules)
 	if err := d.commerce(); err != nil {
 		_ = d.Close(ctx)
 		return nil, err

@@ -51,7 +51,9 @@ func (sv *Service) Reference(ctx context.Context, shopID, id int64, actor string
 	}
 	cctx, cancel := sv.callCtx(ctx)
 	defer cancel()
+	start := time.Now()
 	res, err := ad.Reference(cctx, plugins.ReferenceRequest{ProviderID: s.WcTransID, Attempt: s.Attempt})
+	sv.observe(s, OpReference, start, res.Result, err)
 	if err != nil {
 		return Result{Settlement: s, Outcome: plugins.OutcomeOf(err)}, fmt.Errorf("%w: reference %s: %v", ErrUnavailable, s.TransID, err)
 	}
@@ -90,7 +92,9 @@ func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result,
 	}
 	cctx, cancel := sv.callCtx(ctx)
 	defer cancel()
+	start := time.Now()
 	res, callErr := ad.Reference(cctx, plugins.ReferenceRequest{ProviderID: s.WcTransID, Attempt: s.Attempt})
+	sv.observe(s, OpResolve, start, res.Result, callErr)
 	to, known := statusOf(res.State)
 	if callErr != nil || res.Outcome != plugins.Processed || !known {
 		why := "provider did not confirm the transaction"

@@ -77,6 +77,20 @@ type Service struct {
 	// MaxResolve is how many failed reference attempts the janitor makes before it writes
 	// the settlement to the error log for a person to look at.
 	MaxResolve int
+	// OnCall, when set, is told of every provider call: module, operation, outcome, time.
+	OnCall func(module, op, outcome string, took time.Duration)
+}
+
+// observe reports a finished call to OnCall.
+func (sv *Service) observe(s *Settlement, op Operation, start time.Time, res plugins.Result, err error) {
+	if sv.OnCall == nil {
+		return
+	}
+	out := res.Outcome
+	if err != nil {
+		out = plugins.OutcomeOf(err)
+	}
+	sv.OnCall(s.Module, string(op), out.String(), time.Since(start))
 }
 
 // NewService returns a Service.
@@ -179,7 +193,9 @@ func (sv *Service) Prepare(ctx context.Context, s *Settlement, po plugins.Order,
 	po.Attempt = s.Attempt
 	cctx, cancel := sv.callCtx(ctx)
 	defer cancel()
+	start := time.Now()
 	res, err := ad.PrepareCheckout(cctx, plugins.CheckoutRequest{Order: po, AuthToken: authToken})
+	sv.observe(s, OpCheckout, start, res.Result, err)
 	if err != nil {
 		return plugins.CheckoutResult{}, fmt.Errorf("%w: prepare checkout %s: %v", ErrUnavailable, s.TransID, err)
 	}
@@ -213,8 +229,18 @@ func (sv *Service) Confirm(ctx context.Context, id int64, payload []byte, po plu
 	po.Attempt = s.Attempt
 	cctx, cancel := sv.callCtx(ctx)
 	defer cancel()
+	start := time.Now()
 	res, callErr := ad.Confirm(cctx, plugins.ConfirmRequest{Payload: payload, Order: po})
-	return sv.finish(ctx, s, OpConfirm, Pending, callErr, res, actor)
+	sv.observe(s, OpConfirm, start, res.Result, callErr)
+	r, err := sv.finish(ctx, s, OpConfirm, Pending, callErr, res, actor)
+	if errors.Is(err, ErrConflict) {
+		// The provider's webhook (or a second post of the page) recorded the same answer
+		// first: answer with what it recorded.
+		if cur, gerr := sv.Get(ctx, 0, id); gerr == nil && cur.Status != Pending {
+			return Result{Settlement: cur, Outcome: outcomeOfStatus(cur.Status), Provider: res}, nil
+		}
+	}
+	return r, err
 }
 
 func outcomeOfStatus(st Status) plugins.Outcome {
@@ -290,7 +316,9 @@ func (sv *Service) operate(ctx context.Context, shopID, id int64, op Operation, 
 	}
 	cctx, cancel := sv.callCtx(ctx)
 	defer cancel()
+	start := time.Now()
 	res, callErr := f(cctx, ad, s)
+	sv.observe(s, op, start, res.Result, callErr)
 	return sv.finish(ctx, s, op, prior, callErr, res, actor)
 }
 

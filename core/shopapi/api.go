@@ -89,6 +89,7 @@ func (a *API) Mount(r gin.IRouter) {
 	g.POST("/orders/:id/settlement/capture", a.capture)
 	g.POST("/orders/:id/settlement/cancel", a.cancel)
 	g.POST("/orders/:id/settlement/reference", a.reference)
+	g.GET("/stats/conversion", a.conversion)
 }
 
 func actor(c *gin.Context) string { return httpapi.Actor(c) }
