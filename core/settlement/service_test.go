@@ -1,0 +1,217 @@
+package settlement_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/module/moduletest"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/store/storetest"
+	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/plugins/plugintest"
+)
+
+// world is a settlement service over a real test adapter subprocess on MariaDB.
+type world struct {
+	h  *moduletest.Harness
+	sv *settlement.Service
+	db *gorm.DB
+	n  int
+}
+
+func newWorld(t *testing.T) *world {
+	st := storetest.MySQL(t)
+	h := moduletest.Start(t, moduletest.WithStore(st))
+	sv := settlement.NewService(st, h.Host, slog.New(slog.DiscardHandler))
+	now := time.Now().UTC()
+	if err := st.DB.Exec("INSERT INTO shops (name, created_at) VALUES ('s', ?)", now).Error; err != nil {
+		t.Fatal(err)
+	}
+	return &world{h: h, sv: sv, db: st.DB}
+}
+
+// authorized makes an order and an authorized settlement of 2000 yen through the adapter.
+func (w *world) authorized(t *testing.T) *settlement.Settlement {
+	t.Helper()
+	ctx := context.Background()
+	w.n++
+	now := time.Now().UTC()
+	res := w.db.Exec("INSERT INTO orders (shop_id, order_number, order_total_full_price, order_date, created_at, updated_at) VALUES (1, ?, 2000, ?, ?, ?)",
+		w.n, now, now, now)
+	if res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	var oid int64
+	w.db.Raw("SELECT MAX(id) FROM orders").Scan(&oid)
+	s := settlement.New(oid, 1, 2000, moduletest.Slug, moduletest.Code)
+	if err := settlement.Create(ctx, w.db, s, settlement.History{Operation: settlement.OpCheckout, Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	po := plugins.Order{ID: oid, Amount: 2000, Customer: plugins.Customer{FamilyName: "注文", Email: "taro@example.jp"},
+		Lines: []plugins.Line{{Kind: plugins.LineItem, Name: "商品", Price: 2000, Quantity: 1}}}
+	r, err := w.sv.Confirm(ctx, s.ID, []byte(`{"id": "tm_`+s.TransID+`", "authorization_result": 1}`), po, "test")
+	if err != nil || r.Settlement.Status != settlement.Authorized {
+		t.Fatalf("confirm: %+v %v", r, err)
+	}
+	return r.Settlement
+}
+
+// due makes the janitor's next look due now, as if the backoff had passed.
+func (w *world) due(t *testing.T, s *settlement.Settlement) {
+	t.Helper()
+	if err := w.db.Exec("UPDATE settlements SET resolve_after = ? WHERE id = ?", time.Now().UTC().Add(-time.Second), s.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) load(t *testing.T, s *settlement.Settlement) *settlement.Settlement {
+	t.Helper()
+	got, err := settlement.Load(context.Background(), w.db, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func count(hs []settlement.History, op settlement.Operation, outcome string) int {
+	n := 0
+	for _, h := range hs {
+		if h.Operation == op && h.Outcome == outcome {
+			n++
+		}
+	}
+	return n
+}
+
+func TestCaptureAfterAdapterCrash(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+
+	t.Run("a crash before the provider moved money: unknown, then the janitor finds it authorized", func(t *testing.T) {
+		s := w.authorized(t)
+		pid := w.h.Pid(moduletest.Slug)
+		w.h.Switch(t, "Capture", plugintest.Crash, 1)
+		r, err := w.sv.Capture(ctx, 0, s.ID, "test")
+		if err != nil || r.Outcome != plugins.Undefined || r.Settlement.Status != settlement.Unknown {
+			t.Fatalf("capture during a crash: %+v %v", r, err)
+		}
+		if took := w.h.WaitRestart(t, moduletest.Slug, pid, 2*time.Second); took > 2*time.Second {
+			t.Fatalf("adapter back after %s", took)
+		}
+		w.due(t, s)
+		if n, err := w.sv.ResolveDue(ctx, 10); err != nil || n != 1 {
+			t.Fatalf("janitor looked at %d: %v", n, err)
+		}
+		if got := w.load(t, s); got.Status != settlement.Authorized {
+			t.Fatalf("after the janitor: %s", got.Status)
+		}
+		r, err = w.sv.Capture(ctx, 0, s.ID, "test")
+		if err != nil || r.Settlement.Status != settlement.Captured {
+			t.Fatalf("capture after recovery: %+v %v", r, err)
+		}
+		hs, _ := settlement.Histories(ctx, w.db, s.ID)
+		if count(hs, settlement.OpCapture, "undefined") != 1 || count(hs, settlement.OpCapture, "processed") != 1 || count(hs, settlement.OpResolve, "processed") != 1 {
+			t.Fatalf("history %+v", hs)
+		}
+	})
+
+	t.Run("a crash after the provider captured: the janitor finds it captured, never captures again", func(t *testing.T) {
+		s := w.authorized(t)
+		w.h.Switch(t, "Capture", plugintest.CrashAfter, 1)
+		r, err := w.sv.Capture(ctx, 0, s.ID, "test")
+		if err != nil || r.Settlement.Status != settlement.Unknown {
+			t.Fatalf("capture: %+v %v", r, err)
+		}
+		w.h.WaitState(t, moduletest.Slug, "running", 2*time.Second)
+		w.due(t, s)
+		if _, err := w.sv.ResolveDue(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		got := w.load(t, s)
+		if got.Status != settlement.Captured || got.CapturedAt == nil {
+			t.Fatalf("after the janitor: %s", got.Status)
+		}
+		hs, _ := settlement.Histories(ctx, w.db, s.ID)
+		// One capture call in all: the janitor only referenced.
+		n := 0
+		for _, h := range hs {
+			if h.Operation == settlement.OpCapture && h.StatusTo != settlement.Pending {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d capture answers recorded: %+v", n, hs)
+		}
+	})
+
+	t.Run("an operation on an unknown settlement references it first", func(t *testing.T) {
+		s := w.authorized(t)
+		w.h.Switch(t, "Capture", plugintest.CrashAfter, 1)
+		if r, _ := w.sv.Capture(ctx, 0, s.ID, "test"); r.Settlement == nil || r.Settlement.Status != settlement.Unknown {
+			t.Fatalf("setup: %+v", r)
+		}
+		w.h.WaitState(t, moduletest.Slug, "running", 2*time.Second)
+		// A second 売上計上 while unknown: the reference shows it captured, so it is refused
+		// instead of being sent again.
+		_, err := w.sv.Capture(ctx, 0, s.ID, "test")
+		var oe *settlement.OperationError
+		if !errors.As(err, &oe) || w.load(t, s).Status != settlement.Captured {
+			t.Fatalf("second capture: %v, status %s", err, w.load(t, s).Status)
+		}
+	})
+
+	t.Run("a declined capture returns to 仮売上 and is logged", func(t *testing.T) {
+		s := w.authorized(t)
+		w.h.Switch(t, "Capture", plugintest.Decline, 1)
+		r, err := w.sv.Capture(ctx, 0, s.ID, "test")
+		if err != nil || r.Outcome != plugins.Declined || r.Settlement.Status != settlement.Authorized || r.Provider.Code == "" {
+			t.Fatalf("declined capture: %+v %v", r, err)
+		}
+		rows, _, _ := errlog.List(ctx, w.db, 100, 0)
+		found := false
+		for _, e := range rows {
+			found = found || e.LogKey == s.TransID
+		}
+		if !found {
+			t.Fatal("no error-log row")
+		}
+	})
+
+	t.Run("two captures at once: one provider call, the other refused", func(t *testing.T) {
+		s := w.authorized(t)
+		w.h.Switch(t, "Capture", plugintest.Sleep(300*time.Millisecond), 1)
+		var wg sync.WaitGroup
+		results := make([]settlement.Result, 2)
+		errs := make([]error, 2)
+		for i := range results {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				results[i], errs[i] = w.sv.Capture(ctx, 0, s.ID, "test")
+			}(i)
+		}
+		wg.Wait()
+		ok, refused := 0, 0
+		for i := range results {
+			switch {
+			case errs[i] == nil && results[i].Outcome == plugins.Processed:
+				ok++
+			case errors.Is(errs[i], settlement.ErrTransition):
+				refused++
+			default:
+				t.Fatalf("unexpected %+v %v", results[i], errs[i])
+			}
+		}
+		if ok != 1 || refused != 1 {
+			t.Fatalf("ok %d refused %d", ok, refused)
+		}
+	})
+}
+
