@@ -2,12 +2,15 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/admin"
+	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/metrics"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/order"
@@ -79,20 +82,49 @@ func (d *Daemon) commerce() error {
 	api := d.HTTP.Engine.Group("/api/v1")
 	d.ShopAPI.Mount(api)
 	endpoints := hook.NewEndpoints(st.DB, d.Box)
-	hook.Mount(api.Group("", d.ShopAPI.Auth()), endpoints, shopapi.ShopID)
+	hook.Mount(d.HTTP.Engine.Group("", d.ShopAPI.Auth()), endpoints, shopapi.ShopID)
 
 	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, ShopAPI: d.ShopAPI, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements})
 	inbound.Mount(d.HTTP.Engine, inbound.Deps{Store: st, Adapters: d.Modules, Settlements: d.Settlements, Orders: d.Orders, Log: d.Log})
 
 	d.Outbox = outbox.NewDispatcher(st, outbox.Options{Log: d.Log})
 	d.Outbox.Register(hook.Kind, hook.NewSender(endpoints, nil))
+	if _, err := mail.Register(d.Outbox, d.Config.SMTPURL, d.Log); err != nil { // no URL: mails stay queued
+		return err
+	}
 	if _, err := d.Outbox.Schedule(d.Scheduler, 5*time.Second); err != nil {
 		return err
 	}
 
+	cont, err := continuation.Register(context.Background(), continuation.Parts{Store: st, Box: d.Box, Modules: d.Modules,
+		Scheduler: d.Scheduler, Log: d.Log, Settlements: d.Settlements})
+	if err != nil {
+		return err
+	}
+	d.Continuations = cont
+	// A recurring order's first payment creates its contract in the same transaction.
+	d.Settlements.Observe(settlement.ObserverFunc(func(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
+		s := c.Settlement
+		if s.ContinuationChargeID != nil || (c.To != settlement.Authorized && c.To != settlement.Captured) || c.From == c.To {
+			return nil
+		}
+		o, err := order.Get(ctx, tx, 0, s.OrderID)
+		if err != nil {
+			return err
+		}
+		err = continuation.CreateForOrder(ctx, tx, d.Box, *o, s, c.Result.AuthToken, s.WcTransID)
+		if errors.Is(err, continuation.ErrExists) {
+			return nil
+		}
+		return err
+	}))
+	d.Settlements.Observe(cont.Observer())
+	continuation.MountAdmin(adminAPI, cont)
+	continuation.Mount(api.Group("", d.ShopAPI.Auth()), shopapi.ShopID, cont)
+
 	// The janitor settles pending and unknown settlements by reference. Claims use SKIP
 	// LOCKED, so every replica may run it.
-	_, err := d.Scheduler.NewJob(gocron.DurationJob(15*time.Second), gocron.NewTask(func(ctx context.Context) {
+	_, err = d.Scheduler.NewJob(gocron.DurationJob(15*time.Second), gocron.NewTask(func(ctx context.Context) {
 		if _, err := d.Settlements.ResolveDue(ctx, 50); err != nil {
 			d.Log.Warn("janitor", "err", err)
 		}

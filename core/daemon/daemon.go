@@ -19,6 +19,7 @@ import (
 
 	"github.com/kessai/kessai/core/admin"
 	"github.com/kessai/kessai/core/config"
+	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/order"
@@ -63,13 +64,14 @@ type Daemon struct {
 	Scheduler gocron.Scheduler
 	Modules   *module.Host
 
-	Shops       *shop.Shops
-	Methods     *paymethod.Methods
-	Orders      *order.Orders
-	Settlements *settlement.Service
-	ShopAPI     *shopapi.API
-	Admin       *admin.Console
-	Outbox      *outbox.Dispatcher
+	Shops         *shop.Shops
+	Methods       *paymethod.Methods
+	Orders        *order.Orders
+	Settlements   *settlement.Service
+	ShopAPI       *shopapi.API
+	Admin         *admin.Console
+	Outbox        *outbox.Dispatcher
+	Continuations *continuation.Service
 
 	opt      Options
 	mu       sync.Mutex

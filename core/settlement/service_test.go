@@ -214,4 +214,3 @@ func TestCaptureAfterAdapterCrash(t *testing.T) {
 		}
 	})
 }
-

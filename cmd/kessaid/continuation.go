@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/mail"
+	"github.com/kessai/kessai/core/module"
+	"github.com/kessai/kessai/core/secret"
+	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/webhooks/outbox"
+)
+
+func init() {
+	register("continuation run", "charge the continuation contracts due on a day, as the daily job does (catch-up after downtime)", continuationRun)
+}
+
+// continuationRun runs the daily continuation job for one day. It is safe next to a running
+// daemon and safe to repeat: periods are claimed row by row, so a period already charged (by
+// the daemon or an earlier run) is not charged again. It does not take the daemon's daily
+// lock on purpose: an operator catching up a missed day must not be refused because the
+// daemon's job started and died. Each run writes an audit_log row.
+func continuationRun(ctx context.Context, args []string, e env) error {
+	fs, parse := flags("continuation run", e)
+	day := fs.String("date", "", "the day to run for, YYYY-MM-DD in Asia/Tokyo (default: today)")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: kessaid continuation run [--date YYYY-MM-DD] [flags]\n\n"+
+			"Charges every 継続中 contract whose 次回課金日 is on or before the date, one period each,\n"+
+			"queues the contractors' and the admin's mails, and records the run in the audit log.\n\n")
+		fs.PrintDefaults()
+	}
+	cfg, err := parse(args)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	d := continuation.DateOf(time.Now(), continuation.Tokyo)
+	if *day != "" {
+		if d, err = continuation.ParseDate(*day); err != nil {
+			return usageError{"--date: " + err.Error()}
+		}
+	}
+	log := newLogger(e.stderr, cfg.LogLevel)
+	key, err := cfg.Key(false)
+	if err != nil {
+		return err
+	}
+	box, err := secret.New(key)
+	if err != nil {
+		return err
+	}
+	if err := store.EnsureDatabase(ctx, cfg.DB); err != nil {
+		return err
+	}
+	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	host := module.New(st, box, module.Options{PluginDir: cfg.PluginDir, Logger: log})
+	if err := host.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = host.Close(cctx)
+	}()
+
+	rep, runErr := continuation.NewRunner(st, box, host, continuation.Options{Log: log}).Run(ctx, d)
+	detail := map[string]any{"claimed": rep.Claimed, "charged": rep.Charged, "failed": rep.Failed, "unknown": rep.Unknown,
+		"skipped": rep.Skipped, "renewed": rep.Renewed, "admin_mail": rep.Mailed}
+	if runErr != nil {
+		detail["error"] = runErr.Error()
+	}
+	actor := "cli"
+	if u := e.getenv("USER"); u != "" {
+		actor = "cli:" + u
+	}
+	auditErr := audit.Record(context.WithoutCancel(ctx), st.DB, actor, "continuation.run", d.String(), detail)
+
+	// Send the queued mails now when a mail server is configured; whatever fails stays queued
+	// for the daemon's dispatcher.
+	if cfg.SMTPURL != "" {
+		disp := outbox.NewDispatcher(st, outbox.Options{Log: log})
+		if _, err := mail.Register(disp, cfg.SMTPURL, log); err != nil {
+			log.Warn("continuation run: mail", "err", err)
+		} else if _, err := disp.DispatchOnce(ctx); err != nil {
+			log.Warn("continuation run: send mails", "err", err)
+		}
+	}
+	fmt.Fprintf(e.stdout, "continuation run %s: %d claimed, %d charged, %d 決済エラー, %d unknown, %d skipped, %d renewed, admin mail %s (%s)\n",
+		d, rep.Claimed, rep.Charged, rep.Failed, rep.Unknown, rep.Skipped, rep.Renewed, yesNo(rep.Mailed), rep.Duration.Round(time.Millisecond))
+	return errors.Join(runErr, auditErr)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "queued"
+	}
+	return "not queued"
+}

@@ -1,0 +1,885 @@
+package continuation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/kessai/kessai/core/errlog"
+	kmail "github.com/kessai/kessai/core/mail"
+	"github.com/kessai/kessai/core/module"
+	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/secret"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/webhooks/hook"
+	"github.com/kessai/kessai/webhooks/outbox"
+)
+
+// Adapters is what the run needs of the module host: the adapter, and its settings for
+// 自動継続課金処理区分 and 自動継続課金完了メール.
+type Adapters interface {
+	Get(ctx context.Context, slug string) (plugins.Adapter, error)
+	Settings(ctx context.Context, slug string) ([]module.SettingValue, error)
+}
+
+// Settings keys the run reads from the module (the atone adapter's names).
+const (
+	settingSalesMode = "continuation_sales_mode" // provisional | immediate
+	settingMail      = "continuation_mail"       // on | off
+	salesImmediate   = "immediate"
+	mailOff          = "off"
+)
+
+// Actor is recorded on the history rows the run writes.
+const Actor = "continuation"
+
+// Options tune a Runner; the zero value is production's.
+type Options struct {
+	Clock clockwork.Clock
+	Log   *slog.Logger
+	// Batch is how many contracts one claim transaction takes [50].
+	Batch int
+	// Workers is how many adapter calls run at once [8].
+	Workers int
+	// CallTimeout bounds one Charge call; a later answer is undefined [45s].
+	CallTimeout time.Duration
+	// Lease is how long a claimed charge counts as in flight for the run's summary: a charge
+	// still pending after it belongs to a runner that died, and is reported as 確認中
+	// [CallTimeout + 1m].
+	Lease time.Duration
+	// MaxAdminBlocks caps the per-contract blocks in the admin's result mail: every
+	// 異常 block first, then 正常 ones [1000]. Welcart lists them all, but a run of 100,000
+	// contracts would make a mail no server accepts.
+	MaxAdminBlocks int
+}
+
+// Runner runs the daily charge of due contracts.
+type Runner struct {
+	st   *store.Store
+	box  *secret.Box
+	mods Adapters
+	opt  Options
+}
+
+// NewRunner returns a runner over st. box opens the contracts' tokens.
+func NewRunner(st *store.Store, box *secret.Box, mods Adapters, opt Options) *Runner {
+	if opt.Clock == nil {
+		opt.Clock = clockwork.NewRealClock()
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 50
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 8
+	}
+	if opt.CallTimeout <= 0 {
+		opt.CallTimeout = 45 * time.Second
+	}
+	if opt.Lease <= opt.CallTimeout {
+		opt.Lease = opt.CallTimeout + time.Minute
+	}
+	if opt.MaxAdminBlocks <= 0 {
+		opt.MaxAdminBlocks = 1000
+	}
+	return &Runner{st: st, box: box, mods: mods, opt: opt}
+}
+
+// Report is what one Run did.
+type Report struct {
+	Date     Date
+	Claimed  int // periods this runner claimed
+	Charged  int // 仮売上 or 売上計上
+	Failed   int // 決済エラー
+	Unknown  int // no answer: the janitor asks the provider
+	Skipped  int // due, but the period already had a charge: dates moved on, nothing charged
+	Renewed  int // 次回契約更新日 moved on without a charge
+	Mailed   bool
+	Duration time.Duration
+	// ChargeTimes are the durations of this runner's charges (call and record), for the
+	// benchmark's percentiles.
+	ChargeTimes []time.Duration
+}
+
+// claimed is one period a runner owns: the contract as it was before its dates moved, the
+// order, and the pending charge and settlement written by the claim.
+type claimed struct {
+	c      Contract
+	o      order.Order
+	period Date
+	next   Contract // the contract after the claim moved its dates
+	ch     Charge
+	s      *settlement.Settlement
+}
+
+// Run charges every contract due on day (次回課金日 ≤ day, 継続中, order not cancelled), one
+// period per contract, then sends the admin's result mail if this runner is the last one
+// working on day. Several runners may run the same day at once; each period is charged by
+// exactly one of them. Business outcomes are in the Report; the error is about kessai itself
+// (database down), and the Report says how far the run got.
+func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
+	start := time.Now()
+	rep := Report{Date: day}
+	if err := r.startRun(ctx, day); err != nil {
+		return rep, err
+	}
+	if err := r.syncSettled(ctx); err != nil {
+		r.opt.Log.Warn("continuation: sync charges with settlements", "err", err)
+	}
+	cache := &runCache{r: r, settings: map[string]moduleSettings{}, shops: map[int64]string{}}
+	var errs []error
+	for try := 0; ; try++ {
+		if err := r.drain(ctx, day, cache, &rep); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		n, err := r.renew(ctx, day)
+		rep.Renewed += n
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		mailed, due, err := r.finish(ctx, day)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		rep.Mailed = rep.Mailed || mailed
+		// Due contracts we could not claim are held by another runner's claim (it will send
+		// the mail when it is done) or by an admin's edit for a moment: look again shortly.
+		if due == 0 || try >= 4 {
+			if due > 0 {
+				r.opt.Log.Info("continuation: due contracts held by others; leaving the result mail to them", "date", day.String(), "due", due)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			errs = append(errs, ctx.Err())
+		case <-time.After(time.Duration(200*(try+1)) * time.Millisecond):
+			continue
+		}
+		break
+	}
+	rep.Duration = time.Since(start)
+	r.opt.Log.Info("continuation run", "date", day.String(), "claimed", rep.Claimed, "charged", rep.Charged,
+		"failed", rep.Failed, "unknown", rep.Unknown, "skipped", rep.Skipped, "renewed", rep.Renewed,
+		"admin_mail", rep.Mailed, "took", rep.Duration.Round(time.Millisecond))
+	return rep, errors.Join(errs...)
+}
+
+// drain claims batch after batch and charges them with Workers calls at once, the next claim
+// overlapping the current calls, until no due contract is left to claim.
+func (r *Runner) drain(ctx context.Context, day Date, cache *runCache, rep *Report) error {
+	work := make(chan *claimed, r.opt.Batch)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	for range r.opt.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				t0 := time.Now()
+				res, err := r.charge(ctx, it, cache)
+				d := time.Since(t0)
+				mu.Lock()
+				rep.ChargeTimes = append(rep.ChargeTimes, d)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				switch res {
+				case kmail.OK:
+					rep.Charged++
+				case kmail.NG:
+					rep.Failed++
+				default:
+					rep.Unknown++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var claimErr error
+	for ctx.Err() == nil {
+		batch, skipped, err := r.claim(ctx, day)
+		if err != nil {
+			claimErr = err
+			break
+		}
+		mu.Lock()
+		rep.Claimed += len(batch)
+		rep.Skipped += skipped
+		mu.Unlock()
+		if len(batch) == 0 && skipped == 0 {
+			break
+		}
+		for _, it := range batch {
+			work <- it
+		}
+	}
+	close(work)
+	wg.Wait()
+	return errors.Join(append(errs, claimErr)...)
+}
+
+// claim takes up to Batch due contracts nobody else holds and, in the same transaction,
+// writes each period's pending charge and settlement and moves the contract's dates on. Once
+// it commits, the period is this runner's alone: another runner no longer sees it as due, and
+// the unique key (continuation_id, period, attempt) stands behind that. A period that already
+// has a charge (an admin moved 次回課金日 back) is not charged again; its dates just move on.
+func (r *Runner) claim(ctx context.Context, day Date) ([]*claimed, int, error) {
+	var out []*claimed
+	skipped := 0
+	now := r.opt.Clock.Now().UTC()
+	leaseEnd := now.Add(r.opt.Lease)
+	err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var cs []Contract
+		q := r.dueQuery(tx, day).Select("c.*").Order("c.next_charging, c.id").Limit(r.opt.Batch)
+		if err := r.st.SkipLocked(q).Find(&cs).Error; err != nil {
+			return err
+		}
+		if len(cs) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(cs))
+		orderIDs := make([]int64, len(cs))
+		for i, c := range cs {
+			ids[i], orderIDs[i] = c.ID, c.OrderID
+		}
+		var orders []order.Order
+		if err := tx.Where("id IN ?", orderIDs).Find(&orders).Error; err != nil {
+			return err
+		}
+		byOrder := make(map[int64]order.Order, len(orders))
+		for _, o := range orders {
+			byOrder[o.ID] = o
+		}
+		var prior []Charge
+		if err := tx.Select("continuation_id", "period").Where("continuation_id IN ?", ids).Find(&prior).Error; err != nil {
+			return err
+		}
+		had := map[string]bool{}
+		for _, p := range prior {
+			had[fmt.Sprint(p.ContinuationID, p.Period)] = true
+		}
+		for _, c := range cs {
+			it := &claimed{c: c, o: byOrder[c.OrderID], period: c.NextCharging}
+			it.next = advance(c, day)
+			err := tx.Model(&Contract{}).Where("id = ?", c.ID).Updates(map[string]any{
+				"next_charging": it.next.NextCharging, "next_contracting": it.next.NextContracting, "updated_at": now,
+			}).Error
+			if err != nil {
+				return fmt.Errorf("contract %d: move dates: %w", c.ID, err)
+			}
+			if had[fmt.Sprint(c.ID, it.period)] {
+				r.opt.Log.Warn("continuation: period already has a charge; not charging it again",
+					"contract", c.ID, "period", it.period.String())
+				skipped++
+				continue
+			}
+			it.ch = Charge{ContinuationID: c.ID, Period: it.period, Attempt: 1, Amount: c.Price, Status: settlement.Pending, RunDate: day}
+			it.s, err = r.newCharge(ctx, tx, c, &it.ch, leaseEnd, "継続課金 "+it.period.String())
+			if err != nil {
+				return err
+			}
+			out = append(out, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("continuation claim %s: %w", day, err)
+	}
+	return out, skipped, nil
+}
+
+// dueQuery selects contracts due on day whose order is not cancelled (Welcart skips orders
+// whose status holds cancel or estimate).
+func (r *Runner) dueQuery(tx *gorm.DB, day Date) *gorm.DB {
+	return tx.Table("continuations AS c").
+		Joins("JOIN orders o ON o.id = c.order_id").
+		Where("c.status = ? AND c.next_charging IS NOT NULL AND c.next_charging <= ?", Active, day).
+		Where("o.order_status NOT LIKE ? AND o.order_status NOT LIKE ?", "%cancel%", "%estimate%")
+}
+
+// advance moves 次回課金日 one period on, and 次回契約更新日 past day.
+func advance(c Contract, day Date) Contract {
+	c.NextCharging = c.Schedule().NextCharging(c.NextCharging)
+	c.NextContracting = renewal(c, day)
+	return c
+}
+
+// renewal is 次回契約更新日 moved past day by whole contract periods.
+func renewal(c Contract, day Date) Date {
+	next := c.NextContracting
+	for !next.IsZero() && !next.After(day) {
+		next = c.Schedule().NextContracting(next)
+	}
+	return next
+}
+
+// newCharge inserts ch and its pending settlement, linked both ways. The settlement's
+// ResolveAfter is the end of the lease: should this runner die before the answer is
+// recorded, the janitor may look after that, and not before.
+func (r *Runner) newCharge(ctx context.Context, tx *gorm.DB, c Contract, ch *Charge, leaseEnd time.Time, note string) (*settlement.Settlement, error) {
+	if err := tx.Create(ch).Error; err != nil {
+		return nil, fmt.Errorf("contract %d period %s: charge: %w", c.ID, ch.Period, err)
+	}
+	id := settlement.NewTransID()
+	s := &settlement.Settlement{OrderID: c.OrderID, ShopID: c.ShopID, ContinuationChargeID: &ch.ID, Module: c.Module,
+		SettlementCode: c.Acting, TransID: id, Attempt: id + "-1", Amount: ch.Amount, Status: settlement.Pending, ResolveAfter: &leaseEnd}
+	h := settlement.History{Operation: settlement.OpCharge, Amount: ch.Amount, Actor: Actor, Message: note}
+	if err := settlement.Create(ctx, tx, s, h); err != nil {
+		return nil, fmt.Errorf("contract %d period %s: %w", c.ID, ch.Period, err)
+	}
+	ch.SettlementID = &s.ID
+	if err := tx.Model(&Charge{}).Where("id = ?", ch.ID).Update("settlement_id", s.ID).Error; err != nil {
+		return nil, fmt.Errorf("contract %d period %s: link settlement: %w", c.ID, ch.Period, err)
+	}
+	return s, nil
+}
+
+// chargeOrder is what the provider is asked to charge: the continuation item at the
+// contract's current price, for the order's buyer. The first order's other lines (shipping,
+// other items) were paid once at checkout.
+func chargeOrder(c Contract, o order.Order, attempt string, amount int64) plugins.Order {
+	po := o.Plugin(attempt)
+	po.Amount, po.Recurring = amount, false
+	name := c.SKU
+	if l, ok := Line(o); ok && l.ItemName != "" {
+		name = l.ItemName
+	}
+	po.Lines = []plugins.Line{{Kind: plugins.LineItem, SKU: c.SKU, Name: name, Price: amount, Quantity: 1}}
+	return po
+}
+
+// charge calls the adapter for one claimed period and records the answer.
+func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (kmail.Result, error) {
+	ms := cache.module(ctx, it.c.Module)
+	token, first, err := it.c.secrets(r.box)
+	var res plugins.TransactionResult
+	var callErr error
+	noToken := false
+	switch {
+	case err != nil:
+		callErr = fmt.Errorf("%w: %v", plugins.ErrInvalidRequest, err)
+	case token == "":
+		noToken = true
+		res.Outcome, res.Messages = plugins.NotAttempted, []string{"クレジットカードが登録されていません。"}
+	default:
+		ad, err := r.mods.Get(ctx, it.c.Module)
+		if err != nil {
+			// The module is not running: nothing was sent, so the period is 決済エラー and
+			// the admin may 再決済 once the module is back.
+			res.Outcome, res.Messages = plugins.NotAttempted, []string{msgModuleMissing + ": " + err.Error()}
+			break
+		}
+		cctx, cancel := context.WithTimeout(ctx, r.opt.CallTimeout)
+		res, callErr = ad.Charge(cctx, plugins.ChargeRequest{Token: token, RelatedProviderID: first,
+			Order: chargeOrder(it.c, it.o, it.s.Attempt, it.ch.Amount), Settle: ms.immediate})
+		cancel()
+	}
+	// The answer is recorded even when the daemon is stopping: the call happened.
+	return r.record(context.WithoutCancel(ctx), it, res, callErr, noToken, ms, cache)
+}
+
+// record writes one charge's answer in one transaction: the settlement's status and history,
+// the charge row, the 決済エラーログ, the contractor's mail and the shop's webhook.
+func (r *Runner) record(ctx context.Context, it *claimed, res plugins.TransactionResult, callErr error, noToken bool, ms moduleSettings, cache *runCache) (kmail.Result, error) {
+	now := r.opt.Clock.Now().UTC()
+	outcome := res.Outcome
+	if callErr != nil {
+		outcome = plugins.OutcomeOf(callErr)
+		if len(res.Messages) == 0 {
+			res.Messages = []string{callErr.Error()}
+		}
+	}
+	s := it.s
+	h := settlement.History{Operation: settlement.OpCharge, Amount: it.ch.Amount, Outcome: outcome.String(),
+		Code: res.Code, Message: strings.Join(res.Messages, " / "), Actor: Actor}
+	// Believe a processed answer only if it is about what was asked.
+	if outcome == plugins.Processed && ((res.Amount != 0 && res.Amount != it.ch.Amount) || (res.Attempt != "" && res.Attempt != s.Attempt)) {
+		outcome, h.Outcome = plugins.Undefined, plugins.Undefined.String()
+		h.Code, h.Message = "KESSAI_MISMATCH", fmt.Sprintf("応答が依頼と一致しません（金額 %d円/%d円、取引番号 %s/%s）", it.ch.Amount, res.Amount, s.Attempt, res.Attempt)
+	}
+	if res.ProviderID != "" {
+		s.WcTransID, h.ProviderID = res.ProviderID, res.ProviderID
+	}
+	var to settlement.Status
+	var result kmail.Result
+	switch outcome {
+	case plugins.Processed:
+		to, result = settlement.Authorized, kmail.OK
+		if res.State == plugins.StateCaptured || (res.State != plugins.StateAuthorized && ms.immediate) {
+			to = settlement.Captured
+			t := now
+			if !res.SettledAt.IsZero() {
+				t = res.SettledAt.UTC()
+			}
+			s.CapturedAt = &t
+		}
+		s.ResolveAfter = nil
+	case plugins.Declined, plugins.NotAttempted:
+		to, result, s.Reason, s.ResolveAfter = settlement.Failed, kmail.NG, res.Reason, nil
+	default: // Undefined, or Pending (the provider has not decided): the janitor asks later.
+		to, result = settlement.Unknown, kmail.Unknown
+		after := now.Add(30 * time.Second)
+		s.ResolveAfter, s.ResolveAttempts = &after, 0
+	}
+	// Looked up before the transaction: on SQLite the pool has one connection, which the
+	// transaction holds.
+	shopName := cache.shop(ctx, it.c.ShopID)
+	err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := settlement.Apply(ctx, tx, s, to, h); err != nil {
+			return err
+		}
+		upd := map[string]any{"status": to, "updated_at": now}
+		if result == kmail.OK {
+			upd["settled_period"] = it.ch.Period
+		}
+		err := tx.Model(&Charge{}).Where("id = ?", it.ch.ID).Updates(upd).Error
+		if store.IsDuplicate(err) {
+			// Another success for this period exists, which the claims should have made
+			// impossible: money moved twice. Keep the charge, and tell a person.
+			delete(upd, "settled_period")
+			if err = tx.Model(&Charge{}).Where("id = ?", it.ch.ID).Updates(upd).Error; err == nil {
+				oid := it.c.OrderID
+				err = errlog.Write(ctx, tx, s.TransID, s.Module, strings.ToUpper(s.Module)+" CONTINUATION DUPLICATE", map[string]any{
+					"continuation_id": it.c.ID, "period": it.ch.Period.String(), "settlement_id": s.ID, "provider_id": s.WcTransID,
+					"message": "同じ課金期間に二つ目の課金が成立しました。決済代行会社の管理画面で確認し、取消してください。",
+				}, &oid)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("charge %d: %w", it.ch.ID, err)
+		}
+		it.ch.Status = to
+		if result == kmail.NG {
+			oid := it.c.OrderID
+			data := map[string]any{
+				"continuation_id": it.c.ID, "order_id": it.c.OrderID, "period": it.ch.Period.String(), "settlement_id": s.ID,
+				"operation": settlement.OpCharge.Label(), "outcome": outcome.String(), "code": res.Code, "message": h.Message,
+				"provider_id": s.WcTransID, "amount": it.ch.Amount, "attempt": s.Attempt,
+			}
+			if res.Reason != "" {
+				data["reason"] = res.Reason
+			}
+			if err := errlog.Write(ctx, tx, s.TransID, s.Module, strings.ToUpper(s.Module)+" CONTINUATION NG", data, &oid); err != nil {
+				return err
+			}
+		}
+		mc := mailCharge(it.c, it.next, it.o, it.ch, s, result, res, noToken)
+		if result != kmail.Unknown && ms.mail && it.o.Email != "" {
+			m := kmail.ContractorMail(kmail.Shop{Name: shopName}, it.o.Email, contractorName(it.o), mc, Tokyo)
+			if err := kmail.Enqueue(ctx, tx, fmt.Sprintf("continuation:charge:%d:contractor", it.ch.ID), it.c.ShopID, m); err != nil && !errors.Is(err, outbox.ErrDuplicate) {
+				return err
+			}
+		}
+		if result != kmail.Unknown {
+			typ := hook.ContinuationCharged
+			if result == kmail.NG {
+				typ = hook.ContinuationFailed
+			}
+			if _, err := hook.Publish(ctx, tx, it.c.ShopID, typ, eventData(it.c, it.next, it.ch, s, res)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return kmail.Unknown, fmt.Errorf("continuation %d period %s: record %s: %w", it.c.ID, it.ch.Period, outcome, err)
+	}
+	return result, nil
+}
+
+// EventData is the data of the continuation.charged and continuation.failed webhooks.
+type EventData struct {
+	ContinuationID  int64  `json:"continuation_id"`
+	OrderID         int64  `json:"order_id"`
+	ChargeID        int64  `json:"charge_id"`
+	Period          Date   `json:"period"`
+	Attempt         int    `json:"attempt"`
+	Amount          int64  `json:"amount"`
+	Status          string `json:"status"`
+	TransID         string `json:"trans_id"`
+	ProviderID      string `json:"provider_id,omitempty"`
+	Code            string `json:"code,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+	NextCharging    Date   `json:"next_charging"`
+	NextContracting Date   `json:"next_contracting"`
+}
+
+func eventData(c, next Contract, ch Charge, s *settlement.Settlement, res plugins.TransactionResult) EventData {
+	return EventData{ContinuationID: c.ID, OrderID: c.OrderID, ChargeID: ch.ID, Period: ch.Period, Attempt: ch.Attempt,
+		Amount: ch.Amount, Status: string(ch.Status), TransID: s.TransID, ProviderID: s.WcTransID, Code: res.Code,
+		Reason: res.Reason, NextCharging: next.NextCharging, NextContracting: next.NextContracting}
+}
+
+func contractorName(o order.Order) string {
+	return strings.TrimSpace(o.Name1 + " " + o.Name2)
+}
+
+func mailCharge(c, next Contract, o order.Order, ch Charge, s *settlement.Settlement, result kmail.Result, res plugins.TransactionResult, noToken bool) kmail.Charge {
+	mc := kmail.Charge{OrderID: c.OrderID, ApplicationDate: o.Date, MemberID: c.MemberID, ContractorName: contractorName(o),
+		Amount: ch.Amount, TransID: s.TransID, ProviderID: s.WcTransID, NextCharging: next.NextCharging.String(),
+		NextContracting: next.NextContracting.String(), Result: result, NoToken: noToken}
+	if l, ok := Line(o); ok {
+		mc.Items = []string{itemText(l)}
+	}
+	if result == kmail.NG && !noToken {
+		code := res.Code
+		if code == "" {
+			code = res.Reason
+		}
+		for _, m := range res.Messages {
+			mc.Errors = append(mc.Errors, strings.TrimSpace(code+" : "+m))
+		}
+		if len(mc.Errors) == 0 && code != "" {
+			mc.Errors = []string{code}
+		}
+	}
+	return mc
+}
+
+func itemText(l order.Line) string {
+	s := l.ItemName
+	if s == "" {
+		s = l.SKU
+	}
+	for k, v := range l.Options {
+		s += " " + k + ":" + v
+	}
+	return s
+}
+
+// startRun makes sure the run's row exists: the row the runners of one day lock to decide
+// which of them sends the result mail.
+func (r *Runner) startRun(ctx context.Context, day Date) error {
+	now := r.opt.Clock.Now().UTC()
+	row := runRow{RunDate: day, StartedAt: now, UpdatedAt: now}
+	err := r.st.DB.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error
+	if err != nil {
+		return fmt.Errorf("continuation run %s: %w", day, err)
+	}
+	return nil
+}
+
+type runRow struct {
+	RunDate    Date `gorm:"primaryKey"`
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	MailedAt   *time.Time
+	UpdatedAt  time.Time
+}
+
+func (runRow) TableName() string { return "continuation_runs" }
+
+// renew moves 次回契約更新日 on for contracts due for renewal but not for a charge today
+// (DL Seller's dlseller_action_do_continuation_contracting).
+func (r *Runner) renew(ctx context.Context, day Date) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var cs []Contract
+			// Backticks quote the reserved word on both dialects (SQLite accepts MySQL's).
+			q := tx.Table("continuations AS c").Select("c.*").
+				Where("c.status = ? AND c.next_contracting IS NOT NULL AND c.next_contracting <= ? AND c.`interval` > 0", Active, day).
+				Order("c.id").Limit(r.opt.Batch)
+			if err := r.st.SkipLocked(q).Find(&cs).Error; err != nil {
+				return err
+			}
+			for _, c := range cs {
+				next := renewal(c, day)
+				if err := tx.Model(&Contract{}).Where("id = ?", c.ID).Updates(map[string]any{"next_contracting": next, "updated_at": r.opt.Clock.Now().UTC()}).Error; err != nil {
+					return err
+				}
+			}
+			n = len(cs)
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("continuation renew %s: %w", day, err)
+		}
+		total += n
+		if n < r.opt.Batch {
+			return total, nil
+		}
+	}
+}
+
+// finish decides, under the lock of the day's run row, whether this runner is the last one
+// working on day, and if so queues the admin's result mail (once: the row remembers, and the
+// outbox event id is unique). It returns how many contracts are still due, which are held by
+// another runner's claim.
+func (r *Runner) finish(ctx context.Context, day Date) (mailed bool, due int64, err error) {
+	now := r.opt.Clock.Now().UTC()
+	err = r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var run runRow
+		if err := r.st.ForUpdate(tx.Where("run_date = ?", day)).First(&run).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&runRow{}).Where("run_date = ?", day).Updates(map[string]any{"finished_at": now, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		if run.MailedAt != nil {
+			return nil
+		}
+		// Read after the lock, so the snapshot holds every charge recorded by runners that
+		// finished before us.
+		if err := r.dueQuery(tx, day).Count(&due).Error; err != nil {
+			return err
+		}
+		var inFlight int64
+		err := tx.Model(&Charge{}).Where("run_date = ? AND status = ? AND updated_at > ?", day, settlement.Pending, now.Add(-r.opt.Lease)).Count(&inFlight).Error
+		if err != nil {
+			return err
+		}
+		if due > 0 || inFlight > 0 {
+			return nil
+		}
+		msg, n, err := r.adminMail(ctx, tx, day, now)
+		if err != nil || n == 0 {
+			return err
+		}
+		if msg.To == "" {
+			r.opt.Log.Warn("continuation: " + msgNoAdminMail)
+			return nil
+		}
+		err = kmail.Enqueue(ctx, tx, "continuation:admin:"+day.String(), 0, msg)
+		if err != nil && !errors.Is(err, outbox.ErrDuplicate) {
+			return err
+		}
+		mailed = err == nil
+		return tx.Model(&runRow{}).Where("run_date = ?", day).Update("mailed_at", now).Error
+	})
+	if err != nil {
+		return false, due, fmt.Errorf("continuation finish %s: %w", day, err)
+	}
+	return mailed, due, nil
+}
+
+// adminMail builds the result mail from every charge of the day's run, whoever made it.
+func (r *Runner) adminMail(ctx context.Context, tx *gorm.DB, day Date, now time.Time) (kmail.Message, int, error) {
+	var charges []Charge
+	if err := tx.Where("run_date = ?", day).Order("id").Find(&charges).Error; err != nil {
+		return kmail.Message{}, 0, err
+	}
+	if len(charges) == 0 {
+		return kmail.Message{}, 0, nil
+	}
+	set, err := LoadSettings(ctx, tx)
+	if err != nil {
+		return kmail.Message{}, 0, err
+	}
+	// Order the blocks: every 異常 first, then 正常, up to MaxAdminBlocks; the counts are of
+	// all charges.
+	var ng, ok []Charge
+	for _, ch := range charges {
+		if ch.Status == settlement.Authorized || ch.Status == settlement.Captured {
+			ok = append(ok, ch)
+		} else {
+			ng = append(ng, ch)
+		}
+	}
+	shown := append(ng[:min(len(ng), r.opt.MaxAdminBlocks):min(len(ng), r.opt.MaxAdminBlocks)], ok[:min(len(ok), max(r.opt.MaxAdminBlocks-len(ng), 0))]...)
+	blocks, err := r.blocks(ctx, tx, shown)
+	if err != nil {
+		return kmail.Message{}, 0, err
+	}
+	msg := kmail.AdminResultMail(set.AdminMail, kmail.AdminResult{RunDate: day.String(), At: now, OK: len(ok), NG: len(ng),
+		Blocks: blocks, Omitted: len(charges) - len(shown)}, Tokyo)
+	return msg, len(charges), nil
+}
+
+// blocks loads what the mail says about each charge.
+func (r *Runner) blocks(ctx context.Context, tx *gorm.DB, charges []Charge) ([]kmail.Charge, error) {
+	if len(charges) == 0 {
+		return nil, nil
+	}
+	var cids, sids []int64
+	for _, ch := range charges {
+		cids = append(cids, ch.ContinuationID)
+		if ch.SettlementID != nil {
+			sids = append(sids, *ch.SettlementID)
+		}
+	}
+	contracts := map[int64]Contract{}
+	orders := map[int64]order.Order{}
+	setts := map[int64]settlement.Settlement{}
+	last := map[int64]settlement.History{}
+	for part := range chunks(cids, 500) {
+		var cs []Contract
+		if err := tx.WithContext(ctx).Where("id IN ?", part).Find(&cs).Error; err != nil {
+			return nil, err
+		}
+		var oids []int64
+		for _, c := range cs {
+			contracts[c.ID] = c
+			oids = append(oids, c.OrderID)
+		}
+		var os []order.Order
+		if err := tx.WithContext(ctx).Where("id IN ?", oids).Find(&os).Error; err != nil {
+			return nil, err
+		}
+		for _, o := range os {
+			orders[o.ID] = o
+		}
+	}
+	for part := range chunks(sids, 500) {
+		var ss []settlement.Settlement
+		if err := tx.WithContext(ctx).Where("id IN ?", part).Find(&ss).Error; err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			setts[s.ID] = s
+		}
+		var hs []settlement.History
+		if err := tx.WithContext(ctx).Where("settlement_id IN ?", part).Order("id").Find(&hs).Error; err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			last[h.SettlementID] = h
+		}
+	}
+	out := make([]kmail.Charge, 0, len(charges))
+	for _, ch := range charges {
+		c := contracts[ch.ContinuationID]
+		var s settlement.Settlement
+		var h settlement.History
+		if ch.SettlementID != nil {
+			s, h = setts[*ch.SettlementID], last[*ch.SettlementID]
+		}
+		res := plugins.TransactionResult{Result: plugins.Result{Code: h.Code}}
+		if h.Message != "" {
+			res.Messages = strings.Split(h.Message, " / ")
+		}
+		result := kmail.Unknown
+		switch ch.Status {
+		case settlement.Authorized, settlement.Captured:
+			result = kmail.OK
+		case settlement.Failed:
+			result = kmail.NG
+		}
+		out = append(out, mailCharge(c, c, orders[c.OrderID], ch, &s, result, res, false))
+	}
+	return out, nil
+}
+
+func chunks(ids []int64, n int) func(func([]int64) bool) {
+	return func(yield func([]int64) bool) {
+		for i := 0; i < len(ids); i += n {
+			if !yield(ids[i:min(i+n, len(ids))]) {
+				return
+			}
+		}
+	}
+}
+
+// syncSettled brings charge rows in line with settlements the janitor resolved since (an
+// unknown charge the provider says was authorized is a success of its period). The observer
+// does this as it happens when the settlement service has it; this pass catches up otherwise.
+func (r *Runner) syncSettled(ctx context.Context) error {
+	var rows []struct {
+		ID     int64
+		Status settlement.Status
+	}
+	err := r.st.DB.WithContext(ctx).Table("continuation_charges AS ch").Select("ch.id, s.status").
+		Joins("JOIN settlements s ON s.id = ch.settlement_id").
+		Where("ch.status = ? AND s.status <> ?", settlement.Unknown, settlement.Unknown).Limit(1000).Scan(&rows).Error
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return syncCharge(ctx, tx, row.ID, row.Status)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncCharge records a settlement's new status on its charge: a success sets settled_period
+// (a cancelled charge keeps it: Welcart does not charge a cancelled period again).
+func syncCharge(ctx context.Context, tx *gorm.DB, chargeID int64, to settlement.Status) error {
+	var ch Charge
+	if err := tx.WithContext(ctx).First(&ch, chargeID).Error; err != nil {
+		return fmt.Errorf("charge %d: %w", chargeID, err)
+	}
+	upd := map[string]any{"status": to, "updated_at": time.Now().UTC()}
+	if to == settlement.Authorized || to == settlement.Captured {
+		upd["settled_period"] = ch.Period
+	}
+	if err := tx.WithContext(ctx).Model(&Charge{}).Where("id = ?", chargeID).Updates(upd).Error; err != nil {
+		return fmt.Errorf("charge %d: %w", chargeID, err)
+	}
+	return nil
+}
+
+// moduleSettings are a module's continuation switches.
+type moduleSettings struct {
+	immediate bool // 自動継続課金処理区分 = 即時売上確定
+	mail      bool // 自動継続課金完了メール = 送信する
+}
+
+// runCache keeps what every charge of a run looks up again: module settings, shop names.
+type runCache struct {
+	r        *Runner
+	mu       sync.Mutex
+	settings map[string]moduleSettings
+	shops    map[int64]string
+}
+
+func (c *runCache) module(ctx context.Context, slug string) moduleSettings {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ms, ok := c.settings[slug]; ok {
+		return ms
+	}
+	// A module that does not have the switches gets the mail (Welcart's default is 送信する)
+	// and leaves the sales mode to the adapter.
+	ms := moduleSettings{mail: true}
+	vals, err := c.r.mods.Settings(ctx, slug)
+	if err != nil {
+		c.r.opt.Log.Warn("continuation: module settings", "module", slug, "err", err)
+	}
+	for _, v := range vals {
+		val := v.Value
+		if val == "" {
+			val = v.Default
+		}
+		switch v.Key {
+		case settingSalesMode:
+			ms.immediate = val == salesImmediate
+		case settingMail:
+			ms.mail = val != mailOff
+		}
+	}
+	c.settings[slug] = ms
+	return ms
+}
+
+func (c *runCache) shop(ctx context.Context, id int64) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.shops[id]; ok {
+		return n
+	}
+	var name string
+	_ = c.r.st.DB.WithContext(ctx).Table("shops").Where("id = ?", id).Pluck("name", &name).Error
+	c.shops[id] = name
+	return name
+}
