@@ -367,3 +367,60 @@ func TestErrorPaths(t *testing.T) {
 		}
 	})
 }
+
+func TestIdempotencyWhileRunning(t *testing.T) {
+	h := daemontest.Start(t)
+	id, w := buy(t, h, daemontest.Order("r1", 1000, 1, h.Method), sandbox.OKMemberPhone)
+	expect(t, h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/result", id), w), http.StatusOK)
+	// atone is slow to settle: the first capture is still running when the retry arrives.
+	if err := h.Sandbox.AddFault(sandbox.Fault{Kind: sandbox.FaultLatency, Path: "*/settle", Times: 1, Latency: 1500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/v1/orders/%d/settlement/capture", id)
+	first := make(chan daemontest.Response, 1)
+	go func() { first <- h.Shop(t, "POST", path, nil, "Idempotency-Key", "cap-1") }()
+	time.Sleep(500 * time.Millisecond)
+	r := h.Shop(t, "POST", path, nil, "Idempotency-Key", "cap-1")
+	expect(t, r, http.StatusConflict)
+	if errCode(r) != "request_in_progress" {
+		t.Fatalf("%s", r.Raw)
+	}
+	expect(t, <-first, http.StatusOK)
+	// Once it finished, the same key replays the answer instead of capturing again.
+	r = h.Shop(t, "POST", path, nil, "Idempotency-Key", "cap-1")
+	expect(t, r, http.StatusOK)
+	if r.Header.Get("Idempotent-Replayed") != "true" || settlementOf(t, r)["status_label"] != "売上計上" {
+		t.Fatalf("%s", r.Raw)
+	}
+}
+
+func TestAdminPaymentMethodAPI(t *testing.T) {
+	h := daemontest.Start(t)
+	admin := func(method, path string, body any) daemontest.Response {
+		return h.Do(t, "", method, path, body, "Authorization", "Bearer "+h.AdminToken)
+	}
+	expect(t, h.Do(t, "", "GET", "/admin/api/payment-methods", nil), http.StatusUnauthorized)
+	r := admin("POST", "/admin/api/payment-methods", map[string]any{"name": "銀行振込", "settlement": "transferAdvance"})
+	expect(t, r, http.StatusCreated)
+	bank := int64(r.Body["id"].(float64))
+	r = admin("POST", "/admin/api/payment-methods", map[string]any{"name": "銀行振込", "settlement": "transferAdvance"})
+	expect(t, r, http.StatusUnprocessableEntity)
+	r = admin("POST", "/admin/api/payment-methods", map[string]any{"name": "カード", "settlement": "acting_zeus_card"})
+	expect(t, r, http.StatusUnprocessableEntity)
+	if e := r.Body["error"].(map[string]any); e["field"] != "settlement" {
+		t.Fatalf("%s", r.Raw)
+	}
+	pm, _ := h.D.Methods.ByName(context.Background(), h.Method)
+	expect(t, admin("PUT", "/admin/api/payment-methods/sort", map[string]any{"ids": []int64{bank, pm.ID}}), http.StatusOK)
+	r = h.Shop(t, "GET", "/api/v1/payment-methods", nil)
+	if ms := r.Body["payment_methods"].([]any); ms[0].(map[string]any)["name"] != "銀行振込" {
+		t.Fatalf("storefront order %s", r.Raw)
+	}
+	expect(t, h.Shop(t, "POST", "/api/v1/orders", daemontest.Order("pm1", 1000, 1, h.Method)), http.StatusCreated)
+	r = admin("DELETE", fmt.Sprintf("/admin/api/payment-methods/%d", pm.ID), nil)
+	expect(t, r, http.StatusConflict)
+	if !strings.Contains(fmt.Sprint(r.Body["error"]), "停止") {
+		t.Fatalf("refusal lacks the advice to stop instead: %s", r.Raw)
+	}
+	expect(t, admin("DELETE", fmt.Sprintf("/admin/api/payment-methods/%d", bank), nil), http.StatusNoContent)
+}
