@@ -12,35 +12,12 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/admin"
-	"github.com/kessai/kessai/core/store"
 )
 
 func init() {
 	register("admin create", "create an admin console account: admin create LOGIN (password on stdin, 10+ characters)", adminCreate)
 	register("admin passwd", "set an admin's password: admin passwd LOGIN (password on stdin); ends their sessions", adminPasswd)
 	register("admin list", "list admin console accounts and lockouts", adminList)
-}
-
-// openAdmin opens and migrates the store (the admin tables may be new) and returns the
-// positional arguments.
-func openAdmin(ctx context.Context, name string, args []string, e env) (*store.Store, []string, error) {
-	fs, parse := flags(name, e)
-	cfg, err := parse(args)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := store.EnsureDatabase(ctx, cfg.DB); err != nil {
-		return nil, nil, err
-	}
-	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: newLogger(e.stderr, cfg.LogLevel)})
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return st, fs.Args(), nil
 }
 
 // readPassword reads the password from the first line of stdin: piped in by scripts, typed by
@@ -67,7 +44,7 @@ func adminPasswd(ctx context.Context, args []string, e env) error {
 
 func adminSet(ctx context.Context, name string, args []string, e env,
 	set func(context.Context, *gorm.DB, string, string, string) error, done string) error {
-	st, rest, err := openAdmin(ctx, name, args, e)
+	st, rest, err := openStore(ctx, name, args, e)
 	if err != nil {
 		return err
 	}
@@ -87,7 +64,7 @@ func adminSet(ctx context.Context, name string, args []string, e env,
 }
 
 func adminList(ctx context.Context, args []string, e env) error {
-	st, rest, err := openAdmin(ctx, "admin list", args, e)
+	st, rest, err := openStore(ctx, "admin list", args, e)
 	if err != nil {
 		return err
 	}

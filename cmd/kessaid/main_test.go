@@ -52,17 +52,19 @@ func cmdEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-func TestServeAnswersAndShutsDownOnSIGTERM(t *testing.T) {
-	dir := t.TempDir()
+// startServe runs `kessaid serve` with env and returns the URL it printed; the process is
+// killed at cleanup if the test has not stopped it.
+func startServe(t *testing.T, env ...string) (string, *exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	cmd := exec.Command(kessaid(t), "serve")
-	cmd.Env = cmdEnv("KESSAI_HTTP_ADDR=127.0.0.1:0", "KESSAI_DB_DSN=sqlite://"+filepath.Join(dir, "k.db"), "KESSAI_MASTER_KEY="+secret.NewKey())
+	cmd.Env = cmdEnv(env...)
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -72,12 +74,18 @@ func TestServeAnswersAndShutsDownOnSIGTERM(t *testing.T) {
 			}
 		}
 	}()
-	var url string
 	select {
-	case url = <-urlc:
+	case url := <-urlc:
+		return url, cmd, stderr
 	case <-time.After(15 * time.Second):
 		t.Fatalf("serve printed no URL; stderr: %s", stderr.String())
 	}
+	return "", nil, nil
+}
+
+func TestServeAnswersAndShutsDownOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	url, cmd, stderr := startServe(t, "KESSAI_HTTP_ADDR=127.0.0.1:0", "KESSAI_DB_DSN=sqlite://"+filepath.Join(dir, "k.db"), "KESSAI_MASTER_KEY="+secret.NewKey())
 	for _, p := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(url + p)
 		if err != nil {

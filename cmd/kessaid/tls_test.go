@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,29 +45,8 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 func TestServeHTTPSRefusesOldTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := selfSigned(t, dir)
-	cmd := exec.Command(kessaid(t), "serve")
-	cmd.Env = cmdEnv("KESSAI_HTTP_ADDR=127.0.0.1:0", "KESSAI_DB_DSN=sqlite://"+filepath.Join(dir, "k.db"),
+	url, _, _ := startServe(t, "KESSAI_HTTP_ADDR=127.0.0.1:0", "KESSAI_DB_DSN=sqlite://"+filepath.Join(dir, "k.db"),
 		"KESSAI_MASTER_KEY="+secret.NewKey(), "KESSAI_TLS_CERT="+cert, "KESSAI_TLS_KEY="+key)
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
-				urlc <- u
-			}
-		}
-	}()
-	var url string
-	select {
-	case url = <-urlc:
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve printed no URL")
-	}
 	if !strings.HasPrefix(url, "https://") {
 		t.Fatalf("url %s", url)
 	}

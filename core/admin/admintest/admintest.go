@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kessai/kessai/core/admin"
+	"github.com/kessai/kessai/core/browsertest"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/module/moduletest"
@@ -253,82 +254,18 @@ func (c *Client) TrySignIn(t testing.TB, login, password string) (int, string) {
 }
 
 // ChromiumPath is where Debian's chromium package puts the browser.
-const ChromiumPath = "/usr/bin/chromium"
+const ChromiumPath = browsertest.Chromium
 
-// Browser starts a fresh headless Chromium for the test (its own profile folder) and returns
-// its context, with a deadline for the steps to come. Without Chromium the test fails saying
-// how to install it, unless KESSAI_SKIP_BROWSER=1, which skips it.
-func Browser(t testing.TB) context.Context {
-	t.Helper()
-	if os.Getenv("KESSAI_SKIP_BROWSER") == "1" {
-		t.Skip("KESSAI_SKIP_BROWSER=1: browser test skipped")
-	}
-	if _, err := os.Stat(ChromiumPath); err != nil {
-		t.Fatalf("this test needs Chromium at %s (%v): run `apt-get install -y chromium`, or set KESSAI_SKIP_BROWSER=1 to skip it", ChromiumPath, err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(ChromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-	})
-	// The first run starts the browser and must not carry a deadline; later steps get one.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", ChromiumPath, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// Browser starts a fresh headless Chromium for the test; see browsertest.New.
+func Browser(t testing.TB) context.Context { return browsertest.New(t) }
 
 // ScreensDir is where Screenshot writes, under the repository root (gitignored).
-func ScreensDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-	out := filepath.Join(dir, "test-output", "screens")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+func ScreensDir(t testing.TB) string { return browsertest.Dir(t) }
 
 // Screenshot saves the whole page as test-output/screens/name.png and returns the file's path.
 func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join(ScreensDir(t), name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := browsertest.Screenshot(ctx, t, name)
 	t.Logf("screenshot %s", path)
 	return path
 }
