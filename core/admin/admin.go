@@ -85,6 +85,8 @@ type Console struct {
 	pages   map[string]*template.Template // built-in page templates by file name
 	authed  *gin.RouterGroup              // /admin behind a session and CSRF
 
+	commerce *Commerce // the order screens' dependencies once MountCommerce ran
+
 	mu   sync.RWMutex
 	nav  []Page
 	byPa map[string]*Page
@@ -208,10 +210,11 @@ func (c *Console) AddPage(p Page) {
 		old.Handler = p.Handler
 		if p.Title != "" {
 			old.Title = p.Title
-			for i := range c.nav {
-				if c.nav[i].Path == p.Path {
-					c.nav[i].Title = p.Title
-				}
+		}
+		// The menu holds its own copies; without the handler there it would still say 準備中.
+		for i := range c.nav {
+			if c.nav[i].Path == p.Path {
+				c.nav[i].Title, c.nav[i].Handler = old.Title, p.Handler
 			}
 		}
 		c.mu.Unlock()

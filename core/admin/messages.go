@@ -28,6 +28,29 @@ const (
 	// The manual's caution for 削除, asked before a payment method is deleted.
 	msgDeleteCaution = "過去にこの支払方法で購入された受注が有る場合、削除してしまいますとその受注の支払方法が分からなくなってしまいます。この様な場合は削除せずに「停止」で更新します。\n\n削除してよろしいですか？"
 
+	// 受注編集 and its 決済情報 dialog.
+	msgNoSuchOrder       = "受注が見つかりません。"
+	msgNoSettlement      = "この受注には決済代行会社の決済がありません。"
+	msgNotNumber         = "%sは半角数字で入力してください。"
+	msgModified          = "%sの取引を修正しました（取引修正）。新しい決済ID: %s"
+	msgModifyUnknown     = "決済代行会社から取引修正の応答がありませんでした。取引の状態を確認中です。"
+	msgModifyDeclined    = "決済代行会社が取引修正を受け付けなかったため、受注は更新していません。"
+	msgProviderDeclined  = "決済代行会社が処理を受け付けませんでした。"
+	msgModuleUnavailable = "決済モジュールが利用できません。しばらくしてから再度お試しください。"
+	msgSettlementChanged = "決済の状態が変わったため処理できません。状態を確認してください。"
+	msgStaleDialog       = "決済情報が一致しません。画面を再読み込みしてください。"
+	msgNoAnswer          = "決済代行会社から応答がありませんでした。取引の状態を確認中です。重複して処理しないよう、状態が確定するまでお待ちください。"
+	msgNotReferenced     = "まだ決済代行会社の取引がありません。"
+	// The manual's notes, with the module's name where it says atone.
+	msgNotLinked = "対応状況が「キャンセル」もしくは決済状況が「取消済み」の場合は、更新した内容は %s と連携されません。"
+	msgSeparate  = "%s の「決済取消」と受注データの「キャンセル」は連動しません。それぞれ設定を行う必要があります。また、取り消した決済を元に戻すことはできませんので、ご注意ください。"
+
+	// 決済エラーログ. The confirmation is Welcart's ('Are you sure you want to delete all log ?').
+	msgDeleteAllLogs = "全てのログを削除します。よろしいですか ?"
+	msgSelectLogs    = "削除するログを選択してください。"
+	msgLogsDeleted   = "ログを%d件削除しました。"
+	msgNoSuchLog     = "ログが見つかりません。"
+
 	// Asked in the browser before a settings form switches an adapter to its production
 	// environment (動作環境 本番環境): from then on orders are charged for real.
 	msgConfirmProduction = "動作環境を「本番環境」に切り替えます。本番環境では実際の決済が行われます。よろしいですか？"
@@ -49,18 +72,24 @@ var stateLabels = map[module.State]string{
 
 // actionLabels name audit actions on the 監査ログ page; an action missing here shows its code.
 var actionLabels = map[string]string{
-	"admin.signin":        "ログイン",
-	"admin.signin.failed": "ログイン失敗",
-	"admin.locked":        "アカウントロック",
-	"admin.signout":       "ログアウト",
-	"admin.user.create":   "管理者の作成",
-	"admin.user.passwd":   "パスワードの変更",
-	"module.selection":    "クレジット決済モジュール選択の更新",
-	"module.settings":     "決済モジュール設定の更新",
-	"module.reenable":     "決済モジュールの再有効化",
-	"module.register":     "決済モジュールの登録",
-	"paymethod.add":       "支払方法の追加",
-	"paymethod.update":    "支払方法の更新",
-	"paymethod.delete":    "支払方法の削除",
-	"paymethod.sort":      "支払方法の並べ替え",
+	"admin.signin":         "ログイン",
+	"admin.signin.failed":  "ログイン失敗",
+	"admin.locked":         "アカウントロック",
+	"admin.signout":        "ログアウト",
+	"admin.user.create":    "管理者の作成",
+	"admin.user.passwd":    "パスワードの変更",
+	"module.selection":     "クレジット決済モジュール選択の更新",
+	"module.settings":      "決済モジュール設定の更新",
+	"module.reenable":      "決済モジュールの再有効化",
+	"module.register":      "決済モジュールの登録",
+	"paymethod.add":        "支払方法の追加",
+	"paymethod.update":     "支払方法の更新",
+	"paymethod.delete":     "支払方法の削除",
+	"paymethod.sort":       "支払方法の並べ替え",
+	"order.edit":           "受注編集（設定を更新）",
+	"settlement.reference": "取引参照",
+	"settlement.capture":   "売上計上",
+	"settlement.cancel":    "取消",
+	"errlog.export":        "決済エラーログのログ出力",
+	"errlog.delete":        "決済エラーログのログ削除",
 }

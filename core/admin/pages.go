@@ -9,13 +9,14 @@ import (
 	"github.com/kessai/kessai/core/audit"
 )
 
-// dashboardView is the ダッシュボード: module health now; order and error widgets come with
-// their packages.
+// dashboardView is the ダッシュボード: module health, and once the order screens are mounted
+// today's settlements, the checkout funnel and the error log.
 type dashboardView struct {
-	Modules      []moduleView // in use, in selection order
-	Unavailable  int          // registered but not in use
-	Methods      int          // payment methods
-	ActiveMethod int          // of which 使用
+	Modules      []moduleView  // in use, in selection order
+	Unavailable  int           // registered but not in use
+	Methods      int           // payment methods
+	ActiveMethod int           // of which 使用
+	Commerce     *commerceView // nil until MountCommerce
 }
 
 func (c *Console) dashboard(ctx *gin.Context) {
@@ -33,6 +34,12 @@ func (c *Console) dashboard(ctx *gin.Context) {
 	for _, m := range list {
 		if m.Active() {
 			v.ActiveMethod++
+		}
+	}
+	if c.commerce != nil {
+		if v.Commerce, err = c.commerceDashboard(ctx.Request.Context()); err != nil {
+			c.fail(ctx, err)
+			return
 		}
 	}
 	c.render(ctx, http.StatusOK, c.pages["dashboard.html"], View{Title: "ダッシュボード", Path: PathDashboard, Data: v})

@@ -14,15 +14,20 @@ import (
 
 // View is what every console template gets: the layout's parts and the page's own Data.
 type View struct {
-	Title  string
-	Path   string // the page's path under /admin, for the menu's current entry
-	Menu   []Page
-	Actor  string // the signed-in login; empty on the sign-in page
-	CSRF   string
-	Flash  string // a success message carried over a redirect
-	Error  string // a refusal to show at the top of the page
-	Prefix string
-	Data   any
+	Title string
+	Path  string // the page's path under /admin, for the menu's current entry
+	Menu  []Page
+	Actor string // the signed-in login; empty on the sign-in page
+	CSRF  string
+	Flash string // a success message carried over a redirect
+	Error string // a refusal to show at the top of the page
+	// Warning is a success with a caveat (saved, but the provider was not told).
+	Warning string
+	// SettlementNotice is the time of the last settlement error while the 決済エラーログ has
+	// rows: Welcart's notice on every admin screen.
+	SettlementNotice string
+	Prefix           string
+	Data             any
 }
 
 // parseTemplates builds the layout and one clone of it per built-in page; a broken template
@@ -80,12 +85,16 @@ func (c *Console) render(ctx *gin.Context, status int, t *template.Template, v V
 	if s := current(ctx); s != nil {
 		v.Actor = s.Login
 		v.CSRF = s.csrf
+		v.SettlementNotice = c.settlementNotice(ctx.Request.Context())
 	}
-	if v.Flash == "" && v.Error == "" {
-		msg, isErr := c.takeFlash(ctx)
-		if isErr {
+	if v.Flash == "" && v.Error == "" && v.Warning == "" {
+		msg, kind := c.takeFlash(ctx)
+		switch kind {
+		case 'e':
 			v.Error = msg
-		} else {
+		case 'w':
+			v.Warning = msg
+		default:
 			v.Flash = msg
 		}
 	}
@@ -107,6 +116,11 @@ func (c *Console) redirectFlash(ctx *gin.Context, to, msg string) { c.redirectWi
 // redirectError is redirectFlash for a refusal, shown as an error.
 func (c *Console) redirectError(ctx *gin.Context, to, msg string) { c.redirectWith(ctx, to, "e:"+msg) }
 
+// redirectWarning is redirectFlash for a success with a caveat.
+func (c *Console) redirectWarning(ctx *gin.Context, to, msg string) {
+	c.redirectWith(ctx, to, "w:"+msg)
+}
+
 func (c *Console) redirectWith(ctx *gin.Context, to, value string) {
 	http.SetCookie(ctx.Writer, &http.Cookie{
 		Name: flashCookie, Value: url.QueryEscape(value), Path: Prefix, MaxAge: 60,
@@ -115,20 +129,18 @@ func (c *Console) redirectWith(ctx *gin.Context, to, value string) {
 	ctx.Redirect(http.StatusSeeOther, Prefix+to)
 }
 
-func (c *Console) takeFlash(ctx *gin.Context) (msg string, isErr bool) {
+// takeFlash returns the carried message and its kind: 's' success, 'e' error, 'w' warning.
+func (c *Console) takeFlash(ctx *gin.Context) (msg string, kind byte) {
 	ck, err := ctx.Request.Cookie(flashCookie)
 	if err != nil {
-		return "", false
+		return "", 's'
 	}
 	http.SetCookie(ctx.Writer, &http.Cookie{Name: flashCookie, Path: Prefix, MaxAge: -1, HttpOnly: true, Secure: c.secure(ctx), SameSite: http.SameSiteLaxMode})
 	v, err := url.QueryUnescape(ck.Value)
-	if err != nil || len(v) > 1000 {
-		return "", false
+	if err != nil || len(v) > 1000 || len(v) < 2 || v[1] != ':' {
+		return "", 's'
 	}
-	if m, ok := strings.CutPrefix(v, "e:"); ok {
-		return m, true
-	}
-	return strings.TrimPrefix(v, "s:"), false
+	return v[2:], v[0]
 }
 
 func (c *Console) secure(ctx *gin.Context) bool {

@@ -81,6 +81,7 @@ func (d *Daemon) commerce() error {
 	d.ShopAPI = &shopapi.API{Store: st, Shops: d.Shops, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements, Funnel: funnel{m}}
 	api := d.HTTP.Engine.Group("/api/v1")
 	d.ShopAPI.Mount(api)
+	d.Admin.MountCommerce(admin.Commerce{Orders: d.Orders, Settlements: d.Settlements, ShopAPI: d.ShopAPI})
 	endpoints := hook.NewEndpoints(st.DB, d.Box)
 	hook.Mount(d.HTTP.Engine.Group("", d.ShopAPI.Auth()), endpoints, shopapi.ShopID)
 

@@ -1,0 +1,191 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kessai/kessai/core/errlog"
+)
+
+// errorLogView is the 決済エラーログ一覧 page.
+type errorLogView struct {
+	Rows       []errorLogRow
+	Total      int64
+	Page       int
+	Pages      int
+	ConfirmAll string
+}
+
+// Prev is the page before this one, or this one at the start.
+func (v errorLogView) Prev() int { return max(v.Page-1, 1) }
+
+// Next is the page after this one, or this one at the end.
+func (v errorLogView) Next() int { return min(v.Page+1, v.Pages) }
+
+type errorLogRow struct {
+	errlog.Entry
+	At string
+}
+
+// errorLogDetailView is the 決済エラーログ詳細 page: the row, then every detail as key:subkey
+// rows, the way Welcart flattens its serialized data.
+type errorLogDetailView struct {
+	errorLogRow
+	Fields []logField
+}
+
+type logField struct{ Key, Value string }
+
+// errorLogsPerPage pages the list; Welcart lists every row, and ログ出力 still exports all.
+const errorLogsPerPage = 100
+
+func (c *Console) errorLogList(ctx *gin.Context) {
+	page, _ := strconv.Atoi(ctx.Query("paged"))
+	page = max(page, 1)
+	es, total, err := errlog.List(ctx.Request.Context(), c.deps.Store.DB, errorLogsPerPage, (page-1)*errorLogsPerPage)
+	if err != nil {
+		c.fail(ctx, err)
+		return
+	}
+	v := errorLogView{Total: total, Page: page, Pages: max(int((total+errorLogsPerPage-1)/errorLogsPerPage), 1), ConfirmAll: msgDeleteAllLogs}
+	for _, e := range es {
+		v.Rows = append(v.Rows, c.logRow(e))
+	}
+	c.render(ctx, http.StatusOK, c.pages["errorlog.html"], View{Title: "決済エラーログ一覧", Path: PathErrorLog, Data: v})
+}
+
+func (c *Console) logRow(e errlog.Entry) errorLogRow {
+	return errorLogRow{Entry: e, At: e.Datetime.In(c.loc).Format("2006-01-02 15:04:05")}
+}
+
+func (c *Console) errorLogDetail(ctx *gin.Context) {
+	id, ok := pathID(ctx)
+	var e *errlog.Entry
+	err := errlog.ErrNotFound
+	if ok {
+		e, err = errlog.Get(ctx.Request.Context(), c.deps.Store.DB, id)
+	}
+	if errors.Is(err, errlog.ErrNotFound) {
+		c.redirectError(ctx, PathErrorLog, msgNoSuchLog)
+		return
+	}
+	if err != nil {
+		c.fail(ctx, err)
+		return
+	}
+	v := errorLogDetailView{errorLogRow: c.logRow(*e)}
+	flattenLog("", e.Fields(), &v.Fields)
+	c.render(ctx, http.StatusOK, c.pages["errorlog_detail.html"], View{Title: "決済エラーログ詳細", Path: PathErrorLog, Data: v})
+}
+
+func flattenLog(prefix string, v any, out *[]logField) {
+	key := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + ":" + k
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			flattenLog(key(k), x[k], out)
+		}
+	case []any:
+		for i, vv := range x {
+			flattenLog(key(strconv.Itoa(i)), vv, out)
+		}
+	default:
+		*out = append(*out, logField{Key: prefix, Value: fmt.Sprint(v)})
+	}
+}
+
+// logIDs reads the checked rows (log_id, repeated).
+func logIDs(ctx *gin.Context) ([]int64, bool) {
+	var ids []int64
+	for _, s := range ctx.PostFormArray("log_id") {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
+// errorLogExport is ログ出力: the checked rows, or every row when none is checked, as
+// Welcart's Shift_JIS file settlement_error_YmdHis.log.
+func (c *Console) errorLogExport(ctx *gin.Context) {
+	rc := ctx.Request.Context()
+	ids, ok := logIDs(ctx)
+	if !ok {
+		c.redirectError(ctx, PathErrorLog, msgNoSuchLog)
+		return
+	}
+	var es []errlog.Entry
+	if len(ids) == 0 {
+		var err error
+		if es, _, err = errlog.List(rc, c.deps.Store.DB, 0, 0); err != nil {
+			c.fail(ctx, err)
+			return
+		}
+	}
+	for _, id := range ids {
+		e, err := errlog.Get(rc, c.deps.Store.DB, id)
+		if errors.Is(err, errlog.ErrNotFound) {
+			continue // deleted meanwhile: Welcart skips it too
+		}
+		if err != nil {
+			c.fail(ctx, err)
+			return
+		}
+		es = append(es, *e)
+	}
+	b, err := errlog.Export(es, c.loc)
+	if err != nil {
+		c.fail(ctx, err)
+		return
+	}
+	name := errlog.ExportName(c.deps.Now(), c.loc)
+	// The file holds buyers' details: say who took it.
+	c.audit(ctx, "errlog.export", 0, map[string]any{"rows": len(es), "file": name})
+	ctx.Header("Content-Disposition", `attachment; filename="`+name+`"`)
+	ctx.Data(http.StatusOK, "text/plain; charset=Shift_JIS", b)
+}
+
+// errorLogDelete is ログ削除: the checked rows, or all of them when the admin confirmed
+// 全てのログを削除します (all=1). errlog clears the notice with the last row.
+func (c *Console) errorLogDelete(ctx *gin.Context) {
+	ids, ok := logIDs(ctx)
+	all := ctx.PostForm("all") == "1"
+	switch {
+	case !ok:
+		c.redirectError(ctx, PathErrorLog, msgNoSuchLog)
+		return
+	case all:
+		ids = nil
+	case len(ids) == 0:
+		c.redirectError(ctx, PathErrorLog, msgSelectLogs)
+		return
+	}
+	n, err := errlog.Delete(ctx.Request.Context(), c.deps.Store.DB, ids)
+	if err != nil {
+		c.fail(ctx, err)
+		return
+	}
+	detail := map[string]any{"deleted": n, "all": all}
+	if !all {
+		detail["ids"] = ids
+	}
+	c.audit(ctx, "errlog.delete", 0, detail)
+	c.redirectFlash(ctx, PathErrorLog, fmt.Sprintf(msgLogsDeleted, n))
+}

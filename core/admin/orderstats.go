@@ -1,0 +1,94 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/shopapi"
+)
+
+// commerceView is the dashboard's order widgets: today's settlements by status, the checkout
+// funnel per payment method, and the error log's size.
+type commerceView struct {
+	Day       string // today where the admin lives (YYYY-MM-DD)
+	Today     []statusCount
+	Funnel    []funnelRow
+	ErrorLogs int64
+}
+
+type statusCount struct {
+	Status settlement.Status
+	Label  string
+	Count  int64
+	Amount int64
+	URL    string // the 受注リスト filtered to these
+}
+
+// AmountYen is the sum as Welcart prints money.
+func (s statusCount) AmountYen() string { return yen(s.Amount) }
+
+type funnelRow struct {
+	shopapi.FunnelRow
+}
+
+// RateText is the conversion rate in percent, one decimal.
+func (r funnelRow) RateText() string {
+	if r.Prepared == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(r.Rate*100, 'f', 1, 64) + "%"
+}
+
+// dayStatuses are always listed, even at zero, so the widget reads the same every day; the
+// transient statuses appear only when some settlement is in them.
+var dayStatuses = []settlement.Status{settlement.Authorized, settlement.Captured, settlement.Cancelled, settlement.Failed}
+
+// commerceDashboard counts the settlements created today (Asia/Tokyo day, the shop's day) by
+// their status now, with every shop's funnel beside them (shopID 0).
+func (c *Console) commerceDashboard(ctx context.Context) (*commerceView, error) {
+	now := c.deps.Now().In(c.loc)
+	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, c.loc)
+	day := start.Format("2006-01-02")
+	var rows []struct {
+		Status settlement.Status
+		N      int64
+		Amount int64
+	}
+	err := c.deps.Store.DB.WithContext(ctx).Model(&settlement.Settlement{}).
+		Select("status, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amount").
+		Where("created_at >= ? AND created_at < ?", start.UTC(), start.AddDate(0, 0, 1).UTC()).
+		Group("status").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("today's settlements: %w", err)
+	}
+	got := map[settlement.Status]statusCount{}
+	for _, r := range rows {
+		got[r.Status] = statusCount{Count: r.N, Amount: r.Amount}
+	}
+	v := &commerceView{Day: day}
+	for _, st := range listedStatuses {
+		sc, ok := got[st]
+		if !ok && !slices.Contains(dayStatuses, st) {
+			continue
+		}
+		sc.Status, sc.Label = st, st.Label()
+		sc.URL = orderQuery{Settlement: string(st), From: day, To: day}.URL(1)
+		v.Today = append(v.Today, sc)
+	}
+	funnel, err := c.commerce.ShopAPI.Conversion(ctx, 0)
+	if err != nil {
+		return nil, fmt.Errorf("conversion: %w", err)
+	}
+	for _, f := range funnel {
+		v.Funnel = append(v.Funnel, funnelRow{f})
+	}
+	if _, v.ErrorLogs, err = errlog.List(ctx, c.deps.Store.DB, 1, 0); err != nil {
+		return nil, fmt.Errorf("error log size: %w", err)
+	}
+	return v, nil
+}
