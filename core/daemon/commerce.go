@@ -103,6 +103,7 @@ func (d *Daemon) commerce() error {
 		return err
 	}
 	d.Continuations = cont
+	d.Admin.MountContinuations(cont)
 	// A recurring order's first payment creates its contract in the same transaction.
 	d.Settlements.Observe(settlement.ObserverFunc(func(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
 		s := c.Settlement

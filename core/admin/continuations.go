@@ -1,0 +1,569 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/welcart"
+	"github.com/kessai/kessai/plugins"
+)
+
+// Messages of the 継続課金 screens. Those the contracts' rules produce (次回課金日は…以降で
+// 指定してください。, 再決済 refusals) come from package continuation and are shown as they are.
+const (
+	msgNoSuchContract   = "継続課金契約が見つかりません。"
+	msgBadChargingDate  = "次回課金日の値が不正です。" // Welcart's continuation_update
+	msgBadContractDate  = "次回契約更新日の値が不正です。"
+	msgPriceNotNumber   = "決済金額は半角数字で入力してください。"
+	msgContCaptured     = "売上計上しました。"
+	msgContCancelled    = "取消しました。"
+	msgContRetried      = "再決済しました。"
+	msgContRetryNG      = "再決済の結果は決済エラーです。"
+	msgContRetryUnknown = "再決済の応答がありませんでした。取引の状態を確認中です。重複して再決済しないよう、状態が確定するまでお待ちください。"
+	msgSettingsSaved    = "継続課金設定を更新しました。"
+	// Welcart's confirmations of the 決済情報 dialog, and the manual's warnings that go with them.
+	confirmContCapture = "売上計上処理を実行します。よろしいですか？"
+	confirmContCancel  = "取消処理を実行します。決済取消後に同じデータで再決済することは出来ません。よろしいですか？"
+	confirmContRetry   = "再決済処理を実行します。新たに決済が実行されます。よろしいですか？"
+)
+
+// contPerPage is the 継続課金会員リスト's page size, as the order list's.
+const contPerPage = 50
+
+// continuationScreens are 継続課金会員リスト (with 継続課金設定) and 継続課金会員情報, over the
+// contracts' service. The service is the only writer: each action is one of its calls, audited
+// there with the admin's login (売上計上 and 取消 are audited here, as on 受注編集).
+type continuationScreens struct {
+	c  *Console
+	sv *continuation.Service
+}
+
+// MountContinuations fills the reserved 継続課金会員リスト entry and adds 継続課金会員情報 with
+// its edits, the per-charge 売上計上, 取消 and 再決済, and the 継続課金設定 form. Like AddPage,
+// it must be called before the server starts serving.
+//
+//	GET  /admin/continuations                             list, filters, search, 継続課金設定
+//	POST /admin/continuations/settings                    継続課金設定 (自動処理の実行時間, result mail)
+//	GET  /admin/continuations/:id                         継続課金会員情報
+//	POST /admin/continuations/:id                         更新 (次回契約更新日, 次回課金日, 決済金額, 契約)
+//	POST /admin/continuations/:id/charges/:cid/:op        capture | cancel | retry of one charge
+func (c *Console) MountContinuations(sv *continuation.Service) {
+	s := &continuationScreens{c: c, sv: sv}
+	c.AddPage(Page{Path: PathContinuations, Handler: s.list})
+	r := c.authed
+	r.POST(PathContinuations+"/settings", s.saveSettings)
+	r.GET(PathContinuations+"/:id", s.detail)
+	r.POST(PathContinuations+"/:id", s.update)
+	r.POST(PathContinuations+"/:id/charges/:cid/:op", s.chargeOp)
+}
+
+func contPath(id int64) string { return fmt.Sprintf("%s/%d", PathContinuations, id) }
+
+// contQuery is the list's filters and search as they travel in the URL.
+type contQuery struct {
+	Status string // continuation | cancellation | ""
+	Failed bool   // 決済エラーのみ
+	Field  string // order_number | member | email
+	Word   string
+}
+
+// URL is the list's address for page n with the same filters.
+func (q contQuery) URL(n int) string {
+	v := url.Values{}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	if q.Failed {
+		v.Set("failed", "1")
+	}
+	if q.Word != "" {
+		v.Set("s_field", q.Field)
+		v.Set("s_word", q.Word)
+	}
+	if n > 1 {
+		v.Set("paged", strconv.Itoa(n))
+	}
+	if len(v) == 0 {
+		return Prefix + PathContinuations
+	}
+	return Prefix + PathContinuations + "?" + v.Encode()
+}
+
+// contSearchFields are the search box's 検索項目.
+var contSearchFields = []choiceView{
+	{Value: "order_number", Label: "注文番号"},
+	{Value: "member", Label: "会員No"},
+	{Value: "email", Label: "Eメール"},
+}
+
+// contRow is one line of the list, in continueMemberList's columns.
+type contRow struct{ continuation.View }
+
+// TotalYen is 総合計金額 (¥2,160).
+func (r contRow) TotalYen() string { return yen(r.OrderTotal) }
+
+// AppliedOn is お申込み日 as the list shows it: the day only.
+func (r contRow) AppliedOn() string { return dayOf(r.ApplicationDate) }
+
+// Active is 契約 継続中 (green) rather than 停止中 (red).
+func (r contRow) Active() bool { return r.Status == continuation.Active }
+
+func dayOf(s string) string {
+	if len(s) >= 10 {
+		return s[:10]
+	}
+	return s
+}
+
+// contListView is the 継続課金会員リスト page.
+type contListView struct {
+	Rows     []contRow
+	Total    int64
+	Page     int
+	Pages    int
+	Query    contQuery
+	Fields   []choiceView
+	Statuses []choiceView
+	Settings contSettingsForm
+}
+
+// Prev is the page before this one, or this one at the start (Welcart's pager).
+func (v contListView) Prev() int { return max(v.Page-1, 1) }
+
+// Next is the page after this one, or this one at the end.
+func (v contListView) Next() int { return min(v.Page+1, v.Pages) }
+
+// contSettingsForm is the 継続課金設定 block: 自動処理の実行時間 as DL Seller's hour and
+// 10-minute selects, and the address of the run's result mail.
+type contSettingsForm struct {
+	Hour, Minute string
+	AdminMail    string
+	Hours        []choiceView
+	Minutes      []choiceView
+	Errors       map[string]string // by continuation.FieldError.Field: run_time, admin_mail
+}
+
+func newSettingsForm(hour, minute, mail string, errs map[string]string) contSettingsForm {
+	f := contSettingsForm{Hour: hour, Minute: minute, AdminMail: mail, Errors: errs}
+	for h := range 24 {
+		v := fmt.Sprintf("%02d", h)
+		f.Hours = append(f.Hours, choiceView{Value: v, Label: v, Checked: v == hour})
+	}
+	for m := 0; m < 60; m += 10 {
+		v := fmt.Sprintf("%02d", m)
+		f.Minutes = append(f.Minutes, choiceView{Value: v, Label: v, Checked: v == minute})
+	}
+	return f
+}
+
+func (s *continuationScreens) list(ctx *gin.Context) {
+	set, err := s.sv.Settings(ctx.Request.Context())
+	if err != nil {
+		s.c.fail(ctx, err)
+		return
+	}
+	hour, minute, _ := strings.Cut(set.RunTime, ":")
+	s.showList(ctx, http.StatusOK, "", newSettingsForm(hour, minute, set.AdminMail, nil))
+}
+
+// showList renders the list with the settings block f (as saved, or as submitted with its
+// refusals).
+func (s *continuationScreens) showList(ctx *gin.Context, status int, errMsg string, f contSettingsForm) {
+	rc := ctx.Request.Context()
+	q := contQuery{Status: ctx.Query("status"), Failed: ctx.Query("failed") != "", Field: ctx.Query("s_field"), Word: strings.TrimSpace(ctx.Query("s_word"))}
+	if st := continuation.Status(q.Status); st != continuation.Active && st != continuation.Stopped {
+		q.Status = ""
+	}
+	switch q.Field {
+	case "member", "email":
+	default:
+		q.Field = "order_number"
+	}
+	page, _ := strconv.Atoi(ctx.Query("paged"))
+	page = max(page, 1)
+	views, total, err := s.find(rc, q, page)
+	if err != nil {
+		s.c.fail(ctx, err)
+		return
+	}
+	v := contListView{Total: total, Page: page, Pages: max(int((total+contPerPage-1)/contPerPage), 1), Query: q, Settings: f}
+	for _, w := range views {
+		v.Rows = append(v.Rows, contRow{w})
+	}
+	for _, fld := range contSearchFields {
+		fld.Checked = fld.Value == q.Field
+		v.Fields = append(v.Fields, fld)
+	}
+	v.Statuses = []choiceView{{Value: "", Label: "契約", Checked: q.Status == ""}}
+	for _, st := range []continuation.Status{continuation.Active, continuation.Stopped} {
+		v.Statuses = append(v.Statuses, choiceView{Value: string(st), Label: st.Label(), Checked: string(st) == q.Status})
+	}
+	s.c.render(ctx, status, s.c.pages["continuations.html"], View{Title: "継続課金会員リスト", Path: PathContinuations, Error: errMsg, Data: v})
+}
+
+// find returns the page's contracts. continuation.Filter narrows by 契約 and 会員No only, so a
+// search by 注文番号 or Eメール, or 決済エラーのみ, picks the page's contract ids here and reads
+// each through the service, which keeps the one definition of a row and of its 決済エラー badge.
+func (s *continuationScreens) find(ctx context.Context, q contQuery, page int) ([]continuation.View, int64, error) {
+	f := continuation.Filter{Status: continuation.Status(q.Status), Limit: contPerPage, Offset: (page - 1) * contPerPage}
+	member := int64(0)
+	if q.Word != "" && q.Field == "member" {
+		n, err := strconv.ParseInt(q.Word, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, 0, nil // 会員No is a number: nothing else can match
+		}
+		member = n
+	}
+	if !q.Failed && (q.Word == "" || q.Field == "member") {
+		f.MemberID = member
+		return s.sv.List(ctx, f)
+	}
+	// A fresh chain per statement: gorm's Count leaves state behind that Pluck must not see.
+	sel := func() *gorm.DB {
+		db := s.c.deps.Store.DB.WithContext(ctx).Table("continuations AS c").Joins("JOIN orders o ON o.id = c.order_id")
+		if f.Status != "" {
+			db = db.Where("c.status = ?", f.Status)
+		}
+		if member != 0 {
+			db = db.Where("c.member_id = ?", member)
+		}
+		switch {
+		case q.Word == "":
+		case q.Field == "email":
+			db = db.Where("o.order_email LIKE ? ESCAPE '!'", "%"+likeEscape(q.Word)+"%")
+		case q.Field == "order_number":
+			// An order without a number shows its id, zero-padded (order.DecoID).
+			id, _ := strconv.ParseInt(q.Word, 10, 64)
+			db = db.Where("o.order_number = ? OR (COALESCE(o.order_number, '') = '' AND o.id = ?)", q.Word, id)
+		}
+		if q.Failed {
+			// The latest charge decides, as for the badge: a failure already paid by 再決済
+			// is not listed.
+			db = db.Where("(SELECT ch.status FROM continuation_charges ch WHERE ch.continuation_id = c.id ORDER BY ch.id DESC LIMIT 1) IN ?",
+				[]string{string(settlement.Failed), string(settlement.Unknown)})
+		}
+		return db
+	}
+	var total int64
+	if err := sel().Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("continuation list: %w", err)
+	}
+	var ids []int64
+	if err := sel().Order("c.id DESC").Limit(f.Limit).Offset(f.Offset).Pluck("c.id", &ids).Error; err != nil {
+		return nil, 0, fmt.Errorf("continuation list: %w", err)
+	}
+	out := make([]continuation.View, 0, len(ids))
+	for _, id := range ids {
+		d, err := s.sv.Get(ctx, 0, id)
+		if errors.Is(err, continuation.ErrNotFound) {
+			continue // deleted between the two reads
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, d.View)
+	}
+	return out, total, nil
+}
+
+// likeEscape keeps an admin's % or _ literal in a LIKE pattern. The escape is '!' because
+// MySQL and SQLite read a backslash in a string literal differently.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(s)
+}
+
+func (s *continuationScreens) saveSettings(ctx *gin.Context) {
+	hour, minute := ctx.PostForm("run_hour"), ctx.PostForm("run_minute")
+	mail := strings.TrimSpace(ctx.PostForm("admin_mail"))
+	set := continuation.Settings{RunTime: hour + ":" + minute, AdminMail: mail}
+	err := s.sv.SaveSettings(ctx.Request.Context(), set, current(ctx).Login)
+	var v continuation.ValidationError
+	switch {
+	case errors.As(err, &v):
+		errs := map[string]string{}
+		for _, e := range v {
+			errs[e.Field] = e.Message
+		}
+		s.showList(ctx, http.StatusUnprocessableEntity, msgSettingsFailed, newSettingsForm(hour, minute, mail, errs))
+	case err != nil:
+		s.c.fail(ctx, err)
+	default:
+		s.c.redirectFlash(ctx, PathContinuations, msgSettingsSaved)
+	}
+}
+
+// contForm is the 継続課金情報 form as shown: the contract's values, or what the admin
+// submitted with the refusals next to their fields.
+type contForm struct {
+	NextContracting string
+	NextCharging    string
+	Price           string
+	Status          string
+	Errors          map[string]string // by field: next_contracting, next_charging, price, status
+}
+
+// contStatusChoice is one option of 契約: 継続中/停止 while active, 停止中/再開 while stopped.
+type contStatusChoice struct {
+	Value, Label string
+	Selected     bool
+}
+
+// contCharge is one history row with what its 決済情報 may do.
+type contCharge struct {
+	continuation.ChargeView
+	No         int
+	Badge      template.HTML
+	CanCapture bool
+	CanCancel  bool
+}
+
+// AmountYen is 決済金額 (1,082円).
+func (r contCharge) AmountYen() string { return comma(r.Amount) + "円" }
+
+// Failed is the 決済エラー badge of the row.
+func (r contCharge) Failed() bool { return r.Status == settlement.Failed }
+
+// PaymentID is 決済ID: the provider's transaction, or kessai's key before the provider gave one.
+func (r contCharge) PaymentID() string {
+	if r.ProviderID != "" {
+		return r.ProviderID
+	}
+	return r.TransID
+}
+
+// contDetailView is the 継続課金会員情報 page.
+type contDetailView struct {
+	continuation.Detail
+	Form    contForm
+	Choices []contStatusChoice
+	Charges []contCharge
+
+	ConfirmCapture, ConfirmCancel, ConfirmRetry string
+}
+
+// Contractor is 契約者名.
+func (v contDetailView) Contractor() string { return strings.TrimSpace(v.Name1 + " " + v.Name2) }
+
+// OrderPriceYen is 受注時金額.
+func (v contDetailView) OrderPriceYen() string { return comma(v.OrderPrice) + "円" }
+
+// Active is 契約 継続中.
+func (v contDetailView) Active() bool { return v.Status == continuation.Active }
+
+func formOfContract(d *continuation.Detail) contForm {
+	return contForm{NextContracting: d.NextContracting.String(), NextCharging: d.NextCharging.String(),
+		Price: strconv.FormatInt(d.Price, 10), Status: string(d.Status)}
+}
+
+// loadContract reads the contract of the path, answering 404 itself when there is none.
+func (s *continuationScreens) loadContract(ctx *gin.Context) (*continuation.Detail, bool) {
+	id, ok := pathID(ctx)
+	if !ok {
+		s.notFound(ctx)
+		return nil, false
+	}
+	d, err := s.sv.Get(ctx.Request.Context(), 0, id)
+	if errors.Is(err, continuation.ErrNotFound) {
+		s.notFound(ctx)
+		return nil, false
+	}
+	if err != nil {
+		s.c.fail(ctx, err)
+		return nil, false
+	}
+	return d, true
+}
+
+func (s *continuationScreens) notFound(ctx *gin.Context) {
+	s.c.render(ctx, http.StatusNotFound, s.c.pages["error.html"], View{Title: "継続課金会員情報", Path: PathContinuations, Error: msgNoSuchContract})
+}
+
+func (s *continuationScreens) detail(ctx *gin.Context) {
+	d, ok := s.loadContract(ctx)
+	if !ok {
+		return
+	}
+	s.showDetail(ctx, http.StatusOK, d, formOfContract(d), "")
+}
+
+func (s *continuationScreens) showDetail(ctx *gin.Context, status int, d *continuation.Detail, f contForm, errMsg string) {
+	v := contDetailView{Detail: *d, Form: f,
+		ConfirmCapture: confirmContCapture, ConfirmCancel: confirmContCancel, ConfirmRetry: confirmContRetry}
+	// The choices follow the stored state, as Welcart's select does: 継続中 offers 停止 and
+	// 停止中 offers 再開; the selected one is what the form carries.
+	if d.Status == continuation.Active {
+		v.Choices = []contStatusChoice{{string(continuation.Active), "継続中", false}, {string(continuation.Stopped), "停止", false}}
+	} else {
+		v.Choices = []contStatusChoice{{string(continuation.Stopped), "停止中", false}, {string(continuation.Active), "再開", false}}
+	}
+	for i := range v.Choices {
+		v.Choices[i].Selected = v.Choices[i].Value == f.Status
+	}
+	for i, ch := range d.Charges {
+		row := contCharge{ChargeView: ch, No: len(d.Charges) - i,
+			CanCapture: ch.SettlementID != 0 && settlement.Allowed(settlement.OpCapture, ch.Status) == nil,
+			CanCancel:  ch.SettlementID != 0 && settlement.Allowed(settlement.OpCancel, ch.Status) == nil}
+		var err error
+		if row.Badge, err = welcart.Badge(ch.Status); err != nil {
+			s.c.fail(ctx, err)
+			return
+		}
+		v.Charges = append(v.Charges, row)
+	}
+	s.c.render(ctx, status, s.c.pages["continuations_detail.html"], View{Title: "継続課金会員情報", Path: PathContinuations, Error: errMsg, Data: v})
+}
+
+// update is 更新: only the fields the admin changed are sent, so that a price change is not
+// refused over a 次回課金日 nobody touched; the service applies Welcart's rules to the rest.
+func (s *continuationScreens) update(ctx *gin.Context) {
+	d, ok := s.loadContract(ctx)
+	if !ok {
+		return
+	}
+	f := contForm{NextContracting: strings.TrimSpace(ctx.PostForm("next_contracting")), NextCharging: strings.TrimSpace(ctx.PostForm("next_charging")),
+		Price: strings.TrimSpace(ctx.PostForm("price")), Status: ctx.PostForm("status"), Errors: map[string]string{}}
+	var u continuation.Update
+	if f.NextCharging != d.NextCharging.String() {
+		if dt, err := continuation.ParseDate(f.NextCharging); err != nil {
+			f.Errors["next_charging"] = msgBadChargingDate
+		} else {
+			u.NextCharging = &dt
+		}
+	}
+	if f.NextContracting != d.NextContracting.String() {
+		var dt continuation.Date // empty: no renewal date
+		var err error
+		if f.NextContracting != "" {
+			dt, err = continuation.ParseDate(f.NextContracting)
+		}
+		if err != nil {
+			f.Errors["next_contracting"] = msgBadContractDate
+		} else {
+			u.NextContracting = &dt
+		}
+	}
+	if p := strings.ReplaceAll(f.Price, ",", ""); p != strconv.FormatInt(d.Price, 10) {
+		if n, err := strconv.ParseInt(p, 10, 64); err != nil {
+			f.Errors["price"] = msgPriceNotNumber
+		} else {
+			u.Price = &n
+		}
+	}
+	if f.Status != string(d.Status) {
+		st := continuation.Status(f.Status)
+		u.Status = &st
+	}
+	if len(f.Errors) > 0 {
+		s.showDetail(ctx, http.StatusUnprocessableEntity, d, f, msgSettingsFailed)
+		return
+	}
+	_, err := s.sv.Update(ctx.Request.Context(), d.ID, u, current(ctx).Login)
+	var v continuation.ValidationError
+	switch {
+	case errors.As(err, &v):
+		for _, e := range v {
+			f.Errors[e.Field] = e.Message
+		}
+		s.showDetail(ctx, http.StatusUnprocessableEntity, d, f, msgSettingsFailed)
+	case errors.Is(err, continuation.ErrNotFound):
+		s.notFound(ctx)
+	case err != nil:
+		s.c.fail(ctx, err)
+	default:
+		s.c.redirectFlash(ctx, contPath(d.ID), msgUpdated)
+	}
+}
+
+// chargeOp is one button of a history row's 決済情報: 売上計上, 取消 or 再決済. The answer
+// comes back as a message on the reloaded 継続課金会員情報.
+func (s *continuationScreens) chargeOp(ctx *gin.Context) {
+	id, ok := pathID(ctx)
+	cid, err := strconv.ParseInt(ctx.Param("cid"), 10, 64)
+	if !ok || err != nil || cid <= 0 {
+		s.notFound(ctx)
+		return
+	}
+	rc, login, back := ctx.Request.Context(), current(ctx).Login, contPath(id)
+	switch op := ctx.Param("op"); op {
+	case "retry":
+		res, err := s.sv.Retry(rc, id, cid, login)
+		switch {
+		case err != nil:
+			s.refuse(ctx, back, err)
+		case res.Outcome == plugins.Processed:
+			s.c.redirectFlash(ctx, back, msgContRetried)
+		case res.Outcome == plugins.Undefined:
+			s.c.redirectWarning(ctx, back, msgContRetryUnknown)
+		default:
+			s.c.redirectError(ctx, back, msgContRetryNG)
+		}
+	case "capture", "cancel":
+		call, done := s.sv.Capture, msgContCaptured
+		if op == "cancel" {
+			call, done = s.sv.Cancel, msgContCancelled
+		}
+		res, err := call(rc, id, cid, settlementActor(login))
+		detail := map[string]any{"charge_id": cid}
+		if err == nil {
+			detail["outcome"] = res.Outcome.String()
+			if res.Settlement != nil {
+				detail["status"] = res.Settlement.Status.Label()
+			}
+		}
+		if err == nil || !errors.Is(err, continuation.ErrNotFound) {
+			// The money operations are what the audit log is for; settlement records the
+			// provider's side in its own history.
+			if aerr := audit.Record(rc, s.c.deps.Store.DB, login, "continuation."+op, fmt.Sprintf("continuation:%d", id), detail); aerr != nil {
+				s.c.log.Error("admin: audit", "action", "continuation."+op, "err", aerr)
+			}
+		}
+		switch {
+		case errors.Is(err, settlement.ErrUnresolved):
+			s.c.redirectWarning(ctx, back, msgNoAnswer)
+		case err != nil:
+			s.refuse(ctx, back, err)
+		case res.Outcome == plugins.Processed:
+			s.c.redirectFlash(ctx, back, done)
+		case res.Outcome == plugins.Undefined:
+			s.c.redirectWarning(ctx, back, msgNoAnswer)
+		default:
+			s.c.redirectError(ctx, back, providerMessage(res.Provider.Result))
+		}
+	default:
+		s.notFound(ctx)
+	}
+}
+
+// refuse shows a refusal on the contract's page; anything unexpected is an internal error.
+func (s *continuationScreens) refuse(ctx *gin.Context, back string, err error) {
+	var v continuation.ValidationError
+	if errors.As(err, &v) && len(v) > 0 {
+		s.c.redirectError(ctx, back, v[0].Message)
+		return
+	}
+	if errors.Is(err, continuation.ErrNotFound) {
+		s.notFound(ctx)
+		return
+	}
+	if errors.Is(err, continuation.ErrUnavailable) {
+		s.c.redirectError(ctx, back, msgModuleUnavailable)
+		return
+	}
+	if msg, known := settlementRefusal(err); known {
+		s.c.redirectError(ctx, back, msg)
+		return
+	}
+	s.c.fail(ctx, err)
+}
