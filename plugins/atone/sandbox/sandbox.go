@@ -134,7 +134,7 @@ func New(cfg Config) *Server {
 		s.client = &http.Client{Timeout: 10 * time.Second}
 	}
 	for _, sh := range cfg.Shops {
-		st := &shopState{Shop: sh, txs: map[string]*transaction{}}
+		st := &shopState{Shop: sh, txs: map[string]*transaction{}, byNo: map[string][]string{}}
 		if st.Name == "" {
 			st.Name = DefaultShop.Name
 		}

@@ -17,6 +17,9 @@ type shopState struct {
 	Shop
 	txs   map[string]*transaction
 	order []string // ids in creation order
+	// byNo indexes ids by shop_transaction_no, so the duplicate check stays cheap when a
+	// benchmark creates a hundred thousand transactions.
+	byNo map[string][]string
 }
 
 // transaction is the sandbox's record; wire.Transaction is rendered from it on every answer.
@@ -141,7 +144,7 @@ func (s *Server) register(sh *shopState, p wire.Payment, tok *token, subtractPoi
 
 	// shop_transaction_no must be new among OK transactions; NG numbers may be reused, and a
 	// modification may keep the number of what it replaces.
-	for _, id := range sh.order {
+	for _, id := range sh.byNo[p.ShopTransactionNo] {
 		t := sh.txs[id]
 		if t.ShopTransactionNo == p.ShopTransactionNo && t.AuthorizationResult == wire.AuthorizationOK &&
 			!slices.Contains(replaced, t) && !t.Cancelled() {
@@ -224,6 +227,7 @@ func (s *Server) register(sh *shopState, p wire.Payment, tok *token, subtractPoi
 	}
 	sh.txs[t.ID] = t
 	sh.order = append(sh.order, t.ID)
+	sh.byNo[t.ShopTransactionNo] = append(sh.byNo[t.ShopTransactionNo], t.ID)
 	return t, nil
 }
 
