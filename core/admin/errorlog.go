@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -36,10 +35,8 @@ type errorLogRow struct {
 // rows, the way Welcart flattens its serialized data.
 type errorLogDetailView struct {
 	errorLogRow
-	Fields []logField
+	Fields []errlog.Field
 }
-
-type logField struct{ Key, Value string }
 
 // errorLogsPerPage pages the list; Welcart lists every row, and ログ出力 still exports all.
 const errorLogsPerPage = 100
@@ -79,34 +76,8 @@ func (c *Console) errorLogDetail(ctx *gin.Context) {
 		return
 	}
 	v := errorLogDetailView{errorLogRow: c.logRow(*e)}
-	flattenLog("", e.Fields(), &v.Fields)
+	v.Fields = e.Flat()
 	c.render(ctx, http.StatusOK, c.pages["errorlog_detail.html"], View{Title: "決済エラーログ詳細", Path: PathErrorLog, Data: v})
-}
-
-func flattenLog(prefix string, v any, out *[]logField) {
-	key := func(k string) string {
-		if prefix == "" {
-			return k
-		}
-		return prefix + ":" + k
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			flattenLog(key(k), x[k], out)
-		}
-	case []any:
-		for i, vv := range x {
-			flattenLog(key(strconv.Itoa(i)), vv, out)
-		}
-	default:
-		*out = append(*out, logField{Key: prefix, Value: fmt.Sprint(v)})
-	}
 }
 
 // logIDs reads the checked rows (log_id, repeated).

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"golang.org/x/text/encoding/japanese"
@@ -176,37 +177,48 @@ func Export(entries []Entry, loc *time.Location) ([]byte, error) {
 		fmt.Fprintf(&b, "リンクキー = %s\r\n", e.LogKey)
 		fmt.Fprintf(&b, "決済種別 = %s\r\n", e.Acting)
 		fmt.Fprintf(&b, "処理結果 = %s\r\n", e.Result)
-		f := e.Fields()
-		keys := make([]string, 0, len(f))
-		for k := range f {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			writeField(&b, k, f[k])
+		for _, f := range e.Flat() {
+			fmt.Fprintf(&b, "%s = %s\r\n", f.Key, f.Value)
 		}
 		b.WriteString("----------------------------------------------------------------------\r\n")
 	}
 	return toShiftJIS(b.Bytes()), nil
 }
 
-func writeField(b *bytes.Buffer, k string, v any) {
+// Field is one detail of a row, nested keys joined Welcart's way ("errors:0:code").
+type Field struct{ Key, Value string }
+
+// Flat lists the row's details in key order, nested objects and arrays flattened, as Welcart's
+// 詳細 dialog and ログ出力 show them.
+func (e Entry) Flat() []Field {
+	var out []Field
+	flatten("", e.Fields(), &out)
+	return out
+}
+
+func flatten(prefix string, v any, out *[]Field) {
+	key := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + ":" + k
+	}
 	switch x := v.(type) {
 	case map[string]any:
 		keys := make([]string, 0, len(x))
-		for kk := range x {
-			keys = append(keys, kk)
+		for k := range x {
+			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		for _, kk := range keys {
-			writeField(b, k+":"+kk, x[kk])
+		for _, k := range keys {
+			flatten(key(k), x[k], out)
 		}
 	case []any:
 		for i, vv := range x {
-			writeField(b, fmt.Sprintf("%s:%d", k, i), vv)
+			flatten(key(strconv.Itoa(i)), vv, out)
 		}
 	default:
-		fmt.Fprintf(b, "%s = %v\r\n", k, v)
+		*out = append(*out, Field{Key: prefix, Value: fmt.Sprint(v)})
 	}
 }
 

@@ -2,9 +2,7 @@ package welcart
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -93,8 +91,6 @@ func (f *facade) errorLogList(c *gin.Context, deleted *int64) {
 	c.JSON(http.StatusOK, Answer{Status: statusOK, Result: html, NoData: &nodata, Notice: &notice, Deleted: deleted})
 }
 
-type field struct{ Key, Value string }
-
 // errorLogDetail answers the 決済エラーログ詳細 table: 登録日, リンクキー, 処理結果, then every
 // detail as key:subkey rows, the way Welcart flattens its serialized data.
 func (f *facade) errorLogDetail(c *gin.Context) {
@@ -112,43 +108,16 @@ func (f *facade) errorLogDetail(c *gin.Context) {
 		internal(c, err)
 		return
 	}
-	var fields []field
-	flatten("", e.Fields(), &fields)
+	fields := e.Flat()
 	html, err := render("errlog-detail", struct {
 		logRow
-		Fields []field
+		Fields []errlog.Field
 	}{logRow{Entry: *e, At: e.Datetime.In(tokyo).Format(datetimeLayout)}, fields})
 	if err != nil {
 		internal(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, Answer{Status: statusOK, Result: html})
-}
-
-func flatten(prefix string, v any, out *[]field) {
-	key := func(k string) string {
-		if prefix == "" {
-			return k
-		}
-		return prefix + ":" + k
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			flatten(key(k), x[k], out)
-		}
-	case []any:
-		for i, vv := range x {
-			flatten(key(strconv.Itoa(i)), vv, out)
-		}
-	default:
-		*out = append(*out, field{Key: prefix, Value: fmt.Sprint(v)})
-	}
 }
 
 // errorLogDelete removes the given rows (all when ids is nil); errlog clears the notice with
