@@ -10,6 +10,7 @@ import (
 
 	"github.com/kessai/kessai/core/admin"
 	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/idempotency"
 	"github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/metrics"
 	"github.com/kessai/kessai/core/module"
@@ -129,6 +130,10 @@ func (d *Daemon) commerce() error {
 	_, err = d.Scheduler.NewJob(gocron.DurationJob(15*time.Second), gocron.NewTask(func(ctx context.Context) {
 		if _, err := d.Settlements.ResolveDue(ctx, 50); err != nil {
 			d.Log.Warn("janitor", "err", err)
+		}
+		// Idempotency keys are remembered for a day; forget the expired ones.
+		if err := st.DB.WithContext(ctx).Where("expires_at < ?", time.Now().UTC()).Delete(&idempotency.Key{}).Error; err != nil {
+			d.Log.Warn("janitor: expire idempotency keys", "err", err)
 		}
 	}), gocron.WithName("janitor"), gocron.WithSingletonMode(gocron.LimitModeReschedule))
 	return err

@@ -82,7 +82,7 @@ func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result,
 	if s.Status != Unknown && s.Status != Pending {
 		return Result{Settlement: s, Outcome: outcomeOfStatus(s.Status)}, nil
 	}
-	if s.WcTransID == "" && s.Status == Pending {
+	if s.WcTransID == "" && s.Status == Pending && s.ContinuationChargeID == nil {
 		// A checkout the buyer has not finished: nothing to ask the provider about yet.
 		return Result{Settlement: s, Outcome: plugins.Pending}, nil
 	}
@@ -179,8 +179,13 @@ func (sv *Service) ResolveDue(ctx context.Context, limit int) (int, error) {
 	now := time.Now().UTC()
 	var ids []int64
 	err := sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Unknown settlements are all looked at, with or without a provider id (then the
+		// adapter may find the transaction by attempt, or after MaxResolve looks a person is
+		// asked through the error log). Pending ones only when a call was made: a provider id,
+		// or a continuation charge whose claim outlived its lease.
 		q := tx.Model(&Settlement{}).
-			Where("status IN ? AND wc_trans_id <> '' AND (resolve_after IS NULL OR resolve_after <= ?)", []Status{Unknown, Pending}, now).
+			Where("(status = ? OR (status = ? AND (wc_trans_id <> '' OR continuation_charge_id IS NOT NULL))) AND (resolve_after IS NULL OR resolve_after <= ?)",
+				Unknown, Pending, now).
 			Order("resolve_after").Limit(limit)
 		if err := sv.st.SkipLocked(q).Pluck("id", &ids).Error; err != nil {
 			return err

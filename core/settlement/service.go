@@ -186,6 +186,9 @@ func (sv *Service) Prepare(ctx context.Context, s *Settlement, po plugins.Order,
 	if err := Allowed(OpConfirm, s.Status); err != nil {
 		return plugins.CheckoutResult{}, err
 	}
+	if inFlight(s) {
+		return plugins.CheckoutResult{}, &OperationError{Op: OpConfirm, From: s.Status}
+	}
 	ad, err := sv.adapter(ctx, s)
 	if err != nil {
 		return plugins.CheckoutResult{}, err
@@ -222,6 +225,11 @@ func (sv *Service) Confirm(ctx context.Context, id int64, payload []byte, po plu
 	case Failed, Unknown:
 		return Result{Settlement: s, Outcome: outcomeOfStatus(s.Status)}, nil
 	}
+	if inFlight(s) {
+		// Pending with a provider transaction is an operation in flight (売上計上, 取消, …),
+		// not a checkout: a late or replayed widget result must not race it.
+		return Result{Settlement: s, Outcome: plugins.Pending}, nil
+	}
 	ad, err := sv.adapter(ctx, s)
 	if err != nil {
 		return Result{}, err
@@ -242,6 +250,10 @@ func (sv *Service) Confirm(ctx context.Context, id int64, payload []byte, po plu
 	}
 	return r, err
 }
+
+// inFlight reports a settlement claimed by an operation: pending while it already has a
+// provider transaction. A checkout still waiting for the buyer has none.
+func inFlight(s *Settlement) bool { return s.Status == Pending && s.WcTransID != "" }
 
 func outcomeOfStatus(st Status) plugins.Outcome {
 	switch st {
@@ -274,7 +286,13 @@ func (sv *Service) Cancel(ctx context.Context, shopID, id int64, actor string) (
 func (sv *Service) Modify(ctx context.Context, shopID, id int64, po plugins.Order, actor string) (Result, error) {
 	return sv.operate(ctx, shopID, id, OpModify, actor, func(ctx context.Context, ad plugins.Adapter, s *Settlement) (plugins.TransactionResult, error) {
 		po.Attempt = nextAttempt(s.TransID, s.Attempt)
-		return ad.Modify(ctx, plugins.ModifyRequest{ProviderID: s.WcTransID, Order: po, Settled: s.CapturedAt != nil})
+		res, err := ad.Modify(ctx, plugins.ModifyRequest{ProviderID: s.WcTransID, Order: po, Settled: s.CapturedAt != nil})
+		if err == nil && res.Attempt == "" {
+			// The new transaction carries the new attempt even when the adapter does not echo
+			// it; the next 取引修正 must not reuse it.
+			res.Attempt = po.Attempt
+		}
+		return res, err
 	})
 }
 

@@ -84,6 +84,7 @@ func (a *API) Mount(r gin.IRouter) {
 	g.GET("/orders", a.listOrders)
 	g.GET("/orders/:id", a.getOrder)
 	g.PATCH("/orders/:id", a.editOrder)
+	g.POST("/orders/:id/settlement/checkout", a.checkout)
 	g.POST("/orders/:id/settlement/result", a.result)
 	g.POST("/orders/:id/settlement/cancelled", a.cancelled)
 	g.POST("/orders/:id/settlement/capture", a.capture)
@@ -349,13 +350,30 @@ func (a *API) listOrders(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := make([]OrderView, 0, len(os))
+	// One query for the page's settlements rather than one per order; the list leaves the
+	// history out (GET /orders/{id} has it).
+	ids := make([]int64, len(os))
 	for i := range os {
-		v, err := a.view(c.Request.Context(), &os[i])
+		ids[i] = os[i].ID
+	}
+	var sts []settlement.Settlement
+	if len(ids) > 0 {
+		err = a.Store.DB.WithContext(c.Request.Context()).Where("order_id IN ? AND continuation_charge_id IS NULL", ids).Order("id").Find(&sts).Error
 		if err != nil {
 			fail(c, err)
 			return
 		}
+	}
+	byOrder := map[int64]*settlement.Settlement{}
+	for i := range sts {
+		if byOrder[sts[i].OrderID] == nil {
+			byOrder[sts[i].OrderID] = &sts[i]
+		}
+	}
+	out := make([]OrderView, 0, len(os))
+	for i := range os {
+		v := orderView(&os[i])
+		v.Settlement = settlementView(byOrder[os[i].ID], nil)
 		out = append(out, v)
 	}
 	c.JSON(http.StatusOK, gin.H{"orders": out, "total": total, "page": page, "per_page": f.Limit})
@@ -436,6 +454,30 @@ func (a *API) result(c *gin.Context) {
 		return
 	}
 	a.outcome(c, o, r, err)
+}
+
+// checkout hands out the widget again for an order not yet paid: the buyer closed the widget
+// and comes back, or atone declined and the buyer tries again (then with a new attempt, as
+// atone refuses a reused shop_transaction_no).
+func (a *API) checkout(c *gin.Context) {
+	o, s, ok := a.orderSettlement(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	res, err := a.Settlements.Prepare(ctx, s, o.Plugin(s.Attempt), "", actor(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if res.Outcome != plugins.Processed {
+		failResult(c, http.StatusUnprocessableEntity, "checkout_refused", res.Result, "決済代行会社がこの注文を受け付けませんでした。", nil)
+		return
+	}
+	if a.Funnel != nil {
+		a.Funnel.Checkout(o.PaymentName, "prepared")
+	}
+	a.answer(c, http.StatusOK, o, gin.H{"config": widgetView(&res.Widget)})
 }
 
 func (a *API) cancelled(c *gin.Context) {

@@ -424,3 +424,30 @@ func TestAdminPaymentMethodAPI(t *testing.T) {
 	}
 	expect(t, admin("DELETE", fmt.Sprintf("/admin/api/payment-methods/%d", bank), nil), http.StatusNoContent)
 }
+
+func TestRetryAfterNG(t *testing.T) {
+	h := daemontest.Start(t)
+	id, w := buy(t, h, daemontest.Order("ng-retry", 1000, 1, h.Method), sandbox.NGMemberPhone)
+	r := h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/result", id), w)
+	expect(t, r, http.StatusOK)
+	first := settlementOf(t, r)
+	if first["status_label"] != "決済エラー" {
+		t.Fatalf("%s", r.Raw)
+	}
+	// The buyer tries again with another atone account: a fresh widget with a new attempt.
+	r = h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/checkout", id), nil)
+	expect(t, r, http.StatusOK)
+	cfg := r.Body["config"].(map[string]any)
+	oldNo := fmt.Sprint(first["trans_id"]) + "-1"
+	if no := cfg["payment"].(map[string]any)["shop_transaction_no"]; no == oldNo || settlementOf(t, r)["status"] != "pending" {
+		t.Fatalf("retry config %v (old attempt %s): %s", no, oldNo, r.Raw)
+	}
+	w = h.CompleteWidget(t, cfg, sandbox.OKMemberPhone)
+	r = h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/result", id), w)
+	expect(t, r, http.StatusOK)
+	if settlementOf(t, r)["status_label"] != "仮売上" {
+		t.Fatalf("after retry: %s", r.Raw)
+	}
+	// Paid: no new widget.
+	expect(t, h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/checkout", id), nil), http.StatusConflict)
+}
