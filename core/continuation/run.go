@@ -311,7 +311,10 @@ func (r *Runner) dueQuery(tx *gorm.DB, day Date) *gorm.DB {
 	return tx.Table("continuations AS c").
 		Joins("JOIN orders o ON o.id = c.order_id").
 		Where("c.status = ? AND c.next_charging IS NOT NULL AND c.next_charging <= ?", Active, day).
-		Where("o.order_status NOT LIKE ? AND o.order_status NOT LIKE ?", "%cancel%", "%estimate%")
+		Where("o.order_status NOT LIKE ? AND o.order_status NOT LIKE ?", "%cancel%", "%estimate%").
+		// One period per contract per run: a contract several periods behind (the daemon was
+		// down for months) is caught up one period a day, never charged many times at once.
+		Where("NOT EXISTS (SELECT 1 FROM continuation_charges cc WHERE cc.continuation_id = c.id AND cc.run_date = ?)", day)
 }
 
 // advance moves 次回課金日 one period on, and 次回契約更新日 past day.
@@ -378,6 +381,10 @@ func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (kmai
 	case token == "":
 		noToken = true
 		res.Outcome, res.Messages = plugins.NotAttempted, []string{"クレジットカードが登録されていません。"}
+	case ctx.Err() != nil:
+		// The daemon is stopping before this period was sent: give the claim back, so the
+		// next run charges it, rather than calling it 決済エラー and mailing the buyer so.
+		return kmail.Unknown, r.unclaim(context.WithoutCancel(ctx), it)
 	default:
 		ad, err := r.mods.Get(ctx, it.c.Module)
 		if err != nil {
@@ -393,6 +400,25 @@ func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (kmai
 	}
 	// The answer is recorded even when the daemon is stopping: the call happened.
 	return r.record(context.WithoutCancel(ctx), it, res, callErr, noToken, ms, cache)
+}
+
+// unclaim undoes a claim whose charge was never sent: the pending settlement and charge go,
+// and the contract's dates return to where they were (only if nobody moved them since).
+func (r *Runner) unclaim(ctx context.Context, it *claimed) error {
+	return r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Contract{}).Where("id = ? AND next_charging = ?", it.c.ID, it.next.NextCharging).
+			Updates(map[string]any{"next_charging": it.c.NextCharging, "next_contracting": it.c.NextContracting})
+		if res.Error != nil {
+			return fmt.Errorf("contract %d: give back the claim: %w", it.c.ID, res.Error)
+		}
+		if err := tx.Where("settlement_id = ?", it.s.ID).Delete(&settlement.History{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Delete(&Charge{}, it.ch.ID).Error; err != nil {
+			return err
+		}
+		return tx.Where("id = ? AND status = ?", it.s.ID, settlement.Pending).Delete(&settlement.Settlement{}).Error
+	})
 }
 
 // record writes one charge's answer in one transaction: the settlement's status and history,

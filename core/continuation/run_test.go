@@ -325,3 +325,30 @@ func TestContinuationChargeCancelThroughSettlementService(t *testing.T) {
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// A contract several periods behind (the daemon was down for months) is charged one period
+// per run, never all of them at once; each later run catches up one more.
+func TestContinuationOverdueContractOnePeriodPerRun(t *testing.T) {
+	st := storetest.SQLite(t)
+	w := newWorld(t, st)
+	w.useInProcess(nil)
+	c := w.create(spec{ordered: tokyoAt(2024, 1, 10, 12, 0), frequency: 1, chargingDay: 10})
+	r := w.runner(st, nil, clockwork.NewFakeClockAt(tokyoAt(2024, 5, 20, 1, 0)))
+	rep, err := r.Run(ctxT(t), date("2024-05-20"))
+	if err != nil || rep.Charged != 1 {
+		t.Fatalf("first run: %+v %v", rep, err)
+	}
+	if n := len(w.charges(c.ID)); n != 1 {
+		t.Fatalf("%d charges after one run of an overdue contract", n)
+	}
+	if rep, err := r.Run(ctxT(t), date("2024-05-20")); err != nil || rep.Claimed != 0 {
+		t.Fatalf("the same day again: %+v %v", rep, err)
+	}
+	if rep, err := r.Run(ctxT(t), date("2024-05-21")); err != nil || rep.Charged != 1 {
+		t.Fatalf("next day: %+v %v", rep, err)
+	}
+	chs := w.charges(c.ID)
+	if len(chs) != 2 || chs[0].Period == chs[1].Period {
+		t.Fatalf("charges %+v", chs)
+	}
+}

@@ -85,7 +85,9 @@ var _ outbox.Handler = (*Sender)(nil)
 func NewSender(rawURL string, log *slog.Logger) (*Sender, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("smtp url: %w", err)
+		// The parser's message quotes the URL, or pieces of it, password included: say only
+		// that it did not parse.
+		return nil, errors.New("KESSAI_SMTP_URL: not a URL (want smtp://USER:PASS@HOST:PORT; percent-encode special characters in the password)")
 	}
 	s := &Sender{host: u.Hostname(), timeout: 30 * time.Second, log: log}
 	if s.log == nil {

@@ -139,3 +139,15 @@ func TestContinuationMailOutboxWhileSMTPIsDown(t *testing.T) {
 		t.Fatal("a second mail with the same event id was queued")
 	}
 }
+
+func TestSMTPURLErrorHidesThePassword(t *testing.T) {
+	for _, raw := range []string{"smtp://user:s3cr/et@host:587", "smtp://user:p%zzword@host:587"} {
+		_, err := mail.NewSender(raw, nil)
+		if err == nil {
+			t.Fatalf("%s accepted", raw)
+		}
+		if strings.Contains(err.Error(), "s3cr") || strings.Contains(err.Error(), "p%zz") {
+			t.Fatalf("error shows the password: %v", err)
+		}
+	}
+}
