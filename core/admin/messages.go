@@ -9,21 +9,22 @@ import (
 // Messages the console shows, in one place. Welcart's own wording is used where Welcart has
 // one (更新しました。, the module selection refusals come from package module).
 const (
-	msgUpdated        = module.MsgUpdated // 更新しました。
-	msgSignInRequired = "ログインしてください。"
-	msgBadCredentials = "ユーザー名またはパスワードが正しくありません。"
-	msgInternal       = "処理中にエラーが発生しました。時間をおいてもう一度お試しください。"
-	msgSignedOut      = "ログアウトしました。"
-	msgCSRF           = "セキュリティトークンが正しくありません。画面を再読み込みしてからもう一度操作してください。"
-	msgSettingsFailed = "入力内容に誤りがあります。各項目のメッセージを確認してください。"
-	msgReenabled      = "モジュールを再有効化しました。"
-	msgReenableFailed = "モジュールを再有効化できませんでした。モジュールの状態とエラー内容を確認してください。"
-	msgAdded          = "支払方法を追加しました。"
-	msgDeleted        = "支払方法を削除しました。"
-	msgSorted         = "並び順を更新しました。"
-	msgNoSuchMethod   = "指定された支払方法が見つかりません。"
-	msgNoSuchModule   = "※決済モジュールの更新に失敗しました"
-	msgNotSelected    = "このモジュールは利用中ではありません。"
+	msgUpdated          = module.MsgUpdated // 更新しました。
+	msgSignInRequired   = "ログインしてください。"
+	msgBadCredentials   = "ユーザー名またはパスワードが正しくありません。"
+	msgInternal         = "処理中にエラーが発生しました。時間をおいてもう一度お試しください。"
+	msgSignedOut        = "ログアウトしました。"
+	msgCSRF             = "セキュリティトークンが正しくありません。画面を再読み込みしてからもう一度操作してください。"
+	msgSettingsFailed   = "入力内容に誤りがあります。各項目のメッセージを確認してください。"
+	msgReenabled        = "モジュールを再有効化しました。"
+	msgReenableFailed   = "モジュールを再有効化できませんでした。モジュールの状態とエラー内容を確認してください。"
+	msgAdded            = "支払方法を追加しました。"
+	msgDeleted          = "支払方法を削除しました。"
+	msgSorted           = "並び順を更新しました。"
+	msgNoSuchMethod     = "指定された支払方法が見つかりません。"
+	msgSettingsConflict = "ほかの管理者が設定を変更しました。再読み込みしてからもう一度保存してください。"
+	msgNoSuchModule     = "※決済モジュールの更新に失敗しました"
+	msgNotSelected      = "このモジュールは利用中ではありません。"
 
 	// The manual's caution for 削除, asked before a payment method is deleted.
 	msgDeleteCaution = "過去にこの支払方法で購入された受注が有る場合、削除してしまいますとその受注の支払方法が分からなくなってしまいます。この様な場合は削除せずに「停止」で更新します。\n\n削除してよろしいですか？"

@@ -253,6 +253,8 @@ func (c *Console) fail(ctx *gin.Context, err error) {
 	msg := msgInternal
 	if errors.Is(err, module.ErrUnknownModule) {
 		status, msg = http.StatusNotFound, msgNoSuchModule
+	} else if errors.Is(err, module.ErrConflict) {
+		status, msg = http.StatusConflict, msgSettingsConflict
 	} else {
 		c.log.Error("admin", "path", ctx.FullPath(), "err", err)
 	}

@@ -33,6 +33,8 @@ type Config struct {
 	SandboxAddr string
 	SMTPURL     string
 	VarDir      string
+	// SecureCookies is KESSAI_SECURE_COOKIES: "true" when TLS ends at a proxy in front.
+	SecureCookies string
 	// MasterKey is the raw KESSAI_MASTER_KEY; use Key to get the parsed key.
 	MasterKey string
 }
@@ -69,6 +71,12 @@ var vars = []setting{
 	{env: "KESSAI_ADMIN_TOKEN", def: "", secret: true, help: "bootstrap bearer token for the admin API before any admin user exists", field: func(c *Config) *string { return &c.AdminToken }},
 	{env: "KESSAI_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "where demo runs the atone sandbox", field: func(c *Config) *string { return &c.SandboxAddr }, check: checkAddr},
 	{env: "KESSAI_SMTP_URL", flag: "smtp-url", def: "", help: "mail server, smtp://USER:PASS@HOST:PORT (or smtps://); empty keeps mails queued", field: func(c *Config) *string { return &c.SMTPURL }},
+	{env: "KESSAI_SECURE_COOKIES", flag: "secure-cookies", def: "false", help: "true: mark admin session cookies Secure although TLS ends at a proxy in front of kessaid", field: func(c *Config) *string { return &c.SecureCookies }, check: func(s string) error {
+		if s != "true" && s != "false" {
+			return fmt.Errorf("%q: want true or false", s)
+		}
+		return nil
+	}},
 	{env: "KESSAI_VAR_DIR", flag: "var-dir", def: "./var", help: "folder for the demo's database and generated key", field: func(c *Config) *string { return &c.VarDir }},
 }
 

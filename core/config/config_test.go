@@ -79,3 +79,14 @@ func TestMasterKey(t *testing.T) {
 		t.Fatal("the demo key changed between starts")
 	}
 }
+
+func TestSecureCookies(t *testing.T) {
+	c, err := load(t, nil, map[string]string{"KESSAI_SECURE_COOKIES": "true"})
+	if err != nil || c.SecureCookies != "true" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	var ce *config.Error
+	if _, err := load(t, nil, map[string]string{"KESSAI_SECURE_COOKIES": "yes"}); !errors.As(err, &ce) || ce.Var != "KESSAI_SECURE_COOKIES" {
+		t.Fatalf("err = %v", err)
+	}
+}

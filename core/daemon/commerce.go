@@ -74,7 +74,8 @@ func (d *Daemon) commerce() error {
 	d.Settlements.OnCall = func(module, op, outcome string, took time.Duration) { m.AdapterCall(module, op, outcome, took) }
 	d.Settlements.Observe(settlement.ObserverFunc(publish))
 
-	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log, Location: Tokyo})
+	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log, Location: Tokyo,
+		SecureCookies: d.Config.SecureCookies == "true"})
 	adminAPI := d.HTTP.Engine.Group("/admin/api", d.Admin.APIAuth(d.Config.AdminToken))
 	module.Mount(adminAPI, d.Modules)
 	paymethod.Mount(adminAPI, d.Methods)

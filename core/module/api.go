@@ -132,6 +132,8 @@ func (a *api) fail(c *gin.Context, err error) {
 		httpapi.Fail(c, http.StatusUnprocessableEntity, se.Code, se.Message, "selected")
 	case errors.Is(err, ErrUnknownModule):
 		httpapi.Fail(c, http.StatusNotFound, "unknown_module", msgUpdateFailed, "slug")
+	case errors.Is(err, ErrConflict):
+		httpapi.Fail(c, http.StatusConflict, "conflict", "ほかの管理者が設定を変更しました。再読み込みしてからもう一度保存してください。", "")
 	case errors.Is(err, ErrNotSelected):
 		httpapi.Fail(c, http.StatusConflict, "not_selected", "module is not in use", "slug")
 	case errors.Is(err, ErrChecksum), errors.Is(err, ErrProtocolVersion), errors.Is(err, ErrModuleFailed):

@@ -35,6 +35,9 @@ var (
 	// speaks.
 	ErrProtocolVersion = errors.New("adapter protocol version mismatch")
 
+	// ErrConflict: another admin changed the module's settings meanwhile; reload and retry.
+	ErrConflict = errors.New("module settings changed by someone else meanwhile; reload and try again")
+
 	// ErrPluginDir: a binary outside the plugin directory (or a symlink) was offered.
 	ErrPluginDir = errors.New("adapter binary outside the plugin directory")
 )

@@ -3,7 +3,6 @@ package module
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -173,7 +172,7 @@ func (h *Host) UpdateSettings(ctx context.Context, slug string, in plugins.Setti
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return errors.New("changed by someone else meanwhile; reload and try again")
+			return ErrConflict
 		}
 		// Keys only: a value, even a non-secret one, has no place in the audit log.
 		return audit(tx, actor, "module.settings", slug, map[string]any{"changed": changed})
@@ -183,7 +182,10 @@ func (h *Host) UpdateSettings(ctx context.Context, slug string, in plugins.Setti
 	}
 	if s := h.slot(slug); s != nil {
 		if err := h.replace(ctx, s, "settings changed"); err != nil {
-			return nil, err
+			// The settings are saved; the module's state and last error (shown beside it)
+			// tell the admin that the adapter did not come back with them. Answering an error
+			// here would only invite saving the same settings again.
+			h.log.Warn("restart after settings change", "module", slug, "err", err)
 		}
 	}
 	return nil, nil

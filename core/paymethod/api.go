@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/httpapi"
 )
 
@@ -39,6 +40,9 @@ func Mount(r gin.IRouter, m *Methods) {
 			fail(c, err)
 			return
 		}
+		if !audited(c, m, "paymethod.add", pm.ID, pm) {
+			return
+		}
 		c.JSON(http.StatusCreated, pm)
 	})
 	r.PUT("/payment-methods/sort", func(c *gin.Context) {
@@ -50,6 +54,9 @@ func Mount(r gin.IRouter, m *Methods) {
 		}
 		if err := m.Sort(c.Request.Context(), in.IDs); err != nil {
 			fail(c, err)
+			return
+		}
+		if !audited(c, m, "paymethod.sort", 0, in) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"message": "更新しました。"})
@@ -68,6 +75,9 @@ func Mount(r gin.IRouter, m *Methods) {
 			fail(c, err)
 			return
 		}
+		if !audited(c, m, "paymethod.update", id, pm) {
+			return
+		}
 		c.JSON(http.StatusOK, pm)
 	})
 	r.DELETE("/payment-methods/:id", func(c *gin.Context) {
@@ -79,8 +89,21 @@ func Mount(r gin.IRouter, m *Methods) {
 			fail(c, err)
 			return
 		}
+		if !audited(c, m, "paymethod.delete", id, nil) {
+			return
+		}
 		c.Status(http.StatusNoContent)
 	})
+}
+
+// audited writes the change to the audit log with the caller as actor; false (with a 500
+// answered) if it could not.
+func audited(c *gin.Context, m *Methods, action string, id int64, detail any) bool {
+	if err := audit.Record(c.Request.Context(), m.db, httpapi.Actor(c), action, strconv.FormatInt(id, 10), detail); err != nil {
+		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
+		return false
+	}
+	return true
 }
 
 func bind(c *gin.Context, v any) bool {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/paymethod"
 )
 
@@ -85,6 +87,12 @@ func (f *facade) paymentAjax(c *gin.Context) {
 	}
 	if err != nil {
 		f.paymentAnswer(c, http.StatusOK, -1, err)
+		return
+	}
+	// Audited as the console's own edits are, with the shop (its key) as the actor.
+	if err := audit.Record(ctx, f.d.Store.DB, httpapi.Actor(c), "paymethod."+mode, strconv.FormatInt(id, 10),
+		map[string]any{"via": "welcart", "name": c.PostForm("name")}); err != nil {
+		internal(c, err)
 		return
 	}
 	f.paymentAnswer(c, http.StatusOK, id, nil)
