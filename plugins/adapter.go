@@ -42,6 +42,10 @@ type Adapter interface {
 
 	// Confirm verifies the widget's result with the provider and returns the transaction it
 	// created. It must check the transaction against req.Order (amount, Attempt).
+	//
+	// When the widget named a transaction but its check got no answer (Outcome Undefined),
+	// ProviderID is the id the widget named and Attempt is req.Order.Attempt, so that the host
+	// can keep the id and resolve it later by Reference.
 	Confirm(ctx context.Context, req ConfirmRequest) (TransactionResult, error)
 
 	// Reference returns the provider's current view of a transaction (参照). Reconciliation

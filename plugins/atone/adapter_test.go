@@ -207,6 +207,9 @@ func TestAtoneForgedWidgetResult(t *testing.T) {
 	t.Run("an id atone does not know", func(t *testing.T) {
 		r, _ := w.ad.Confirm(ctx(t), plugins.ConfirmRequest{Payload: json.RawMessage(`{"id":"tr_0000000000000000","authorization_result":1}`), Order: order(1000)})
 		want(t, "confirm", r.Result, plugins.Declined, wire.CodeNotFound)
+		if r.ProviderID != "" {
+			t.Fatalf("a refusal names no transaction to cancel: %+v", r)
+		}
 	})
 
 	t.Run("the sandbox's whole completion is accepted as payload", func(t *testing.T) {

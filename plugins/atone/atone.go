@@ -160,6 +160,10 @@ type widgetPayload struct {
 // Confirm checks the widget's result with atone. The payload is only a pointer to a
 // transaction: its id is referenced, and the transaction must carry this order's Attempt and
 // amount, and the authorization result the page reported.
+//
+// When the reference gets no usable answer (5xx, timeout, a dropped or refused connection)
+// the result is Undefined with the widget's id as ProviderID and the order's Attempt, so the
+// host can keep the id and resolve it by Reference.
 func (a *Adapter) Confirm(ctx context.Context, req plugins.ConfirmRequest) (plugins.TransactionResult, error) {
 	cfg, err := a.config("confirm")
 	if err != nil {
@@ -184,6 +188,12 @@ func (a *Adapter) Confirm(ctx context.Context, req plugins.ConfirmRequest) (plug
 			// The widget registered the transaction before this call: whatever stopped the
 			// reference, money may have moved.
 			res.Outcome = plugins.Undefined
+		}
+		if res.Outcome == plugins.Undefined {
+			// The widget's id is the only handle on that money; without it the host would
+			// have nothing to reference. atone's refusal (4xx, e.g. EATN0133 for an id it does
+			// not know) keeps no id: nothing there is this order's.
+			res.ProviderID = w.ID
 		}
 		return res, nil
 	}

@@ -95,14 +95,52 @@ func TestAtoneOutcomeClasses(t *testing.T) {
 			t.Fatalf("reference %+v", ref)
 		}
 	})
+}
 
-	t.Run("a confirm whose reference breaks is undefined: the widget already registered", func(t *testing.T) {
-		o := order(1200)
-		c, _ := w.checkout(o, sandbox.OKMemberPhone)
-		w.fault(sandbox.Fault{Kind: sandbox.FaultMaintenance, Path: "/v1/transactions/", Times: 1})
-		r, _ := w.ad.Confirm(ctx(t), plugins.ConfirmRequest{Payload: []byte(`{"id":"` + c.Result.ID + `","authorization_result":1}`), Order: o})
-		want(t, "confirm", r.Result, plugins.Undefined, wire.CodeMaintenance)
-	})
+// TestAtoneConfirmWithoutAnAnswerKeepsTheID: the widget registered the transaction before
+// Confirm, so a reference that gets no answer leaves the money unknown, and the widget's id is
+// the host's only way to find it again.
+func TestAtoneConfirmWithoutAnAnswerKeepsTheID(t *testing.T) {
+	w := newWorld(t, nil)
+	for _, tc := range []struct {
+		name    string
+		fault   sandbox.FaultKind
+		latency time.Duration
+		code    string
+	}{
+		{"the reference answered 500", sandbox.FaultInternalError, 0, wire.CodeSystemError},
+		{"atone in maintenance (503)", sandbox.FaultMaintenance, 0, wire.CodeMaintenance},
+		{"the connection dropped before atone answered", sandbox.FaultDropBefore, 0, atone.CodeNetwork},
+		{"the connection dropped after atone read the transaction", sandbox.FaultDropAfterCommit, 0, atone.CodeNetwork},
+		{"no answer before the caller's deadline", sandbox.FaultLatency, 1500 * time.Millisecond, atone.CodeTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := order(1200)
+			c, _ := w.checkout(o, sandbox.OKMemberPhone)
+			// Every reference fails until cleared: net/http repeats a GET whose reused
+			// connection was dropped, and one failure would go unseen.
+			w.fault(sandbox.Fault{Kind: tc.fault, Path: "/v1/transactions/" + c.Result.ID, Method: "GET", Latency: tc.latency})
+			cc := ctx(t)
+			if tc.latency > 0 {
+				var cancel context.CancelFunc
+				cc, cancel = context.WithTimeout(cc, 300*time.Millisecond)
+				defer cancel()
+			}
+			r, err := w.ad.Confirm(cc, plugins.ConfirmRequest{Payload: []byte(`{"id":"` + c.Result.ID + `","authorization_result":1}`), Order: o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(t, "confirm", r.Result, plugins.Undefined, tc.code)
+			if r.ProviderID != c.Result.ID || r.Attempt != o.Attempt {
+				t.Fatalf("confirm %+v, want the widget's id %s and attempt %s", r, c.Result.ID, o.Attempt)
+			}
+			// What the host does later with the id it kept, once atone answers again.
+			w.sb.ClearFaults()
+			if ref := w.reference(r.ProviderID); ref.State != plugins.StateAuthorized || ref.Attempt != o.Attempt || ref.Amount != o.Amount {
+				t.Fatalf("reference %+v", ref)
+			}
+		})
+	}
 }
 
 func TestAtoneNoConnectionIsNotAttempted(t *testing.T) {
@@ -143,6 +181,9 @@ func TestAtoneNoConnectionIsNotAttempted(t *testing.T) {
 			// Confirm is the exception: the widget registered the transaction already.
 			r, _ = a.Confirm(ctx(t), plugins.ConfirmRequest{Payload: []byte(`{"id":"tr_AAAAAAAAAAAAAAAA"}`), Order: order(1000)})
 			want(t, "confirm", r.Result, plugins.Undefined, atone.CodeConnect)
+			if r.ProviderID != "tr_AAAAAAAAAAAAAAAA" {
+				t.Fatalf("confirm %+v keeps no id to resolve", r)
+			}
 		})
 	}
 }
