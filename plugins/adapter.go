@@ -43,6 +43,11 @@ type Adapter interface {
 	// Confirm verifies the widget's result with the provider and returns the transaction it
 	// created. It must check the transaction against req.Order (amount, Attempt).
 	//
+	// When the check fails the result is Declined with Code CodeMismatch. A Declined result
+	// with a ProviderID and Code CodeMismatch names a transaction the provider holds that
+	// does not match the order, with that transaction's own Attempt, Amount and State; the
+	// host must not record that ProviderID as the order's transaction, and may cancel it.
+	//
 	// When the widget named a transaction but its check got no answer (Outcome Undefined),
 	// ProviderID is the id the widget named and Attempt is req.Order.Attempt, so that the host
 	// can keep the id and resolve it later by Reference.

@@ -111,6 +111,14 @@ type Result struct {
 	Raw json.RawMessage
 }
 
+// CodeMismatch is the Result.Code an adapter gives when the provider's transaction does not
+// match the order it was checked against (another Attempt, another amount, another result
+// than the buyer's page reported). The provider answered, so the result is Declined; its
+// ProviderID, Attempt, Amount and State describe the provider's transaction, not the order's.
+// The host branches on it to keep that id off the order and to offer cancelling the stray
+// transaction at the provider.
+const CodeMismatch = "KESSAI_MISMATCH"
+
 func toProtoOutcome(o Outcome) pb.Outcome {
 	switch o {
 	case Processed:

@@ -14,7 +14,8 @@
 //   - A 4xx is Declined with atone's code, messages and field; authorization_result 2 is
 //     Declined with Reason "1" (金額超過) or "9" (その他) and the label in Messages.
 //   - The widget's result is never trusted: Confirm references the transaction and compares
-//     it with the order (CodeMismatch).
+//     it with the order; a transaction that does not match is Declined with CodeMismatch and
+//     described as atone holds it, for the host to cancel, never to record as the order's.
 //
 // Behaviour atone does not document is marked [I] where it is decided.
 package atone
@@ -161,6 +162,12 @@ type widgetPayload struct {
 // transaction: its id is referenced, and the transaction must carry this order's Attempt and
 // amount, and the authorization result the page reported.
 //
+// A transaction that does not match is Declined with CodeMismatch and described as atone holds
+// it, as Reference would: ProviderID, Attempt (its own shop_transaction_no, not the order's),
+// Amount (what atone holds of it) and State, so that the host can cancel it at atone. The host must not record that ProviderID as the
+// order's transaction. Raw is left out when the transaction is another order's, whose buyer
+// data does not belong in this order's history.
+//
 // When the reference gets no usable answer (5xx, timeout, a dropped or refused connection)
 // the result is Undefined with the widget's id as ProviderID and the order's Attempt, so the
 // host can keep the id and resolve it by Reference.
@@ -216,15 +223,16 @@ func (a *Adapter) Confirm(ctx context.Context, req plugins.ConfirmRequest) (plug
 	}
 	if len(problems) > 0 {
 		// The transaction is left as it is: a forged id may be another order's, and
-		// cancelling is the shop's decision.
+		// cancelling is the shop's decision. It keeps its own id, Attempt, Amount and State,
+		// so the host can show the stray and cancel it without taking it for the order's.
 		res.Result = plugins.Result{Outcome: plugins.Declined, Code: CodeMismatch, Messages: problems, Field: field, Raw: r.raw}
 		if tx.ShopTransactionNo != req.Order.Attempt {
-			// Another order's transaction: neither its id nor its buyer's data may be recorded
-			// against this order. The messages name the id for support.
-			res = plugins.TransactionResult{Result: res.Result, Attempt: req.Order.Attempt}
+			// Another order's transaction: its buyer's data must not be recorded in this
+			// order's history.
 			res.Raw = nil
 		}
-		a.logger().Warn("atone transaction does not match the order", "op", "Confirm", "id", tx.ID, "attempt", req.Order.Attempt)
+		a.logger().Warn("atone transaction does not match the order", "op", "Confirm", "id", tx.ID,
+			"attempt", req.Order.Attempt, "provider_attempt", tx.ShopTransactionNo)
 		return res, nil
 	}
 	if req.Order.Recurring && tx.AuthorizationResult == wire.AuthorizationOK {

@@ -1,12 +1,17 @@
 package atone
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kessai/kessai/plugins"
+)
 
 // Codes this adapter puts in Result.Code when atone gave none of its own. atone's codes
 // (EATNxxxx) are passed through unchanged; these never collide with them.
 const (
-	// CodeMismatch: the transaction atone holds does not match the order (Confirm).
-	CodeMismatch = "KESSAI_MISMATCH"
+	// CodeMismatch: the transaction atone holds does not match the order (Confirm). It is the
+	// contract's code, so the host can tell a stray transaction from atone's own refusals.
+	CodeMismatch = plugins.CodeMismatch
 	// CodeNG: atone answered authorization_result 2 (与信NG); Result.Reason says why.
 	CodeNG = "KESSAI_NG"
 	// CodeConnect: no connection to atone could be made (DNS, refused, TLS): nothing was sent.
