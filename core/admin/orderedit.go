@@ -15,7 +15,6 @@ import (
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
 )
@@ -309,7 +308,7 @@ func (c *Console) updateOrder(ctx *gin.Context) {
 		return
 	}
 	login := current(ctx).Login
-	res, err := shopapi.Edit(rc, c.deps.Store.DB, c.commerce.Settlements, o, e, settlementActor(login))
+	res, err := order.Update(rc, c.deps.Store.DB, c.commerce.Settlements, o, e, settlementActor(login))
 	var ve order.ValidationError
 	switch {
 	case errors.As(err, &ve):

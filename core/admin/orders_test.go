@@ -21,8 +21,8 @@ import (
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/daemon/daemontest"
 	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 )
 
@@ -200,7 +200,7 @@ func TestOrderScreensInBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.CSS(`#process_status`), "cancel"),
 		)
 		submit(t, ctx, "設定を更新", "#update-order")
-		wantText(t, ctx, ".notice-warning", shopapi.NoticeNotUpdated)
+		wantText(t, ctx, ".notice-warning", order.NoticeNotUpdated)
 		o, err := h.D.Orders.Get(bg, 0, id)
 		if err != nil || o.Total != 5000 || !o.Cancelled() {
 			t.Fatalf("the edit was not saved: %+v %v", o, err)

@@ -73,6 +73,8 @@ func (d *Daemon) commerce() error {
 	d.Settlements = settlement.NewService(st, d.Modules, d.Log)
 	d.Settlements.OnCall = func(module, op, outcome string, took time.Duration) { m.AdapterCall(module, op, outcome, took) }
 	d.Settlements.Observe(settlement.ObserverFunc(publish))
+	// An edited order is saved in the transaction that proves its 取引修正.
+	d.Settlements.Observe(order.Follow())
 
 	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log, Location: Tokyo,
 		SecureCookies: d.Config.SecureCookies == "true"})

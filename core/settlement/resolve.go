@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,13 +34,14 @@ func statusOf(st plugins.State) (Status, bool) {
 }
 
 // Reference is 取引参照: it asks the provider and records the answer in the history. A
-// settlement left pending or unknown by a lost answer is settled by what the provider says.
+// settlement left unknown, or held by a claim whose holder died, is settled by what the
+// provider says.
 func (sv *Service) Reference(ctx context.Context, shopID, id int64, actor string) (Result, error) {
 	s, err := sv.Get(ctx, shopID, id)
 	if err != nil {
 		return Result{}, err
 	}
-	if s.Status == Unknown || (s.Status == Pending && s.WcTransID != "" && leaseOver(s)) {
+	if s.Status == Unknown || s.Orphaned(sv.now()) || (s.Status == Pending && s.WcTransID != "" && sv.due(s)) {
 		return sv.Resolve(ctx, id, actor)
 	}
 	if s.WcTransID == "" {
@@ -57,79 +59,139 @@ func (sv *Service) Reference(ctx context.Context, shopID, id int64, actor string
 	if err != nil {
 		return Result{Settlement: s, Outcome: plugins.OutcomeOf(err)}, fmt.Errorf("%w: reference %s: %v", ErrUnavailable, s.TransID, err)
 	}
-	msg := "状態: " + res.State.String()
+	msg := "状態: " + stateLabel(res.State)
 	if len(res.Messages) > 0 {
 		msg += " / " + strings.Join(res.Messages, " / ")
 	}
-	err = Record(ctx, sv.st.DB, s, History{Operation: OpReference, Amount: res.Amount, ProviderID: s.WcTransID,
+	err = Record(ctx, sv.st.DB.WithContext(context.WithoutCancel(ctx)), s, History{Operation: OpReference, Amount: res.Amount, ProviderID: s.WcTransID,
 		Outcome: res.Outcome.String(), Code: res.Code, Message: msg, Actor: actor})
 	return Result{Settlement: s, Outcome: res.Outcome, Provider: res}, err
 }
 
-func leaseOver(s *Settlement) bool {
-	return s.ResolveAfter == nil || !s.ResolveAfter.After(time.Now().UTC())
+// stateLabel is the provider's state in the history's words.
+func stateLabel(st plugins.State) string {
+	if to, ok := statusOf(st); ok {
+		return to.Label()
+	}
+	return "不明"
 }
 
-// Resolve settles a pending or unknown settlement by Reference: whatever the provider says the
-// transaction is, the settlement becomes. It never repeats the lost call. When the provider
-// cannot say, it schedules another look with backoff, and after MaxResolve looks it writes the
-// settlement to the error log for a person.
+func (sv *Service) due(s *Settlement) bool {
+	return s.ResolveAfter == nil || !s.ResolveAfter.After(sv.now())
+}
+
+// Resolve settles a settlement whose last call has no known answer (unknown, a claim whose
+// holder died, a provider that had not decided) from its open attempt: whatever the provider
+// says that call did, the settlement becomes. It never repeats a call that may have moved
+// money. When the provider cannot say, it schedules another look with backoff, and after
+// MaxResolve looks it writes the settlement to the error log for a person.
 func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result, error) {
+	ctx, cancel := sv.detach(ctx)
+	defer cancel()
 	s, err := sv.Get(ctx, 0, id)
 	if err != nil {
 		return Result{}, err
 	}
-	if s.Status != Unknown && s.Status != Pending {
+	now := sv.now()
+	if s.Claimed(now) {
+		// Its holder is alive and will record the answer.
+		return Result{Settlement: s, Outcome: plugins.Pending}, nil
+	}
+	a, err := openAttempt(ctx, sv.st.DB, s.ID)
+	if err != nil {
+		return Result{Settlement: s}, err
+	}
+	orphaned := s.Orphaned(now)
+	if s.Status != Unknown && !orphaned && !(s.Status == Pending && (s.WcTransID != "" || a != nil)) {
 		return Result{Settlement: s, Outcome: outcomeOfStatus(s.Status)}, nil
 	}
-	if s.WcTransID == "" && s.Status == Pending && s.ContinuationChargeID == nil {
-		// A checkout the buyer has not finished: nothing to ask the provider about yet.
-		return Result{Settlement: s, Outcome: plugins.Pending}, nil
+	// Take the settlement over: from here no other request or replica may act on it.
+	if err := sv.begin(ctx, s, nil); errors.Is(err, ErrBusy) {
+		cur, gerr := sv.Get(ctx, 0, id)
+		if gerr != nil {
+			return Result{}, gerr
+		}
+		return Result{Settlement: cur, Outcome: outcomeOfStatus(cur.Status)}, nil
+	} else if err != nil {
+		return Result{Settlement: s}, err
+	}
+	if a == nil && s.WcTransID == "" {
+		if s.Status == Pending && s.ContinuationChargeID != nil {
+			// The attempt is written before every call: without one, nothing was sent.
+			na := &Attempt{Kind: OpCharge, AttemptNo: s.Attempt, Amount: s.Amount, PriorStatus: Pending, State: AttemptOpen, Actor: actor, CreatedAt: now}
+			if err := sv.st.DB.WithContext(ctx).Create(na).Error; err != nil {
+				sv.release(ctx, s, nil)
+				return Result{Settlement: s}, err
+			}
+			return sv.record(ctx, s, na, nil, plugins.TransactionResult{Result: plugins.Result{Outcome: plugins.NotAttempted,
+				Code: "KESSAI_NOT_SENT", Messages: []string{"課金の送信前に処理が中断されました。"}}}, actor, nil)
+		}
+		if s.Status == Pending {
+			// A checkout the buyer has not finished: nothing to ask the provider about yet.
+			sv.release(ctx, s, nil)
+			return Result{Settlement: s, Outcome: plugins.Pending}, nil
+		}
 	}
 	ad, err := sv.adapter(ctx, s)
 	if err != nil {
-		return Result{Settlement: s, Outcome: plugins.Undefined}, sv.reschedule(ctx, s, err.Error())
+		return Result{Settlement: s, Outcome: plugins.Undefined}, sv.reschedule(ctx, s, a, err.Error())
 	}
-	cctx, cancel := sv.callCtx(ctx)
-	defer cancel()
-	start := time.Now()
-	res, callErr := ad.Reference(cctx, plugins.ReferenceRequest{ProviderID: s.WcTransID, Attempt: s.Attempt})
-	sv.observe(s, OpResolve, start, res.Result, callErr)
-	to, known := statusOf(res.State)
-	if callErr != nil || res.Outcome != plugins.Processed || !known {
-		why := "provider did not confirm the transaction"
-		if callErr != nil {
-			why = callErr.Error()
-		} else if len(res.Messages) > 0 {
-			why = strings.Join(res.Messages, " / ")
+	if a != nil && a.Kind == OpConfirm {
+		// A widget result whose answer was lost: confirm it again from what was written ahead.
+		// Confirming only references; it moves no money.
+		var req confirmRequest
+		if err := json.Unmarshal([]byte(a.Request), &req); err == nil {
+			r, err := sv.confirm(ctx, ad, s, a, req.Payload, req.Order, actor)
+			if err == nil && r.Settlement.Status == Unknown {
+				return r, fmt.Errorf("%w: %s: no answer", ErrUnresolved, s.TransID)
+			}
+			return r, err
 		}
-		if err := sv.reschedule(ctx, s, why); err != nil {
+	}
+	v := sv.verdict(ctx, ad, s, a)
+	if !v.known {
+		if err := sv.reschedule(ctx, s, a, v.why); err != nil {
 			return Result{Settlement: s}, err
 		}
-		return Result{Settlement: s, Outcome: plugins.Undefined, Provider: res}, fmt.Errorf("%w: %s: %s", ErrUnresolved, s.TransID, why)
+		return Result{Settlement: s, Outcome: plugins.Undefined, Provider: v.res}, fmt.Errorf("%w: %s: %s", ErrUnresolved, s.TransID, v.why)
 	}
 	from := s.Status
-	if res.Amount != 0 {
-		s.Amount = res.Amount
+	if a != nil {
+		from = a.PriorStatus
 	}
-	if to == Captured && s.CapturedAt == nil {
-		t := time.Now().UTC()
-		if !res.SettledAt.IsZero() {
-			t = res.SettledAt.UTC()
+	s.WcTransID = v.providerID
+	if v.attemptNo != "" {
+		s.Attempt = v.attemptNo
+	}
+	if v.res.Amount != 0 {
+		s.Amount = v.res.Amount
+	}
+	if v.to == Captured && s.CapturedAt == nil {
+		t := now
+		if !v.res.SettledAt.IsZero() {
+			t = v.res.SettledAt.UTC()
 		}
 		s.CapturedAt = &t
 	}
-	if to == Failed {
-		s.Reason = res.Reason
+	if v.to == Failed {
+		s.Reason = v.res.Reason
 	}
 	s.ResolveAfter, s.ResolveAttempts = nil, 0
-	h := History{Operation: OpResolve, Amount: s.Amount, ProviderID: s.WcTransID, Outcome: res.Outcome.String(),
-		Message: "取引参照により確定: " + to.Label(), Actor: actor}
+	h := History{Operation: OpResolve, Amount: s.Amount, ProviderID: s.WcTransID, Outcome: v.res.Outcome.String(),
+		Message: "取引参照により確定: " + v.to.Label() + v.note, Actor: actor}
+	if a != nil {
+		a.State, a.ProviderID, a.Outcome, a.AnsweredAt = AttemptDone, v.attemptProviderID, v.res.Outcome.String(), &now
+	}
 	err = sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := Apply(ctx, tx, s, to, h); err != nil {
+		if a != nil {
+			if err := saveAttempt(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+		if err := Apply(ctx, tx, s, v.to, h); err != nil {
 			return err
 		}
-		c := Change{Settlement: s, From: from, To: to, Op: OpResolve, Result: res}
+		c := Change{Settlement: s, From: from, To: v.to, Op: OpResolve, Result: v.res, Attempt: a}
 		for _, o := range sv.observers {
 			if err := o.SettlementChanged(ctx, tx, c); err != nil {
 				return err
@@ -140,7 +202,92 @@ func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result,
 	if err != nil {
 		return Result{Settlement: s}, fmt.Errorf("resolve %s: %w", s.TransID, err)
 	}
-	return Result{Settlement: s, Outcome: plugins.Processed, Provider: res}, nil
+	return Result{Settlement: s, Outcome: plugins.Processed, Provider: v.res}, nil
+}
+
+// verdict is what recovery proved about a settlement.
+type verdict struct {
+	known      bool
+	to         Status
+	providerID string // the settlement's transaction from now on
+	attemptNo  string // the settlement's attempt from now on, when it changed
+	// attemptProviderID is the transaction the open attempt produced ("" if it produced none).
+	attemptProviderID string
+	res               plugins.TransactionResult
+	note              string
+	why               string
+}
+
+// verdict asks the provider what the open attempt a did (or, without one, where the
+// settlement's transaction stands).
+func (sv *Service) verdict(ctx context.Context, ad plugins.Adapter, s *Settlement, a *Attempt) verdict {
+	ref := func(id string) (plugins.TransactionResult, Status, bool, string) {
+		if id == "" {
+			return plugins.TransactionResult{}, "", false, "取引IDが分かりません"
+		}
+		cctx, cancel := sv.callCtx(ctx)
+		defer cancel()
+		start := time.Now()
+		res, err := ad.Reference(cctx, plugins.ReferenceRequest{ProviderID: id})
+		sv.observe(s, OpResolve, start, res.Result, err)
+		if err != nil {
+			return res, "", false, err.Error()
+		}
+		to, known := statusOf(res.State)
+		if res.Outcome != plugins.Processed || !known {
+			why := "provider did not confirm the transaction"
+			if len(res.Messages) > 0 {
+				why = strings.Join(res.Messages, " / ")
+			}
+			return res, "", false, why
+		}
+		return res, to, true, ""
+	}
+	if a == nil {
+		res, to, ok, why := ref(s.WcTransID)
+		return verdict{known: ok, to: to, providerID: s.WcTransID, res: res, why: why}
+	}
+	switch a.Kind {
+	case OpCapture, OpCancel:
+		res, to, ok, why := ref(a.TargetID)
+		return verdict{known: ok, to: to, providerID: a.TargetID, res: res, why: why}
+	case OpCharge:
+		id := a.ProviderID
+		if id == "" {
+			id = s.WcTransID
+		}
+		res, to, ok, why := ref(id)
+		if ok && res.Attempt != "" && res.Attempt != a.AttemptNo {
+			return verdict{res: res, why: fmt.Sprintf("取引 %s は別の取引番号（%s）のものです", id, res.Attempt)}
+		}
+		if !ok && id == "" {
+			why = "課金の応答がなく、取引IDが分かりません。決済代行会社からの通知を待っています"
+		}
+		return verdict{known: ok, to: to, providerID: id, attemptProviderID: id, res: res, why: why}
+	case OpModify:
+		if a.ProviderID != "" {
+			// The replacement's id, from the answer or from the provider's webhook: believe it
+			// only if the provider holds it under this attempt's merchant reference.
+			res, to, ok, _ := ref(a.ProviderID)
+			if ok && (res.Attempt == "" || res.Attempt == a.AttemptNo) {
+				return verdict{known: true, to: to, providerID: a.ProviderID, attemptNo: a.AttemptNo, attemptProviderID: a.ProviderID,
+					res: res, note: "（取引修正後の取引）"}
+			}
+		}
+		res, to, ok, why := ref(a.TargetID)
+		if !ok {
+			return verdict{res: res, why: why}
+		}
+		if to != Cancelled {
+			// The replaced transaction is still live: the 取引修正 never happened.
+			return verdict{known: true, to: to, providerID: a.TargetID, res: res, note: "（取引修正は行われていません）"}
+		}
+		// The replaced transaction is cancelled, so the replacement exists; only its id, which
+		// the provider's webhook brings, is missing. Never conclude 取消済み from the old one.
+		return verdict{res: res, why: "取引修正の元取引は取消済みです。新しい取引を決済代行会社からの通知で確認します"}
+	}
+	res, to, ok, why := ref(s.WcTransID)
+	return verdict{known: ok, to: to, providerID: s.WcTransID, res: res, why: why}
 }
 
 // backoff is the janitor's wait before the n-th look (n from 1): 30s, 1m, 2m, … up to 1h.
@@ -149,43 +296,63 @@ func backoff(n int) time.Duration {
 	return min(d, time.Hour)
 }
 
-// reschedule pushes the next look out and, once the looks are used up, writes the error log.
-// It changes no status, so it writes no history row.
-func (sv *Service) reschedule(ctx context.Context, s *Settlement, why string) error {
+// reschedule pushes the next look out, leaves the settlement unknown (a claim whose holder
+// died has no known answer either) and releases the janitor's hold; once the looks are used
+// up, it writes the error log for a person.
+func (sv *Service) reschedule(ctx context.Context, s *Settlement, a *Attempt, why string) error {
 	s.ResolveAttempts++
-	after := time.Now().UTC().Add(backoff(s.ResolveAttempts))
+	after := sv.now().Add(backoff(s.ResolveAttempts))
 	s.ResolveAfter = &after
 	return sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Model(&Settlement{}).Where("id = ?", s.ID).Updates(map[string]any{
-			"resolve_after": s.ResolveAfter, "resolve_attempts": s.ResolveAttempts}).Error
-		if err != nil {
+		to := s.Status
+		if a != nil {
+			to = Unknown
+		}
+		h := History{Operation: OpResolve, Amount: s.Amount, ProviderID: s.WcTransID, Outcome: plugins.Undefined.String(),
+			Message: "状態を確認できません: " + why, Actor: "janitor"}
+		if to == s.Status && s.ResolveAttempts > 1 {
+			// Only the first failed look is worth a history row; later ones change nothing.
+			res := tx.Model(&Settlement{}).Where("id = ? AND version = ?", s.ID, s.Version).Updates(map[string]any{
+				"resolve_after": s.ResolveAfter, "resolve_attempts": s.ResolveAttempts, "claimed_by": "", "claimed_until": nil, "version": s.Version + 1})
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected != 1 {
+				return ErrConflict
+			}
+			s.Version++
+			s.ClaimedBy, s.ClaimedUntil = "", nil
+		} else if err := Apply(ctx, tx, s, to, h); err != nil {
 			return err
 		}
 		if s.ResolveAttempts == sv.MaxResolve {
 			oid := s.OrderID
-			return errlog.Write(ctx, tx, s.TransID, s.Module, strings.ToUpper(s.Module)+" UNRESOLVED", map[string]any{
+			data := map[string]any{
 				"settlement_id": s.ID, "order_id": s.OrderID, "provider_id": s.WcTransID, "attempt": s.Attempt,
 				"status": s.Status.Label(), "message": "取引の状態を確認できません。決済代行会社の管理画面で確認してください。", "last_error": why,
-			}, &oid)
+			}
+			if a != nil {
+				data["operation"], data["attempt"] = a.Kind.Label(), a.AttemptNo
+			}
+			return errlog.Write(ctx, tx, s.TransID, s.Module, strings.ToUpper(s.Module)+" UNRESOLVED", data, &oid)
 		}
 		return nil
 	})
 }
 
-// ResolveDue is the janitor's pass: it claims up to limit pending or unknown settlements whose
-// next look is due (SKIP LOCKED, so replicas take disjoint rows) and resolves each. It returns
-// how many it looked at.
+// ResolveDue is the janitor's pass: it claims up to limit settlements whose last call has no
+// known answer and whose next look is due (unknown ones, claims whose holder died, answers
+// the provider had not decided), SKIP LOCKED so that replicas take disjoint rows, and
+// resolves each. It also calls checkouts whose widget never answered かご落ち and asks again
+// about stray transactions whose void got no answer. It returns how many it looked at.
 func (sv *Service) ResolveDue(ctx context.Context, limit int) (int, error) {
-	now := time.Now().UTC()
+	now := sv.now()
 	var ids []int64
 	err := sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Unknown settlements are all looked at, with or without a provider id (then the
-		// adapter may find the transaction by attempt, or after MaxResolve looks a person is
-		// asked through the error log). Pending ones only when a call was made: a provider id,
-		// or a continuation charge whose claim outlived its lease.
 		q := tx.Model(&Settlement{}).
-			Where("(status = ? OR (status = ? AND (wc_trans_id <> '' OR continuation_charge_id IS NOT NULL))) AND (resolve_after IS NULL OR resolve_after <= ?)",
-				Unknown, Pending, now).
+			Where("(status = ? OR claimed_until < ? OR (status = ? AND wc_trans_id <> '')) AND (resolve_after IS NULL OR resolve_after <= ?)",
+				Unknown, now, Pending, now).
+			Where("claimed_until IS NULL OR claimed_until < ?", now).
 			Order("resolve_after").Limit(limit)
 		if err := sv.st.SkipLocked(q).Pluck("id", &ids).Error; err != nil {
 			return err
@@ -193,8 +360,8 @@ func (sv *Service) ResolveDue(ctx context.Context, limit int) (int, error) {
 		if len(ids) == 0 {
 			return nil
 		}
-		// The claim: push the next look out by a lease so another replica skips these rows
-		// even after this transaction ends.
+		// Push the next look out so another replica skips these rows even after this
+		// transaction ends; Resolve's own claim is what guards the work.
 		lease := now.Add(sv.Lease)
 		return tx.Model(&Settlement{}).Where("id IN ?", ids).Update("resolve_after", lease).Error
 	})
@@ -206,5 +373,97 @@ func (sv *Service) ResolveDue(ctx context.Context, limit int) (int, error) {
 			sv.log.Warn("janitor: resolve", "settlement", id, "err", err)
 		}
 	}
-	return len(ids), nil
+	n := len(ids)
+	if m, err := sv.abandonDue(ctx, limit); err != nil {
+		sv.log.Warn("janitor: abandon", "err", err)
+	} else {
+		n += m
+	}
+	if m, err := sv.voidsDue(ctx, limit); err != nil {
+		sv.log.Warn("janitor: voids", "err", err)
+	} else {
+		n += m
+	}
+	return n, nil
+}
+
+// abandonDue calls かご落ち every checkout whose widget has not answered within AbandonAfter:
+// no transaction, no attempt in flight. The provider cannot be searched by merchant
+// reference, so a buyer who paid after all is found by the provider's webhook, which the
+// transition table still lets through.
+func (sv *Service) abandonDue(ctx context.Context, limit int) (int, error) {
+	if sv.AbandonAfter <= 0 {
+		return 0, nil
+	}
+	now := sv.now()
+	var ss []Settlement
+	err := sv.st.DB.WithContext(ctx).
+		Where("status = ? AND wc_trans_id = '' AND continuation_charge_id IS NULL AND claimed_until IS NULL AND updated_at < ?", Pending, now.Add(-sv.AbandonAfter)).
+		Where("NOT EXISTS (SELECT 1 FROM settlement_attempts a WHERE a.settlement_id = settlements.id AND a.state = ?)", AttemptOpen).
+		Limit(limit).Find(&ss).Error
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range ss {
+		s := &ss[i]
+		err := sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			h := History{Operation: OpAbandon, Amount: s.Amount, Actor: "janitor",
+				Message: "ウィジェットの応答がないまま一定時間が過ぎたため、かご落ちとしました"}
+			if err := Apply(ctx, tx, s, Abandoned, h); err != nil {
+				return err
+			}
+			c := Change{Settlement: s, From: Pending, To: Abandoned, Op: OpAbandon}
+			for _, o := range sv.observers {
+				if err := o.SettlementChanged(ctx, tx, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			n++
+		} else if !errors.Is(err, ErrConflict) {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// voidsDue asks again about voids of stray transactions whose answer was lost: a reference
+// says whether the stray is cancelled; one still live is cancelled again (a second cancel of
+// a cancelled transaction is refused by the provider, never a second movement of money).
+func (sv *Service) voidsDue(ctx context.Context, limit int) (int, error) {
+	var as []Attempt
+	err := sv.st.DB.WithContext(ctx).Where("kind = ? AND state = ? AND created_at < ?", OpVoid, AttemptOpen, sv.now().Add(-sv.Lease)).
+		Limit(limit).Find(&as).Error
+	if err != nil || len(as) == 0 {
+		return 0, err
+	}
+	for i := range as {
+		a := &as[i]
+		s, err := sv.Get(ctx, 0, a.SettlementID)
+		if err != nil {
+			return i, err
+		}
+		ad, err := sv.adapter(ctx, s)
+		if err != nil {
+			return i, err
+		}
+		cctx, cancel := sv.callCtx(ctx)
+		ref, err := ad.Reference(cctx, plugins.ReferenceRequest{ProviderID: a.TargetID})
+		var res plugins.TransactionResult
+		callErr := err
+		if err == nil && ref.Outcome == plugins.Processed && ref.State == plugins.StateCancelled {
+			res = ref
+		} else if err == nil && ref.Outcome == plugins.Processed {
+			res, callErr = ad.Cancel(cctx, plugins.CancelRequest{ProviderID: a.TargetID})
+		} else if err == nil {
+			res = ref
+			res.Outcome = plugins.Undefined
+		}
+		cancel()
+		sv.recordVoid(ctx, s, a, res, callErr, "janitor", false)
+	}
+	return len(as), nil
 }

@@ -29,8 +29,26 @@ type Settlement struct {
 	CapturedAt      *time.Time
 	ResolveAfter    *time.Time // when the janitor may next look at a pending/unknown settlement
 	ResolveAttempts int
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Version is raised by every write, and every write is a compare-and-set on it, so a copy
+	// read before another write can never overwrite it.
+	Version int64
+	// ClaimedBy and ClaimedUntil are an operation in flight: who holds the settlement and until
+	// when. A claim whose lease ran out belongs to a process that died; the janitor takes it
+	// over and references before deciding anything.
+	ClaimedBy    string
+	ClaimedUntil *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Claimed reports whether an operation holds s at now.
+func (s *Settlement) Claimed(now time.Time) bool {
+	return s.ClaimedUntil != nil && s.ClaimedUntil.After(now)
+}
+
+// Orphaned reports whether s carries a claim whose lease ran out: its holder died.
+func (s *Settlement) Orphaned(now time.Time) bool {
+	return s.ClaimedUntil != nil && !s.ClaimedUntil.After(now)
 }
 
 // TableName is the settlements table.
@@ -52,6 +70,11 @@ const (
 	OpWebhook   Operation = "webhook"
 	OpConfirm   Operation = "confirm"
 	OpResolve   Operation = "resolve"
+	// OpVoid cancels a provider transaction that does not belong to the settlement's order
+	// (a widget that paid a stale attempt), so that no money is left authorized.
+	OpVoid Operation = "void"
+	// OpReconcile corrects a settlement to the provider's view found by reconciliation.
+	OpReconcile Operation = "reconcile"
 )
 
 var opLabels = map[Operation]string{
@@ -66,6 +89,8 @@ var opLabels = map[Operation]string{
 	OpWebhook:   "通知",
 	OpConfirm:   "与信",
 	OpResolve:   "状態確認",
+	OpVoid:      "不一致取引の取消",
+	OpReconcile: "照合による修正",
 }
 
 // Label is the 処理区分 shown in the history table.
@@ -116,8 +141,8 @@ func Create(ctx context.Context, tx *gorm.DB, s *Settlement, h History) error {
 // Apply moves s to status to and appends h, in the caller's transaction tx, so that no status
 // change exists without its history row. The fields of s that an operation may change
 // (WcTransID, Attempt, Amount, Reason, CapturedAt, ResolveAfter, ResolveAttempts) are written
-// with it. The update is guarded by the status s was read with: if another request or replica
-// changed it meanwhile, Apply returns ErrConflict and writes nothing.
+// with it, and any claim on s is released. The update is a compare-and-set on the version s
+// was read with: if anything wrote the row since, Apply returns ErrConflict and writes nothing.
 func Apply(ctx context.Context, tx *gorm.DB, s *Settlement, to Status, h History) error {
 	from := s.Status
 	if err := Check(from, to); err != nil {
@@ -125,7 +150,7 @@ func Apply(ctx context.Context, tx *gorm.DB, s *Settlement, to Status, h History
 	}
 	now := tx.NowFunc()
 	res := tx.WithContext(ctx).Model(&Settlement{}).
-		Where("id = ? AND status = ?", s.ID, from).
+		Where("id = ? AND version = ?", s.ID, s.Version).
 		Updates(map[string]any{
 			"status":           to,
 			"wc_trans_id":      s.WcTransID,
@@ -135,6 +160,9 @@ func Apply(ctx context.Context, tx *gorm.DB, s *Settlement, to Status, h History
 			"captured_at":      s.CapturedAt,
 			"resolve_after":    s.ResolveAfter,
 			"resolve_attempts": s.ResolveAttempts,
+			"claimed_by":       "",
+			"claimed_until":    nil,
+			"version":          s.Version + 1,
 			"updated_at":       now,
 		})
 	if res.Error != nil {
@@ -147,7 +175,8 @@ func Apply(ctx context.Context, tx *gorm.DB, s *Settlement, to Status, h History
 	if err := tx.WithContext(ctx).Create(&h).Error; err != nil {
 		return fmt.Errorf("settlement %s: history: %w", s.TransID, err)
 	}
-	s.Status, s.UpdatedAt = to, now
+	s.Status, s.UpdatedAt, s.Version = to, now, s.Version+1
+	s.ClaimedBy, s.ClaimedUntil = "", nil
 	return nil
 }
 

@@ -15,7 +15,9 @@ type Status string
 
 // The statuses.
 const (
-	// Pending: checkout prepared or a call in flight; no money has moved as far as kessai knows.
+	// Pending: a checkout (or continuation charge) waiting for the provider's first answer; no
+	// money has moved as far as kessai knows. An operation in flight is not a status but a
+	// claim on the row (Settlement.ClaimedUntil).
 	Pending Status = "pending"
 	// Authorized is 仮売上: the provider authorized (与信) the amount; it is not yet captured.
 	Authorized Status = "authorized"
@@ -28,10 +30,13 @@ const (
 	// Unknown: a call got no answer (timeout, adapter crash). Money may or may not have moved;
 	// the janitor asks the provider (Reference) and nothing is retried blindly.
 	Unknown Status = "unknown"
+	// Abandoned is かご落ち: a checkout whose widget never answered within the configured time
+	// and of which the provider knows nothing. The buyer may still come back and pay.
+	Abandoned Status = "abandoned"
 )
 
 // Statuses lists every status, in the order tables show them.
-var Statuses = []Status{Pending, Authorized, Captured, Cancelled, Failed, Unknown}
+var Statuses = []Status{Pending, Authorized, Captured, Cancelled, Failed, Unknown, Abandoned}
 
 var labels = map[Status]string{
 	Pending:    "処理中",
@@ -40,6 +45,7 @@ var labels = map[Status]string{
 	Cancelled:  "取消済み",
 	Failed:     "決済エラー",
 	Unknown:    "確認中",
+	Abandoned:  "かご落ち",
 }
 
 // Label is the Japanese badge text (仮売上, 売上計上, 取消済み, 決済エラー, …).
@@ -51,23 +57,26 @@ func (s Status) Label() string {
 }
 
 // transitions is the whole state machine. A status may move only to the statuses listed for
-// it.
+// it. Statuses hold money states only: an operation in flight is a claim with a lease on the
+// row, never a status, so a claim that dies leaves the last proven money state behind.
+// Self-transitions mark answers that keep the status but change the record (取引修正 replaces
+// the provider transaction of an authorized or captured settlement; a refused call returns
+// the settlement to where it was).
 //
-// Pending doubles as the in-flight state: before an operation calls the provider, the
-// settlement moves from 仮売上 or 売上計上 to pending (a claim no second request or replica can
-// also take), and the provider's answer moves it on. Whether the operation itself is allowed
-// (売上計上 only from 仮売上, …) is checked against the status before the claim; see Check.
-// Self-transitions mark operations that keep the status but change the transaction (取引修正
-// replaces the provider transaction of an authorized or captured settlement).
+// A reference (the janitor, 取引参照, reconciliation) proves where the provider stands, so it
+// may also correct a status that turned out wrong: a 決済エラー the provider holds as
+// authorized, or a 取消済み whose transaction the provider still holds live.
 var transitions = map[Status][]Status{
-	Pending:    {Pending, Authorized, Captured, Cancelled, Failed, Unknown},
-	Authorized: {Pending, Authorized, Captured, Cancelled, Unknown},
-	Captured:   {Pending, Captured, Cancelled, Unknown},
-	Cancelled:  {},
+	Pending:    {Pending, Authorized, Captured, Cancelled, Failed, Unknown, Abandoned},
+	Authorized: {Authorized, Captured, Cancelled, Unknown},
+	Captured:   {Authorized, Captured, Cancelled, Unknown},
+	Cancelled:  {Authorized, Captured},
 	// A declined checkout may be tried again by the buyer in the widget: a new attempt.
-	Failed: {Pending},
+	Failed: {Pending, Authorized, Captured, Cancelled},
 	// The janitor's Reference settles an unknown settlement into whatever the provider says.
-	Unknown: {Pending, Authorized, Captured, Cancelled, Failed},
+	Unknown: {Pending, Authorized, Captured, Cancelled, Failed, Unknown},
+	// The buyer came back (a new checkout) or the provider's webhook says they paid after all.
+	Abandoned: {Pending, Authorized, Captured, Cancelled, Failed},
 }
 
 // CanTransition reports whether the state machine allows from → to.
@@ -102,3 +111,7 @@ func Check(from, to Status) error {
 	}
 	return nil
 }
+
+// ErrBusy is wrapped by a refusal that arrived while another operation holds the settlement;
+// callers answer 409 and the client may try again once it is done.
+var ErrBusy = errors.New("settlement: another operation is in flight")

@@ -10,14 +10,16 @@ import (
 
 // allowed is the state machine written out as the full matrix, independently of the table in
 // status.go, so that a change to one without the other fails here. Rows are from, columns to,
-// in settlement.Statuses order: pending, authorized, captured, cancelled, error, unknown.
-var allowed = map[settlement.Status][6]bool{
-	settlement.Pending:    {true, true, true, true, true, true},
-	settlement.Authorized: {true, true, true, true, false, true},
-	settlement.Captured:   {true, false, true, true, false, true},
-	settlement.Cancelled:  {false, false, false, false, false, false},
-	settlement.Failed:     {true, false, false, false, false, false},
-	settlement.Unknown:    {true, true, true, true, true, false},
+// in settlement.Statuses order: pending, authorized, captured, cancelled, error, unknown,
+// abandoned.
+var allowed = map[settlement.Status][7]bool{
+	settlement.Pending:    {true, true, true, true, true, true, true},
+	settlement.Authorized: {false, true, true, true, false, true, false},
+	settlement.Captured:   {false, true, true, true, false, true, false},
+	settlement.Cancelled:  {false, true, true, false, false, false, false},
+	settlement.Failed:     {true, true, true, true, false, false, false},
+	settlement.Unknown:    {true, true, true, true, true, true, false},
+	settlement.Abandoned:  {true, true, true, true, true, false, false},
 }
 
 func TestTransitionTableEveryPair(t *testing.T) {

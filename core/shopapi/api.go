@@ -524,12 +524,6 @@ func (a *API) reference(c *gin.Context) {
 		"provider_id": r.Provider.ProviderID, "code": r.Provider.Code, "messages": r.Provider.Messages}})
 }
 
-// Notices for edits the provider was not told about.
-const (
-	NoticeNotUpdated = "受注がキャンセル、または決済が取消済みのため、決済代行会社の取引は更新されていません。"
-	NoticeNoTx       = "決済が確定していないため、決済代行会社の取引は更新されていません。"
-)
-
 func (a *API) editOrder(c *gin.Context) {
 	o, ok := a.loadOrder(c)
 	if !ok {
@@ -539,7 +533,7 @@ func (a *API) editOrder(c *gin.Context) {
 	if !decode(c, &e) {
 		return
 	}
-	res, err := Edit(c.Request.Context(), a.Store.DB, a.Settlements, o, e, actor(c))
+	res, err := order.Update(c.Request.Context(), a.Store.DB, a.Settlements, o, e, actor(c))
 	if err != nil {
 		fail(c, err)
 		return
@@ -549,59 +543,4 @@ func (a *API) editOrder(c *gin.Context) {
 		return
 	}
 	a.answer(c, http.StatusOK, &res.Order, gin.H{"provider_updated": res.ProviderUpdated, "notice": res.Notice})
-}
-
-// EditResult is what an order edit did.
-type EditResult struct {
-	Order           order.Order
-	ProviderUpdated bool
-	Notice          string
-	// Outcome is set when the provider did not process the 取引修正 (declined or unknown);
-	// the order was not changed then, except when the outcome is unknown.
-	Outcome *settlement.Result
-}
-
-// Edit applies a 受注編集: it saves the order, and when the amount or the buyer changed it
-// sends a 取引修正 — unless the order is キャンセル or the settlement 取消済み, in which case
-// the edit is saved locally and the notice says the provider was not updated. The admin
-// console uses it too.
-func Edit(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *order.Order, e order.Edit, actor string) (EditResult, error) {
-	n, changed, err := e.Apply(*o)
-	if err != nil {
-		return EditResult{}, err
-	}
-	out := EditResult{Order: n}
-	s, err := sv.ForOrder(ctx, o.ID)
-	if err != nil && !errors.Is(err, settlement.ErrNotFound) {
-		return EditResult{}, err
-	}
-	if changed && s != nil {
-		switch {
-		case o.Cancelled() || n.Cancelled() || s.Status == settlement.Cancelled:
-			out.Notice = NoticeNotUpdated
-		case s.Status == settlement.Authorized || s.Status == settlement.Captured:
-			r, err := sv.Modify(ctx, 0, s.ID, n.Plugin(""), actor)
-			if err != nil {
-				return EditResult{}, err
-			}
-			switch r.Outcome {
-			case plugins.Processed:
-				out.ProviderUpdated = true
-			case plugins.Undefined:
-				// The modification may have happened: keep the shop's edit, and let the
-				// janitor settle the transaction.
-				out.Outcome = &r
-			default:
-				out.Outcome = &r
-				out.Order = *o
-				return out, nil
-			}
-		default:
-			out.Notice = NoticeNoTx
-		}
-	}
-	if err := order.Save(ctx, db, &out.Order); err != nil {
-		return EditResult{}, err
-	}
-	return out, nil
 }

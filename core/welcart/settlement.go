@@ -196,7 +196,7 @@ func (f *facade) change(c *gin.Context, o *order.Order, _ *settlement.Settlement
 	if msg != "" {
 		return outcome{view: View{Notice: msg}}, nil
 	}
-	res, err := shopapi.Edit(ctx, f.d.Store.DB, f.d.Settlements, o, e, httpapi.Actor(c))
+	res, err := order.Update(ctx, f.d.Store.DB, f.d.Settlements, o, e, httpapi.Actor(c))
 	if err != nil {
 		return outcome{}, err
 	}

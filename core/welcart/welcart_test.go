@@ -17,8 +17,8 @@ import (
 
 	"github.com/kessai/kessai/core/daemon/daemontest"
 	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 )
@@ -219,7 +219,7 @@ func TestSettlementDialog(t *testing.T) {
 		before := wcTrans()
 		r := op("change_atone", "amount", "1500")
 		want(t, r, 200, "NG")
-		contains(t, "dialog", r.Result, shopapi.NoticeNotUpdated)
+		contains(t, "dialog", r.Result, order.NoticeNotUpdated)
 		contains(t, "badge", r.ActingStatus, "取消済み")
 		if wcTrans() != before {
 			t.Fatal("atone was asked to modify a cancelled settlement")

@@ -279,7 +279,20 @@ func (h *Handler) reconcile(ctx context.Context, slug string, ad plugins.Adapter
 		}
 		e.Result = Referenced
 		return nil
-	case s.Attempt == ev.Attempt && s.Status == settlement.Pending && s.WcTransID == "" && s.ContinuationChargeID == nil:
+	case h.openAttempt(ctx, s, ev) != nil:
+		// A call kessai made whose answer was lost (a 取引修正, a continuation charge, a widget
+		// result): the notification names its transaction. The id is only a hint; Resolve
+		// references it and believes it only under the attempt's own merchant reference.
+		a := h.openAttempt(ctx, s, ev)
+		if err := settlement.NoteProviderID(ctx, h.d.Store.DB, a.ID, ev.ProviderID); err != nil {
+			return fmt.Errorf("webhook %s: %w", slug, err)
+		}
+		if _, err := h.d.Settlements.Resolve(ctx, s.ID, actor(slug)); err != nil && !errors.Is(err, settlement.ErrUnresolved) {
+			return fmt.Errorf("webhook %s: resolve %s: %w", slug, s.TransID, err)
+		}
+		e.Result = Referenced
+		return nil
+	case s.Attempt == ev.Attempt && (s.Status == settlement.Pending || s.Status == settlement.Abandoned) && s.WcTransID == "" && s.ContinuationChargeID == nil:
 		o, err := h.d.Orders.Get(ctx, 0, s.OrderID)
 		if err != nil {
 			return fmt.Errorf("webhook %s: order of %s: %w", slug, s.TransID, err)
@@ -312,6 +325,19 @@ func (h *Handler) reconcile(ctx context.Context, slug string, ad plugins.Adapter
 		"attempt", ev.Attempt, "current", s.Attempt, "status", s.Status)
 	e.Result = Ignored
 	return nil
+}
+
+// openAttempt is the settlement's attempt that sent ev's merchant reference and still waits
+// for its answer, or nil.
+func (h *Handler) openAttempt(ctx context.Context, s *settlement.Settlement, ev plugins.WebhookEvent) *settlement.Attempt {
+	if ev.Attempt == "" || ev.ProviderID == "" {
+		return nil
+	}
+	a, err := settlement.AttemptByNo(ctx, h.d.Store.DB, ev.Attempt)
+	if err != nil || a.SettlementID != s.ID || a.State != settlement.AttemptOpen {
+		return nil
+	}
+	return a
 }
 
 // find looks the settlement up by the provider's transaction id, then by the attempt

@@ -1,0 +1,111 @@
+package order
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/plugins"
+)
+
+// Notices for edits the provider was not told about.
+const (
+	NoticeNotUpdated = "受注がキャンセル、または決済が取消済みのため、決済代行会社の取引は更新されていません。"
+	NoticeNoTx       = "決済が確定していないため、決済代行会社の取引は更新されていません。"
+	NoticeUnknown    = "取引修正の応答がありませんでした。決済代行会社の取引を確認中です。確認でき次第、受注に反映します。"
+)
+
+// EditResult is what an order edit did.
+type EditResult struct {
+	Order           Order
+	ProviderUpdated bool
+	Notice          string
+	// Outcome is set when the provider did not process the 取引修正 (declined or unknown);
+	// the order was not changed then. An unknown one is applied when recovery proves it.
+	Outcome *settlement.Result
+}
+
+// Update is 受注編集, whoever asks for it (the shop API, the console, the Welcart façade).
+// When the amount or the buyer changed and the settlement is 仮売上 or 売上計上, it sends a
+// 取引修正 and the edited order is saved in the transaction that records the provider's
+// answer (by the Follow observer), so the order and its settlement never disagree and a
+// retry never sends a second replacement. An edit of an order whose settlement is held by an
+// operation in flight, or whose last call has no known answer, is refused (409). When the
+// order is キャンセル or the settlement 取消済み, the edit is saved locally and the notice
+// says the provider was not updated.
+func Update(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *Order, e Edit, actor string) (EditResult, error) {
+	n, changed, err := e.Apply(*o)
+	if err != nil {
+		return EditResult{}, err
+	}
+	out := EditResult{Order: n}
+	s, err := sv.ForOrder(ctx, o.ID)
+	if err != nil && !errors.Is(err, settlement.ErrNotFound) {
+		return EditResult{}, err
+	}
+	if changed && s != nil {
+		now := sv.Clock.Now()
+		if s.Claimed(now) || s.Orphaned(now) || s.Status == settlement.Unknown {
+			return EditResult{}, &settlement.OperationError{Op: settlement.OpModify, From: s.Status, Busy: true}
+		}
+		switch {
+		case o.Cancelled() || n.Cancelled() || s.Status == settlement.Cancelled:
+			out.Notice = NoticeNotUpdated
+		case s.Status == settlement.Authorized || s.Status == settlement.Captured:
+			row, err := json.Marshal(n)
+			if err != nil {
+				return EditResult{}, fmt.Errorf("edit order %d: %w", o.ID, err)
+			}
+			r, err := sv.Modify(ctx, 0, s.ID, n.Plugin(""), actor, row)
+			if err != nil {
+				return EditResult{}, err
+			}
+			switch r.Outcome {
+			case plugins.Processed:
+				out.ProviderUpdated = true
+				return out, nil // saved by Follow with the answer
+			case plugins.Undefined:
+				out.Outcome, out.Order, out.Notice = &r, *o, NoticeUnknown
+				return out, nil
+			default:
+				out.Outcome, out.Order = &r, *o
+				return out, nil
+			}
+		default:
+			out.Notice = NoticeNoTx
+		}
+	}
+	if err := Save(ctx, db, &out.Order); err != nil {
+		return EditResult{}, err
+	}
+	return out, nil
+}
+
+// Follow saves an edited order in the transaction that proves its 取引修正: the answer itself,
+// or recovery that found the replacement after a lost answer. A 取引修正 proven not to have
+// happened leaves the order as it was.
+func Follow() settlement.Observer {
+	return settlement.ObserverFunc(func(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
+		a := c.Attempt
+		if a == nil || a.Kind != settlement.OpModify || c.Settlement.Attempt != a.AttemptNo ||
+			(c.To != settlement.Authorized && c.To != settlement.Captured) {
+			return nil
+		}
+		edit := a.ModifyEdit()
+		if len(edit) == 0 {
+			return nil
+		}
+		var n Order
+		if err := json.Unmarshal(edit, &n); err != nil {
+			return fmt.Errorf("order edit of attempt %s: %w", a.AttemptNo, err)
+		}
+		if n.ID != c.Settlement.OrderID {
+			return fmt.Errorf("order edit of attempt %s names order %d, not %d", a.AttemptNo, n.ID, c.Settlement.OrderID)
+		}
+		return Save(ctx, tx, &n)
+	})
+}

@@ -1,0 +1,1 @@
+ALTER TABLE settlements ADD COLUMN claimed_by VARCHAR(64) NOT NULL DEFAULT '';

@@ -1,0 +1,1 @@
+ALTER TABLE settlements ADD COLUMN claimed_until DATETIME(6) NULL;

@@ -1,0 +1,17 @@
+CREATE TABLE settlement_attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  settlement_id INTEGER NOT NULL REFERENCES settlements(id),
+  kind VARCHAR(16) NOT NULL,
+  attempt_no VARCHAR(64) NOT NULL DEFAULT '',
+  target_id VARCHAR(64) NOT NULL DEFAULT '',
+  amount BIGINT NOT NULL DEFAULT 0,
+  prior_status VARCHAR(16) NOT NULL DEFAULT '',
+  request TEXT NULL,
+  state VARCHAR(16) NOT NULL,
+  outcome VARCHAR(16) NOT NULL DEFAULT '',
+  provider_id VARCHAR(64) NOT NULL DEFAULT '',
+  code VARCHAR(64) NOT NULL DEFAULT '',
+  actor VARCHAR(191) NOT NULL DEFAULT '',
+  created_at DATETIME NOT NULL,
+  answered_at DATETIME NULL
+);

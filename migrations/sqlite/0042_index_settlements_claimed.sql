@@ -1,0 +1,1 @@
+CREATE INDEX ix_settlements_claimed ON settlements (claimed_until);
