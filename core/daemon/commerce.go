@@ -58,6 +58,9 @@ func publish(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
 	return err
 }
 
+// janitorEvery is how often the janitor runs.
+const janitorEvery = 15 * time.Second
+
 // commerce wires shops, payment methods, orders, settlements and the admin console; mounts the
 // shop API, the Welcart façade, provider webhooks, outbound shop webhooks and metrics; and
 // schedules the janitor and the outbox dispatcher.
@@ -130,9 +133,18 @@ func (d *Daemon) commerce() error {
 
 	// The janitor settles pending and unknown settlements by reference. Claims use SKIP
 	// LOCKED, so every replica may run it.
-	_, err = d.Scheduler.NewJob(gocron.DurationJob(15*time.Second), gocron.NewTask(func(ctx context.Context) {
+	_, err = d.Scheduler.NewJob(gocron.DurationJob(janitorEvery), gocron.NewTask(func(ctx context.Context) {
 		if _, err := d.Settlements.ResolveDue(ctx, 50); err != nil {
 			d.Log.Warn("janitor", "err", err)
+		}
+		// The same check as `kessaid reconcile`, for what changed lately.
+		if diffs, err := d.Settlements.ReconcileRecent(ctx, 5*time.Minute, janitorEvery); err != nil {
+			d.Log.Warn("janitor: reconcile", "err", err)
+		} else {
+			for _, x := range diffs {
+				d.Log.Warn("janitor: settlement differed from the provider", "settlement", x.SettlementID, "field", x.Field,
+					"kessai", x.Kessai, "provider", x.Provider, "fixed", x.Fixed, "err", x.Error)
+			}
 		}
 		// Idempotency keys are remembered for a day; forget the expired ones.
 		if err := st.DB.WithContext(ctx).Where("expires_at < ?", time.Now().UTC()).Delete(&idempotency.Key{}).Error; err != nil {

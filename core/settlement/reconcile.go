@@ -34,11 +34,25 @@ type Difference struct {
 // version, with a history row and the observers' events. Settlements held by an operation in
 // flight are skipped; unknown ones are resolved from their attempts first.
 func (sv *Service) Reconcile(ctx context.Context, since time.Time, fix bool, actor string) ([]Difference, error) {
+	q := sv.st.DB.WithContext(ctx).Model(&Settlement{}).
+		Where("status IN ? OR (status = ? AND wc_trans_id <> '') OR updated_at >= ?", []Status{Unknown, Authorized, Captured}, Pending, since.UTC())
+	return sv.reconcile(ctx, q, fix, actor)
+}
+
+// ReconcileRecent is the janitor's share of reconciliation: the settlements whose last change
+// is between age+span and age old, corrected to the provider's view. Called every span, it
+// looks at each settlement once, age after it settled down, so a drift is found minutes after
+// it happened rather than at the next manual run.
+func (sv *Service) ReconcileRecent(ctx context.Context, age, span time.Duration) ([]Difference, error) {
+	now := sv.now()
+	q := sv.st.DB.WithContext(ctx).Model(&Settlement{}).
+		Where("updated_at >= ? AND updated_at < ? AND wc_trans_id <> '' AND status <> ?", now.Add(-age-span), now.Add(-age), Pending)
+	return sv.reconcile(ctx, q, true, "janitor")
+}
+
+func (sv *Service) reconcile(ctx context.Context, q *gorm.DB, fix bool, actor string) ([]Difference, error) {
 	var ids []int64
-	err := sv.st.DB.WithContext(ctx).Model(&Settlement{}).
-		Where("status IN ? OR (status = ? AND wc_trans_id <> '') OR updated_at >= ?", []Status{Unknown, Authorized, Captured}, Pending, since.UTC()).
-		Order("id").Pluck("id", &ids).Error
-	if err != nil {
+	if err := q.Order("id").Pluck("id", &ids).Error; err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
 	var diffs []Difference
