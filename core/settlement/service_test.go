@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/errlog"
@@ -213,4 +214,97 @@ func TestCaptureAfterAdapterCrash(t *testing.T) {
 			t.Fatalf("ok %d refused %d", ok, refused)
 		}
 	})
+}
+
+// A checkout whose widget never answers is かご落ち after AbandonAfter (not 処理中 for ever),
+// and the buyer may still come back: a new checkout starts a new attempt.
+func TestAbandonedCheckout(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	clock := clockwork.NewFakeClockAt(time.Now())
+	w.sv.Clock = clock
+	w.n++
+	now := time.Now().UTC()
+	w.db.Exec("INSERT INTO orders (shop_id, order_number, order_total_full_price, order_date, created_at, updated_at) VALUES (1, ?, 2000, ?, ?, ?)", w.n, now, now, now)
+	var oid int64
+	w.db.Raw("SELECT MAX(id) FROM orders").Scan(&oid)
+	s := settlement.New(oid, 1, 2000, moduletest.Slug, moduletest.Code)
+	if err := settlement.Create(ctx, w.db, s, settlement.History{Operation: settlement.OpCheckout, Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a checkout the buyer is still in is left alone", func(t *testing.T) {
+		clock.Advance(23 * time.Hour)
+		if _, err := w.sv.ResolveDue(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.load(t, s); got.Status != settlement.Pending {
+			t.Fatalf("%s", got.Status)
+		}
+	})
+	t.Run("after a day without an answer it is かご落ち", func(t *testing.T) {
+		clock.Advance(2 * time.Hour)
+		if _, err := w.sv.ResolveDue(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		got := w.load(t, s)
+		if got.Status != settlement.Abandoned || got.Status.Label() != "かご落ち" {
+			t.Fatalf("%s", got.Status)
+		}
+		hs, _ := settlement.Histories(ctx, w.db, s.ID)
+		if count(hs, settlement.OpAbandon, "") != 1 {
+			t.Fatalf("history %+v", hs)
+		}
+	})
+	t.Run("the buyer comes back: a new attempt", func(t *testing.T) {
+		got := w.load(t, s)
+		po := plugins.Order{ID: oid, Amount: 2000, Customer: plugins.Customer{FamilyName: "注文", Email: "taro@example.jp"},
+			Lines: []plugins.Line{{Kind: plugins.LineItem, Name: "商品", Price: 2000, Quantity: 1}}}
+		if _, err := w.sv.Prepare(ctx, got, po, "", "test"); err != nil {
+			t.Fatal(err)
+		}
+		if got = w.load(t, s); got.Status != settlement.Pending || got.Attempt != s.TransID+"-2" {
+			t.Fatalf("%s %s", got.Status, got.Attempt)
+		}
+	})
+}
+
+// A claim whose holder died (kill -9 mid-call) is not a status: the settlement keeps its
+// money state, nobody else may act on it while the lease runs, and once it has run out the
+// janitor takes it over and references before deciding.
+func TestOrphanedClaimIsTakenOver(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	clock := clockwork.NewFakeClockAt(time.Now())
+	w.sv.Clock = clock
+	s := w.authorized(t)
+	// A process that claimed the settlement for a capture and died before the call.
+	until := clock.Now().UTC().Add(w.sv.Lease)
+	if err := w.db.Exec("UPDATE settlements SET claimed_by = 'dead', claimed_until = ?, version = version + 1 WHERE id = ?", until, s.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.Create(&settlement.Attempt{SettlementID: s.ID, Kind: settlement.OpCapture, TargetID: s.WcTransID, Amount: s.Amount,
+		PriorStatus: settlement.Authorized, State: settlement.AttemptOpen, CreatedAt: clock.Now().UTC()}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.sv.Capture(ctx, 0, s.ID, "test"); !errors.Is(err, settlement.ErrBusy) {
+		t.Fatalf("capture during a live claim: %v", err)
+	}
+	if got := w.load(t, s); got.Status != settlement.Authorized {
+		t.Fatalf("the claim changed the money status: %s", got.Status)
+	}
+	clock.Advance(w.sv.Lease + time.Second)
+	if n, err := w.sv.ResolveDue(ctx, 10); err != nil || n == 0 {
+		t.Fatalf("janitor: %d %v", n, err)
+	}
+	got := w.load(t, s)
+	if got.Status != settlement.Authorized || got.ClaimedUntil != nil {
+		t.Fatalf("after take-over: %s claimed=%v", got.Status, got.ClaimedUntil)
+	}
+	as, _ := settlement.Attempts(ctx, w.db, s.ID)
+	if last := as[len(as)-1]; last.State != settlement.AttemptDone {
+		t.Fatalf("the dead attempt is still open: %+v", last)
+	}
+	if r, err := w.sv.Capture(ctx, 0, s.ID, "test"); err != nil || r.Settlement.Status != settlement.Captured {
+		t.Fatalf("capture after take-over: %+v %v", r, err)
+	}
 }
