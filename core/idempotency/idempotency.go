@@ -2,6 +2,12 @@
 // runs; a repeat with the same body gets the first answer again; a repeat with another body,
 // or one that arrives while the first still runs, is refused with 409. Keys live in the
 // database, so the guarantee holds across restarts and replicas.
+//
+// A running key is held by a lease that its request renews while the handler works. When the
+// process that held it dies (a crash, a kill, a database outage that outlasts the lease), the
+// lease runs out and the next retry takes the key over and runs the request again. Running it
+// again is safe because the settlement engine refuses or replays an operation that already
+// happened; what the key guarantees is one stored answer, not one execution.
 package idempotency
 
 import (
@@ -9,11 +15,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/httpapi"
@@ -26,6 +36,24 @@ const Header = "Idempotency-Key"
 // TTL is how long a key is remembered.
 const TTL = 24 * time.Hour
 
+// DefaultLease is how long a running key stays held without renewal. It is short because it
+// is how long a client waits after the holder died; a live holder renews it every third of it,
+// so a slow provider call keeps its key however long it takes.
+const DefaultLease = 30 * time.Second
+
+// StatusClientClosed is the status the shop API answers when the client hung up (nginx's 499).
+const StatusClientClosed = 499
+
+// State is where a key is in its life.
+type State string
+
+// States of a key. A Running key whose lease has run out belongs to nobody: the next retry
+// takes it over.
+const (
+	Running State = "running"
+	Done    State = "done"
+)
+
 // Key is one remembered request.
 type Key struct {
 	ShopID     int64  `gorm:"primaryKey"`
@@ -33,15 +61,37 @@ type Key struct {
 	Method     string
 	Path       string
 	BodyHash   string
-	State      string // running, done
+	State      State
 	StatusCode int
 	Response   []byte
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	// LockedUntil is the end of a Running key's lease; nil once Done. A Running key without
+	// one was taken before leases existed and counts as held until CreatedAt plus the lease.
+	// The value also fences the holder: every write of a running request requires the value
+	// it last wrote, so a holder that lost its key to a retry cannot overwrite that retry.
+	LockedUntil *time.Time
 }
 
 // TableName is the idempotency_keys table.
 func (Key) TableName() string { return "idempotency_keys" }
+
+// Options tune Middleware; the zero value is production's.
+type Options struct {
+	// Clock drives leases and expiry; tests pass a fake one.
+	Clock clockwork.Clock
+	// Lease is how long a running key is held without renewal; zero means DefaultLease.
+	Lease time.Duration
+	// Log receives takeovers and answers that could not be stored; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Final reports whether an answer with status may be stored and replayed. A 5xx changed
+// nothing or is unknown and resolved elsewhere, and a 499 only says the client left before the
+// answer existed: the provider may have settled meanwhile, so the retry must ask again.
+func Final(status int) bool {
+	return status != StatusClientClosed && status < 500
+}
 
 type recorder struct {
 	gin.ResponseWriter
@@ -60,7 +110,8 @@ func (r *recorder) WriteString(s string) (int, error) {
 
 // Middleware applies to POST and PATCH requests that carry the header. shopID names the
 // caller, so two shops may use the same key.
-func Middleware(db *gorm.DB, shopID func(*gin.Context) int64) gin.HandlerFunc {
+func Middleware(db *gorm.DB, shopID func(*gin.Context) int64, opt Options) gin.HandlerFunc {
+	m := newMiddleware(db, opt)
 	return func(c *gin.Context) {
 		key := c.GetHeader(Header)
 		if key == "" || (c.Request.Method != http.MethodPost && c.Request.Method != http.MethodPatch) {
@@ -81,53 +132,228 @@ func Middleware(db *gorm.DB, shopID func(*gin.Context) int64) gin.HandlerFunc {
 			return
 		}
 		c.Request.Body = io.NopCloser(bytes.NewReader(body))
-		sum := sha256.Sum256(append([]byte(c.Request.Method+" "+c.Request.URL.Path+"\n"), body...))
-		hash := hex.EncodeToString(sum[:])
-		ctx := c.Request.Context()
-		sid := shopID(c)
-		now := time.Now().UTC()
-		row := Key{ShopID: sid, IdemKey: key, Method: c.Request.Method, Path: c.Request.URL.Path, BodyHash: hash,
-			State: "running", CreatedAt: now, ExpiresAt: now.Add(TTL)}
-		err = db.WithContext(ctx).Create(&row).Error
-		if store.IsDuplicate(err) {
-			var prev Key
-			if err := db.WithContext(ctx).Where("shop_id = ? AND idem_key = ?", sid, key).First(&prev).Error; err != nil {
-				httpapi.Fail(c, http.StatusInternalServerError, "internal", "idempotency lookup failed", "")
-				return
-			}
-			switch {
-			case prev.ExpiresAt.Before(now):
-				// An expired key is forgotten and may be used again.
-				db.WithContext(ctx).Where("shop_id = ? AND idem_key = ? AND expires_at < ?", sid, key, now).Delete(&Key{})
-				httpapi.Fail(c, http.StatusConflict, "idempotency_key_expired", "この Idempotency-Key は期限切れです。もう一度送信してください。", Header)
-			case prev.BodyHash != hash:
-				httpapi.Fail(c, http.StatusConflict, "idempotency_key_reused", "この Idempotency-Key は別の内容のリクエストで使用済みです。", Header)
-			case prev.State != "done":
-				httpapi.Fail(c, http.StatusConflict, "request_in_progress", "同じ Idempotency-Key のリクエストを処理中です。完了後に再送してください。", Header)
-			default:
-				c.Header("Idempotent-Replayed", "true")
-				c.Data(prev.StatusCode, "application/json; charset=utf-8", prev.Response)
-				c.Abort()
-			}
-			return
-		}
-		if err != nil {
-			httpapi.Fail(c, http.StatusInternalServerError, "internal", "idempotency record failed", "")
-			return
-		}
-		rec := &recorder{ResponseWriter: c.Writer}
-		c.Writer = rec
-		c.Next()
-		// Finish even if the client went away: the key must not stay "running" for a day.
-		fctx := context.WithoutCancel(ctx)
-		status := rec.Status()
-		if status >= 500 {
-			// A server-side failure changed nothing (or is unknown and resolved elsewhere):
-			// let the client retry with the same key.
-			db.WithContext(fctx).Where("shop_id = ? AND idem_key = ?", sid, key).Delete(&Key{})
-			return
-		}
-		db.WithContext(fctx).Model(&Key{}).Where("shop_id = ? AND idem_key = ?", sid, key).
-			Updates(map[string]any{"state": "done", "status_code": status, "response": rec.body.Bytes()})
+		m.serve(c, shopID(c), key, bodyHash(c.Request.Method, c.Request.URL.Path, body))
 	}
+}
+
+type middleware struct {
+	db  *gorm.DB
+	opt Options
+}
+
+func newMiddleware(db *gorm.DB, opt Options) *middleware {
+	if opt.Clock == nil {
+		opt.Clock = clockwork.NewRealClock()
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = DefaultLease
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	return &middleware{db: db, opt: opt}
+}
+
+// bodyHash names a request's content: a key reused for another path or body is refused.
+func bodyHash(method, path string, body []byte) string {
+	sum := sha256.Sum256(append([]byte(method+" "+path+"\n"), body...))
+	return hex.EncodeToString(sum[:])
+}
+
+// stamp rounds to what both databases store, so a lease read back equals the one written.
+func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func (m *middleware) where(sid int64, key string) *gorm.DB {
+	return m.db.Model(&Key{}).Where("shop_id = ? AND idem_key = ?", sid, key)
+}
+
+func (m *middleware) serve(c *gin.Context, sid int64, key, hash string) {
+	ctx := c.Request.Context()
+	now := stamp(m.opt.Clock.Now())
+	lease := now.Add(m.opt.Lease)
+	row := Key{ShopID: sid, IdemKey: key, Method: c.Request.Method, Path: c.Request.URL.Path, BodyHash: hash,
+		State: Running, CreatedAt: now, ExpiresAt: now.Add(TTL), LockedUntil: &lease}
+	err := m.db.WithContext(ctx).Create(&row).Error
+	if store.IsDuplicate(err) {
+		if !m.takeOver(c, sid, key, hash, now, lease) {
+			return
+		}
+	} else if err != nil {
+		m.internal(c, "idempotency record failed", sid, key, err)
+		return
+	}
+	m.run(c, sid, key, lease)
+}
+
+// takeOver answers a request whose key exists. It reports true when the key was Running with
+// an expired lease and this request now holds it with lease, so the caller runs the handler.
+func (m *middleware) takeOver(c *gin.Context, sid int64, key, hash string, now, lease time.Time) bool {
+	ctx := c.Request.Context()
+	var prev Key
+	if err := m.where(sid, key).WithContext(ctx).First(&prev).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			// Its holder gave it back (an answer that was not final) after our insert failed:
+			// the next try takes it.
+			inProgress(c)
+			return false
+		}
+		m.internal(c, "idempotency lookup failed", sid, key, err)
+		return false
+	}
+	switch {
+	case prev.ExpiresAt.Before(now):
+		// An expired key is forgotten and may be used again.
+		m.where(sid, key).WithContext(ctx).Where("expires_at < ?", now).Delete(&Key{})
+		httpapi.Fail(c, http.StatusConflict, "idempotency_key_expired", "この Idempotency-Key は期限切れです。もう一度送信してください。", Header)
+		return false
+	case prev.BodyHash != hash:
+		httpapi.Fail(c, http.StatusConflict, "idempotency_key_reused", "この Idempotency-Key は別の内容のリクエストで使用済みです。", Header)
+		return false
+	case prev.State == Done:
+		c.Header("Idempotent-Replayed", "true")
+		c.Data(prev.StatusCode, "application/json; charset=utf-8", prev.Response)
+		c.Abort()
+		return false
+	case !m.expired(prev, now):
+		inProgress(c)
+		return false
+	}
+	ok, err := m.claim(ctx, sid, key, hash, now, lease)
+	if err != nil {
+		m.internal(c, "idempotency takeover failed", sid, key, err)
+		return false
+	}
+	if !ok {
+		inProgress(c)
+		return false
+	}
+	m.opt.Log.Warn("idempotency: lease expired, running the request again",
+		"shop_id", sid, "key", key, "path", prev.Path, "request_id", httpapi.ID(c))
+	return true
+}
+
+// claim takes a running key whose lease has expired and reports whether it did. Of two
+// retries that both saw the lease expired, the row lock lets one update the row; the other's
+// condition no longer holds when it gets the row, so it updates nothing and is told to wait.
+func (m *middleware) claim(ctx context.Context, sid int64, key, hash string, now, lease time.Time) (bool, error) {
+	res := m.where(sid, key).WithContext(ctx).
+		Where("state = ? AND body_hash = ?", Running, hash).
+		Where("(locked_until < ? OR (locked_until IS NULL AND created_at < ?))", now, now.Add(-m.opt.Lease)).
+		Update("locked_until", lease)
+	if res.Error != nil {
+		return false, fmt.Errorf("take over key %s of shop %d: %w", key, sid, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// expired reports whether a running key's holder has stopped renewing it.
+func (m *middleware) expired(k Key, now time.Time) bool {
+	if k.LockedUntil == nil {
+		return k.CreatedAt.Before(now.Add(-m.opt.Lease))
+	}
+	return k.LockedUntil.Before(now)
+}
+
+// internal answers 500 for a database failure, which the request log would show without its
+// cause.
+func (m *middleware) internal(c *gin.Context, msg string, sid int64, key string, err error) {
+	m.opt.Log.Error(msg, "shop_id", sid, "key", key, "request_id", httpapi.ID(c), "err", err)
+	httpapi.Fail(c, http.StatusInternalServerError, "internal", msg+"; request id "+httpapi.ID(c), "")
+}
+
+func inProgress(c *gin.Context) {
+	httpapi.Fail(c, http.StatusConflict, "request_in_progress", "同じ Idempotency-Key のリクエストを処理中です。完了後に再送してください。", Header)
+}
+
+// run calls the handler while holding the key and stores its answer if it is final.
+func (m *middleware) run(c *gin.Context, sid int64, key string, lease time.Time) {
+	// Finish even if the client went away: the answer must be stored or the key given back.
+	ctx := context.WithoutCancel(c.Request.Context())
+	h := m.hold(ctx, sid, key, lease)
+	rec := &recorder{ResponseWriter: c.Writer}
+	c.Writer = rec
+	returned := false
+	defer func() {
+		mine := h.stop()
+		status := rec.Status()
+		lost := func() {
+			m.opt.Log.Warn("idempotency: lease lost while running; the retry that took the key over answers for it",
+				"shop_id", sid, "key", key, "request_id", httpapi.ID(c), "status", status)
+		}
+		if mine == nil {
+			lost()
+			return
+		}
+		held := m.where(sid, key).WithContext(ctx).Where("state = ? AND locked_until IN ?", Running, mine)
+		if !returned || !Final(status) {
+			// A panic is answered 500 by the recovery above us; like any other answer that is
+			// not final, it gives the key back so the client may retry with it.
+			if err := held.Delete(&Key{}).Error; err != nil {
+				m.opt.Log.Error("idempotency: give back key; it stays held until its lease ends",
+					"shop_id", sid, "key", key, "request_id", httpapi.ID(c), "err", err)
+			}
+			return
+		}
+		res := held.Updates(map[string]any{"state": Done, "status_code": status, "response": rec.body.Bytes(), "locked_until": nil})
+		switch {
+		case res.Error != nil:
+			m.opt.Log.Error("idempotency: store answer; the key is run again after its lease ends",
+				"shop_id", sid, "key", key, "request_id", httpapi.ID(c), "status", status, "err", res.Error)
+		case res.RowsAffected == 0:
+			lost()
+		}
+	}()
+	c.Next()
+	returned = true
+}
+
+// holder renews a running key's lease until stopped.
+type holder struct {
+	quit chan struct{}
+	out  chan []time.Time
+}
+
+// hold renews the lease every third of its length. Each renewal requires a value this
+// request wrote; a renewal whose result is unknown (an error after the write) adds its value to
+// the ones accepted, so the request does not mistake its own write for a takeover.
+func (m *middleware) hold(ctx context.Context, sid int64, key string, lease time.Time) *holder {
+	h := &holder{quit: make(chan struct{}), out: make(chan []time.Time, 1)}
+	t := m.opt.Clock.NewTicker(m.opt.Lease / 3)
+	go func() {
+		defer t.Stop()
+		mine := []time.Time{lease}
+		for {
+			select {
+			case <-h.quit:
+				h.out <- mine
+				return
+			case <-t.Chan():
+			}
+			next := stamp(m.opt.Clock.Now()).Add(m.opt.Lease)
+			res := m.where(sid, key).WithContext(ctx).Where("state = ? AND locked_until IN ?", Running, mine).
+				Update("locked_until", next)
+			switch {
+			case res.Error != nil:
+				// The next tick tries again; if the database stays away the lease runs out
+				// and a retry may take the key over, which is what a lease is for.
+				m.opt.Log.Warn("idempotency: renew lease", "shop_id", sid, "key", key, "err", res.Error)
+				mine = append(mine, next)
+			case res.RowsAffected == 0:
+				m.opt.Log.Warn("idempotency: lease lost to a retry", "shop_id", sid, "key", key)
+				<-h.quit
+				h.out <- nil
+				return
+			default:
+				mine = []time.Time{next}
+			}
+		}
+	}()
+	return h
+}
+
+// stop ends the renewals and returns the lease values this request may hold the key by, or
+// nil when a retry took the key over.
+func (h *holder) stop() []time.Time {
+	close(h.quit)
+	return <-h.out
 }

@@ -78,7 +78,7 @@ func (a *API) Auth() gin.HandlerFunc {
 
 // Mount adds the shop API to r (normally the engine's /api/v1 group).
 func (a *API) Mount(r gin.IRouter) {
-	g := r.Group("", a.Auth(), idempotency.Middleware(a.Store.DB, ShopID))
+	g := r.Group("", a.Auth(), idempotency.Middleware(a.Store.DB, ShopID, idempotency.Options{}))
 	g.GET("/payment-methods", a.listMethods)
 	g.POST("/orders", a.createOrder)
 	g.GET("/orders", a.listOrders)
@@ -295,7 +295,9 @@ func (a *API) view(ctx context.Context, o *order.Order) (OrderView, error) {
 }
 
 func (a *API) answer(c *gin.Context, status int, o *order.Order, extra gin.H) {
-	v, err := a.view(c.Request.Context(), o)
+	// The answer is built even if the client hung up: an operation that ran is answered and
+	// stored under its Idempotency-Key, so the retry is told what happened.
+	v, err := a.view(context.WithoutCancel(c.Request.Context()), o)
 	if err != nil {
 		fail(c, err)
 		return

@@ -263,3 +263,37 @@ func TestStrayWidgetTransactionIsCancelled(t *testing.T) {
 		t.Fatalf("no history of the void: %+v", hs)
 	}
 }
+func TestClientHangUpDoesNotDecideTheAnswer(t *testing.T) {
+	h := daemontest.Start(t)
+	id, _ := paid(t, h, "hangup")
+	if err := h.Sandbox.AddFault(sandbox.Fault{Kind: sandbox.FaultLatency, Path: "*/settle", Times: 1, Latency: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/api/v1/orders/%d/settlement/capture", h.URL, id), nil)
+	req.Header.Set("Authorization", "Bearer "+h.ShopKey)
+	req.Header.Set("Idempotency-Key", "hangup-1")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the client was meant to hang up")
+	}
+	// The capture goes on without the client and is recorded.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, _ := h.D.Settlements.ForOrder(context.Background(), id)
+		if s.Status == settlement.Captured && !s.Claimed(time.Now()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("capture not recorded after the hang-up: %s", s.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	agrees(t, h, id)
+	// The retry is told what happened: the capture's own answer, replayed.
+	r := h.Do(t, h.ShopKey, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/capture", id), nil, "Idempotency-Key", "hangup-1")
+	if r.Status != http.StatusOK || settlementOf(t, r)["status"] != "captured" {
+		t.Fatalf("retry after hang-up: %d %s", r.Status, r.Raw)
+	}
+}
