@@ -77,7 +77,7 @@ var searchFields = []choiceView{
 
 // listedStatuses are the 決済状況 an admin filters on: the four Welcart shows, then kessai's
 // transient ones.
-var listedStatuses = []settlement.Status{settlement.Authorized, settlement.Captured, settlement.Cancelled, settlement.Failed, settlement.Pending, settlement.Unknown}
+var listedStatuses = []settlement.Status{settlement.Authorized, settlement.Captured, settlement.Cancelled, settlement.Failed, settlement.Pending, settlement.Unknown, settlement.Abandoned}
 
 // orderListView is the 受注リスト page.
 type orderListView struct {

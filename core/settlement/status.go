@@ -76,7 +76,7 @@ var transitions = map[Status][]Status{
 	// The janitor's Reference settles an unknown settlement into whatever the provider says.
 	Unknown: {Pending, Authorized, Captured, Cancelled, Failed, Unknown},
 	// The buyer came back (a new checkout) or the provider's webhook says they paid after all.
-	Abandoned: {Pending, Authorized, Captured, Cancelled, Failed},
+	Abandoned: {Pending, Authorized, Captured, Cancelled, Failed, Abandoned},
 }
 
 // CanTransition reports whether the state machine allows from → to.

@@ -19,7 +19,7 @@ var allowed = map[settlement.Status][7]bool{
 	settlement.Cancelled:  {false, true, true, false, false, false, false},
 	settlement.Failed:     {true, true, true, true, false, false, false},
 	settlement.Unknown:    {true, true, true, true, true, true, false},
-	settlement.Abandoned:  {true, true, true, true, true, false, false},
+	settlement.Abandoned:  {true, true, true, true, true, false, true},
 }
 
 func TestTransitionTableEveryPair(t *testing.T) {

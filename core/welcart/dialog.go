@@ -177,6 +177,7 @@ var badgeClass = map[settlement.Status]string{
 	settlement.Failed:     "card-error",
 	settlement.Pending:    "card-pending",
 	settlement.Unknown:    "card-unknown",
+	settlement.Abandoned:  "card-pending",
 }
 
 // Badge renders the status badge Welcart shows beside the 決済ID and in the 決済状況 row
