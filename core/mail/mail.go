@@ -194,6 +194,12 @@ func (s *Sender) Send(ctx context.Context, m Message, messageID string) error {
 		return fmt.Errorf("mail client: %v: %w", err, outbox.ErrPermanent)
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		if msg.IsDelivered() {
+			// The server accepted the message; only ending the session failed (a hang-up, a
+			// 421 to RSET or QUIT). Reporting it undelivered would send it a second time.
+			s.log.Warn("mail: delivered, but the SMTP session ended with an error", "message_id", messageID, "err", err)
+			return nil
+		}
 		return classify(err)
 	}
 	return nil
