@@ -80,7 +80,7 @@ func TestConsistencyUnderFaults(t *testing.T) {
 	})
 
 	h := daemontest.Start(t)
-	r := newRun(t, h, seed, ops)
+	r := newRun(h, seed, ops)
 	if !t.Run("buyers place orders", r.placeOrders) {
 		t.FailNow()
 	}
@@ -121,7 +121,7 @@ type run struct {
 	deliver  int
 }
 
-func newRun(t *testing.T, h *daemontest.Harness, seed uint64, ops int) *run {
+func newRun(h *daemontest.Harness, seed uint64, ops int) *run {
 	r := &run{h: h, seed: seed, ops: ops, outcomes: map[string]map[string]int{},
 		shop: &shopClient{key: h.ShopKey, sandbox: h.SandboxURL, http: &http.Client{Timeout: 90 * time.Second}}}
 	r.shop.base.Store(&h.URL)
