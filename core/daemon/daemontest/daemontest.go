@@ -15,7 +15,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,6 +41,11 @@ type Harness struct {
 	Sandbox    *sandbox.Server
 	SandboxURL string
 	AdminToken string
+
+	cfg    config.Config // what every daemon of the harness is started with
+	before []func(*Harness)
+	stop   func() error // cancels the current daemon's run and waits for it
+	mu     sync.RWMutex // guards D and URL against Restart for Do
 }
 
 type options struct {
@@ -129,15 +137,8 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	}
 	cfg := config.Config{HTTPAddr: "127.0.0.1:0", DBDSN: dsn, DB: db, PluginDir: plugDir, MasterKey: secret.NewKey(),
 		AdminToken: "test-admin-token", VarDir: dir, LogLevel: slog.LevelWarn}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("start daemon: %v", err)
-	}
-	url, err := d.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := &Harness{Method: "後払い（atone）", Sandbox: sb, SandboxURL: ts.URL, AdminToken: cfg.AdminToken, cfg: cfg, before: o.before}
+	d, url := h.newDaemon(t)
 	err = d.SetupAtone(ctx, daemon.AtoneSetup{Binary: "kessai-atone", PublicKey: sandbox.DefaultShop.PublicKey,
 		SecretKey: sandbox.DefaultShop.SecretKey, APIBase: ts.URL + "/v1/", Immediate: o.immediate})
 	if err != nil {
@@ -146,24 +147,119 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	}
 	sh, key, err := d.Shops.Create(ctx, fmt.Sprintf("テストショップ %d", time.Now().UnixNano()))
 	if err != nil {
+		_ = d.Close(ctx)
 		t.Fatal(err)
 	}
-	h := &Harness{D: d, URL: url, ShopID: sh.ID, ShopKey: key, Method: "後払い（atone）", Sandbox: sb, SandboxURL: ts.URL, AdminToken: cfg.AdminToken}
-	// Routes are added before the server runs: Gin's router is not safe to change while it
-	// serves.
-	for _, f := range o.before {
-		f(h)
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(runCtx) }()
+	h.ShopID, h.ShopKey = sh.ID, key
+	h.run(d, url)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := h.stop(); err != nil {
 			t.Errorf("daemon run: %v", err)
 		}
 	})
 	return h
+}
+
+// newDaemon builds a daemon on the harness's configuration and binds a fresh port.
+func (h *Harness) newDaemon(t testing.TB) (*daemon.Daemon, string) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := daemon.New(context.Background(), h.cfg, daemon.Options{Logger: log, ShutdownTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("start daemon: %v", err)
+	}
+	url, err := d.Listen()
+	if err != nil {
+		_ = d.Close(context.Background())
+		t.Fatal(err)
+	}
+	return d, url
+}
+
+// run makes d the harness's daemon and serves it in the background.
+func (h *Harness) run(d *daemon.Daemon, url string) {
+	h.mu.Lock()
+	h.D, h.URL = d, url
+	h.mu.Unlock()
+	// Routes are added before the server runs: Gin's router is not safe to change while it
+	// serves. They go on every daemon the harness starts, as they would in a process.
+	for _, f := range h.before {
+		f(h)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	h.stop = func() error {
+		cancel()
+		return <-done
+	}
+}
+
+// Restart takes the daemon down the way a crash or a deploy leaves it — its run cancelled,
+// requests still in flight after the shutdown timeout cut off, adapters killed, the database
+// closed — and starts a new one on the same database, plugin folder, master key and sandbox,
+// listening on a new port (h.URL and h.D change). Callers must not use h.D or h.URL from
+// other goroutines meanwhile; h.Do and h.Shop may be in flight, and fail or answer from
+// either daemon.
+func (h *Harness) Restart(t testing.TB) {
+	t.Helper()
+	if err := h.stop(); err != nil {
+		// An interrupted shutdown is what a restart under load looks like, not a test failure.
+		t.Logf("daemontest: the stopped daemon reported: %v", err)
+	}
+	d, url := h.newDaemon(t)
+	h.run(d, url)
+}
+
+// KillAdapter sends SIGKILL to the atone adapter processes of this harness and returns how
+// many it killed (0 while none runs, e.g. during a restart). It finds them as children of the
+// test process running the binary in this harness's plugin folder, so that an adapter of a
+// test running in parallel is never hit. The module host notices and relaunches by itself.
+func (h *Harness) KillAdapter(t testing.TB) int {
+	t.Helper()
+	bin := filepath.Join(h.cfg.PluginDir, "kessai-atone")
+	if real, err := filepath.EvalSymlinks(bin); err == nil {
+		bin = real
+	}
+	procs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, killed := os.Getpid(), 0
+	for _, p := range procs {
+		exe, err := os.Readlink(filepath.Join(p, "exe"))
+		if err != nil || strings.TrimSuffix(exe, " (deleted)") != bin || parentPid(p) != me {
+			continue // gone meanwhile, not ours to read, or not this harness's adapter
+		}
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil {
+			continue
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
+			killed++
+		}
+	}
+	return killed
+}
+
+// parentPid reads the parent process id from /proc/PID/stat; 0 when it cannot.
+func parentPid(proc string) int {
+	raw, err := os.ReadFile(filepath.Join(proc, "stat"))
+	if err != nil {
+		return 0
+	}
+	// The command name is in parentheses and may hold spaces; the fields after it are
+	// "state ppid …".
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 type testWriter struct{ t testing.TB }
@@ -198,7 +294,10 @@ func (h *Harness) Do(t testing.TB, key, method, path string, body any, headers .
 		}
 		r = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, h.URL+path, r)
+	h.mu.RLock()
+	base := h.URL
+	h.mu.RUnlock()
+	req, err := http.NewRequest(method, base+path, r)
 	if err != nil {
 		t.Fatal(err)
 	}

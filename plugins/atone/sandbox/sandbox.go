@@ -234,6 +234,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /sandbox/v1/clock", s.clockHTTP)
 	m.HandleFunc("GET /sandbox/v1/webhooks", s.deliveriesHTTP)
 	m.HandleFunc("GET /sandbox/v1/members", s.membersHTTP)
+	m.HandleFunc("GET /sandbox/v1/transactions", s.ledgerHTTP)
 
 	// Any other path or method: atone's answer to a wrong URL.
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

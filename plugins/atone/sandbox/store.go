@@ -27,6 +27,11 @@ type transaction struct {
 	wire.Transaction
 	registered time.Time
 	member     *Member
+	// What the ledger shows beyond atone's own answer: the 取引修正 that replaced it, and how
+	// many settle and refund calls succeeded on it.
+	replacedBy  string
+	settleCalls int
+	refundCalls int
 }
 
 type token struct {
@@ -223,6 +228,7 @@ func (s *Server) register(sh *shopState, p wire.Payment, tok *token, subtractPoi
 		// The replaced transactions are cancelled only once the new one stands.
 		for _, old := range replaced {
 			s.refundLocked(old, old.Amount-old.AmountRefundTotal, "取引修正", "取引修正により "+t.ID+" に置き換えられました。", now)
+			old.replacedBy = t.ID
 		}
 	}
 	sh.txs[t.ID] = t
@@ -255,6 +261,7 @@ func (s *Server) settle(t *transaction) *wire.ErrorBody {
 	}
 	ts := wire.FormatDatetime(now)
 	t.SalesSettledDatetime = &ts
+	t.settleCalls++
 	return nil
 }
 
@@ -273,6 +280,7 @@ func (s *Server) refund(t *transaction, req wire.RefundRequest) *wire.ErrorBody 
 		return wire.NewError(wire.CodeRefundAmount)
 	}
 	s.refundLocked(t, amount, req.RefundReason, req.DescriptionRefund, s.cfg.Now().Add(s.offset))
+	t.refundCalls++
 	return nil
 }
 
