@@ -29,7 +29,7 @@ test:
 # minute or two.
 CHAOS_OPS ?= 5000
 chaos:
-	KESSAI_CHAOS=1 KESSAI_CHAOS_OPS=$(CHAOS_OPS) $(GO) test -race -count=1 -run TestConsistencyUnderFaults -timeout 60m -v ./core/chaos/
+	KESSAI_CHAOS_OPS=$(CHAOS_OPS) $(GO) test -race -count=1 -run TestConsistencyUnderFaults -timeout 60m -v ./core/chaos/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...

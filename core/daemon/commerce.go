@@ -74,6 +74,9 @@ func (d *Daemon) commerce() error {
 	d.Methods = paymethod.New(st.DB, codeModules{d.Modules})
 	d.Orders = order.New(st.DB)
 	d.Settlements = settlement.NewService(st, d.Modules, d.Log)
+	if d.opt.Clock != nil {
+		d.Settlements.Clock = d.opt.Clock
+	}
 	d.Settlements.OnCall = func(module, op, outcome string, took time.Duration) { m.AdapterCall(module, op, outcome, took) }
 	d.Settlements.Observe(settlement.ObserverFunc(publish))
 	// An edited order is saved in the transaction that proves its 取引修正.

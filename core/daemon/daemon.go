@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/jonboulle/clockwork"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,6 +53,9 @@ type Options struct {
 	Logger *slog.Logger
 	// ShutdownTimeout bounds how long in-flight requests may finish; zero means 20s.
 	ShutdownTimeout time.Duration
+	// Clock tells the settlement engine the time (claims, leases, the janitor's next looks);
+	// nil means the real clock. Tests advance a fake one instead of editing rows.
+	Clock clockwork.Clock
 }
 
 // Daemon is a kessaid being assembled or running.

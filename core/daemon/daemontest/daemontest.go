@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jonboulle/clockwork"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +45,7 @@ type Harness struct {
 	AdminToken string
 
 	cfg    config.Config // what every daemon of the harness is started with
+	clock  clockwork.Clock
 	before []func(*Harness)
 	stop   func() error // cancels the current daemon's run and waits for it
 	mu     sync.RWMutex // guards D and URL against Restart for Do
@@ -52,6 +55,8 @@ type options struct {
 	sqlite    bool
 	immediate bool
 	dsn       string
+	clock     clockwork.Clock
+	webhooks  bool
 	before    []func(*Harness)
 }
 
@@ -61,6 +66,13 @@ func Before(f func(*Harness)) Option { return func(o *options) { o.before = appe
 
 // Option adjusts Start.
 type Option func(*options)
+
+// Clock gives every daemon of the harness this clock for its settlement engine.
+func Clock(c clockwork.Clock) Option { return func(o *options) { o.clock = c } }
+
+// Webhooks makes the sandbox deliver atone's payment webhook to the daemon after every
+// authorization, as atone does (through a relay that follows the daemon across restarts).
+func Webhooks() Option { return func(o *options) { o.webhooks = true } }
 
 // SQLite runs on a SQLite file instead of MySQL.
 func SQLite() Option { return func(o *options) { o.sqlite = true } }
@@ -113,7 +125,31 @@ func Start(t testing.TB, opts ...Option) *Harness {
 		f(&o)
 	}
 	ctx := context.Background()
-	sb := sandbox.New(sandbox.Config{Logger: slog.New(slog.DiscardHandler)})
+	var current atomic.Pointer[Harness] // the relay's harness, set once it exists
+	shop := sandbox.DefaultShop
+	if o.webhooks {
+		relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := current.Load()
+			if h == nil {
+				http.Error(w, "no daemon yet", http.StatusServiceUnavailable)
+				return
+			}
+			h.mu.RLock()
+			url := h.URL
+			h.mu.RUnlock()
+			resp, err := http.Post(url+"/webhooks/atone", r.Header.Get("Content-Type"), r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			defer resp.Body.Close()
+			w.WriteHeader(resp.StatusCode)
+			_, _ = io.Copy(w, resp.Body)
+		}))
+		t.Cleanup(relay.Close)
+		shop.PaymentWebhookURL = relay.URL
+	}
+	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{shop}, Logger: slog.New(slog.DiscardHandler)})
 	ts := httptest.NewServer(sb)
 	t.Cleanup(func() { ts.Close(); sb.Close() })
 
@@ -137,7 +173,8 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	}
 	cfg := config.Config{HTTPAddr: "127.0.0.1:0", DBDSN: dsn, DB: db, PluginDir: plugDir, MasterKey: secret.NewKey(),
 		AdminToken: "test-admin-token", VarDir: dir, LogLevel: slog.LevelWarn}
-	h := &Harness{Method: "後払い（atone）", Sandbox: sb, SandboxURL: ts.URL, AdminToken: cfg.AdminToken, cfg: cfg, before: o.before}
+	h := &Harness{Method: "後払い（atone）", Sandbox: sb, SandboxURL: ts.URL, AdminToken: cfg.AdminToken, cfg: cfg, before: o.before, clock: o.clock}
+	current.Store(h)
 	d, url := h.newDaemon(t)
 	err = d.SetupAtone(ctx, daemon.AtoneSetup{Binary: "kessai-atone", PublicKey: sandbox.DefaultShop.PublicKey,
 		SecretKey: sandbox.DefaultShop.SecretKey, APIBase: ts.URL + "/v1/", Immediate: o.immediate})
@@ -164,7 +201,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 func (h *Harness) newDaemon(t testing.TB) (*daemon.Daemon, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := daemon.New(context.Background(), h.cfg, daemon.Options{Logger: log, ShutdownTimeout: 5 * time.Second})
+	d, err := daemon.New(context.Background(), h.cfg, daemon.Options{Logger: log, ShutdownTimeout: 5 * time.Second, Clock: h.clock})
 	if err != nil {
 		t.Fatalf("start daemon: %v", err)
 	}
