@@ -11,6 +11,7 @@ import (
 	"github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/secret"
+	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
@@ -76,7 +77,12 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 		_ = host.Close(cctx)
 	}()
 
-	rep, runErr := continuation.NewRunner(st, box, host, continuation.Options{Log: log}).Run(ctx, d)
+	// Charges go through the settlement engine, as the daemon's do; an answer lost here is
+	// left unknown for the daemon's janitor.
+	settlements := settlement.NewService(st, host, log)
+	r := continuation.NewRunner(st, box, host, settlements, continuation.Options{Log: log})
+	settlements.Observe(r.Observer())
+	rep, runErr := r.Run(ctx, d)
 	detail := map[string]any{"claimed": rep.Claimed, "charged": rep.Charged, "failed": rep.Failed, "unknown": rep.Unknown,
 		"skipped": rep.Skipped, "renewed": rep.Renewed, "admin_mail": rep.Mailed}
 	if runErr != nil {

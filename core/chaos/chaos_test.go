@@ -94,6 +94,13 @@ func TestConsistencyUnderFaults(t *testing.T) {
 		rep := chaos.Check(context.Background(), h.D.Store.DB, ledger)
 		t.Logf("%s\n%s", r.stats(), rep)
 		if !rep.Clean() {
+			for _, d := range h.Sandbox.Deliveries() {
+				for _, p := range rep.Problems {
+					if p.Transaction != "" && strings.Contains(string(d.Body), p.Transaction) {
+						t.Logf("atone webhook about %s: status %d %s at %s: %.120s", p.Transaction, d.Status, d.Error, d.At.Format("15:04:05.000"), d.Body)
+					}
+				}
+			}
 			t.Errorf("kessai's record differs from atone's:\n%s\n%s\n%s", rep, explain(h.D.Store.DB, ledger, rep), replay)
 		}
 	})

@@ -113,6 +113,7 @@ const (
 	cancelled  = "cancelled"
 	failed     = "error"
 	unknown    = "unknown"
+	abandoned  = "abandoned"
 )
 
 // row is what the checker reads of a settlement, with its order's total and status.
@@ -137,9 +138,9 @@ type row struct {
 //   - 売上計上 (captured): OK, settled, not refunded, not replaced.
 //   - 取消済み (cancelled): refunded or replaced, or no transaction at all (never paid).
 //   - 決済エラー (error): NG, or no transaction.
-//   - pending without a transaction is a checkout the buyer has not finished: fine, unless a
-//     live transaction carries its attempt (then that transaction is an orphan). Pending with
-//     a transaction, and unknown, are stuck.
+//   - pending (or かご落ち, abandoned) without a transaction is a checkout the buyer has not
+//     finished: fine, unless a live transaction carries its attempt (then that transaction is
+//     an orphan). Pending with a transaction, and unknown, are stuck.
 //
 // A live settlement's amount must be its transaction's and its order's total (unless the
 // order is キャンセル, whose edits the provider is never told). Every live transaction must
@@ -246,7 +247,7 @@ func checkSettlement(r *Report, s *row, byID map[string]sandbox.LedgerEntry) {
 		if known && e.OK() {
 			drift("atone %s", state(e))
 		}
-	case pending:
+	case pending, abandoned:
 		if s.WcTransID != "" {
 			r.add(Problem{Kind: Stuck, SettlementID: s.ID, OrderID: s.OrderID, Transaction: s.WcTransID,
 				Detail: "pending with a transaction after quiescence: a claim nobody finished; atone " + state(e)})

@@ -1,6 +1,6 @@
 // Package continuation owns 継続課金 contracts (WCEX DL Seller's usces_continuation): one
 // contract per order with a continuation item, its charge per period, and the daily run that
-// charges due contracts through the module's adapter, mails the contractor and the admin, and
+// charges due contracts through the settlement engine, mails the contractor and the admin, and
 // moves the contract's dates on.
 //
 // Money safety rests on rows, not on the scheduler: a run claims contracts with FOR UPDATE

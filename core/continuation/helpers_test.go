@@ -36,7 +36,7 @@ import (
 	"github.com/kessai/kessai/webhooks/outbox"
 )
 
-// The settlement service is what the daemon gives the contract screens for 売上計上 and 取消.
+// The settlement service is what the daemon gives the runner and the contract screens.
 var _ continuation.Settlements = (*settlement.Service)(nil)
 
 var sbShop = sandbox.Shop{Name: "テスト店舗", PublicKey: "pk_continuation_test", SecretKey: "sk_continuation_SECRET_1"}
@@ -299,10 +299,23 @@ func (w *world) contract(tx *gorm.DB, sp spec) continuation.Contract {
 func (w *world) create(sp spec) continuation.Contract { return w.contract(w.st.DB, sp) }
 
 func (w *world) runner(st *store.Store, mods continuation.Adapters, clock clockwork.Clock) *continuation.Runner {
+	r, _ := w.engine(st, mods, continuation.Options{Clock: clock})
+	return r
+}
+
+// engine returns a settlement service over st and mods and a runner charging through it, with
+// the runner's observer registered, as the daemon wires them.
+func (w *world) engine(st *store.Store, mods continuation.Adapters, opt continuation.Options) (*continuation.Runner, *settlement.Service) {
 	if mods == nil {
 		mods = w.mods
 	}
-	return continuation.NewRunner(st, w.box, mods, continuation.Options{Clock: clock, Log: quiet()})
+	if opt.Log == nil {
+		opt.Log = quiet()
+	}
+	ss := settlement.NewService(st, mods, quiet())
+	r := continuation.NewRunner(st, w.box, mods, ss, opt)
+	ss.Observe(r.Observer())
+	return r, ss
 }
 
 func (w *world) reload(id int64) continuation.Contract {

@@ -90,7 +90,7 @@ func TestContinuationTwoReplicasOnMariaDB(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := continuation.NewRunner(sts[i], w.box, hosts[i], continuation.Options{Clock: clock, Log: quiet(), Batch: 25})
+			r, _ := w.engine(sts[i], hosts[i], continuation.Options{Clock: clock, Batch: 25})
 			reps[i], errs[i] = r.Run(ctxT(t), date("2024-05-10"))
 		}()
 	}
@@ -196,7 +196,7 @@ func BenchmarkContinuationRun(b *testing.B) {
 		for done := 0; done < n; done += 5000 {
 			w.seed(min(5000, n-done), -1)
 		}
-		r := continuation.NewRunner(sts[0], w.box, h, continuation.Options{Log: quiet(), Clock: clockwork.NewFakeClockAt(tokyoAt(2024, 5, 10, 1, 0))})
+		r, _ := w.engine(sts[0], h, continuation.Options{Clock: clockwork.NewFakeClockAt(tokyoAt(2024, 5, 10, 1, 0))})
 		var peak uint64
 		stop := make(chan struct{})
 		sampled := make(chan struct{})

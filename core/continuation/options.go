@@ -92,18 +92,17 @@ func ParseRunTime(s string) (hour, minute int, err error) {
 
 // Messages shown to admins.
 const (
-	msgRunTime       = "自動処理の実行時間は 00:00 から 23:50 まで 10 分単位で指定してください。"
-	msgAdminMail     = "メールアドレスが不正です。"
-	msgChargingPast  = "次回課金日は%s以降で指定してください。"
-	msgContractPast  = "次回契約更新日は%s以降で指定してください。"
-	msgPrice         = "決済金額は1円以上で指定してください。"
-	msgStatus        = "契約の状態が不正です。"
-	msgSettled       = "この課金期間はすでに課金済みです。"
-	msgInFlight      = "この課金期間には処理中または確認中の課金があります。確定してから再決済してください。"
-	msgNotFailed     = "再決済できるのは決済エラーの課金だけです。"
-	msgStoppedRetry  = "停止中の契約は再決済できません。"
-	msgNoAdminMail   = "自動継続課金処理結果メールの宛先が設定されていません。"
-	msgModuleMissing = "決済モジュールが利用できません"
+	msgRunTime      = "自動処理の実行時間は 00:00 から 23:50 まで 10 分単位で指定してください。"
+	msgAdminMail    = "メールアドレスが不正です。"
+	msgChargingPast = "次回課金日は%s以降で指定してください。"
+	msgContractPast = "次回契約更新日は%s以降で指定してください。"
+	msgPrice        = "決済金額は1円以上で指定してください。"
+	msgStatus       = "契約の状態が不正です。"
+	msgSettled      = "この課金期間はすでに課金済みです。"
+	msgInFlight     = "この課金期間には処理中または確認中の課金があります。確定してから再決済してください。"
+	msgNotFailed    = "再決済できるのは決済エラーの課金だけです。"
+	msgStoppedRetry = "停止中の契約は再決済できません。"
+	msgNoAdminMail  = "自動継続課金処理結果メールの宛先が設定されていません。"
 )
 
 // saveSettings validates and writes the options in tx.

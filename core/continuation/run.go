@@ -13,7 +13,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/kessai/kessai/core/errlog"
 	kmail "github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/order"
@@ -21,7 +20,6 @@ import (
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
-	"github.com/kessai/kessai/webhooks/hook"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
 
@@ -51,7 +49,8 @@ type Options struct {
 	Batch int
 	// Workers is how many adapter calls run at once [8].
 	Workers int
-	// CallTimeout bounds one Charge call; a later answer is undefined [45s].
+	// CallTimeout is how long one charge call may take (the settlement service bounds the
+	// call itself); Lease is measured from it [45s].
 	CallTimeout time.Duration
 	// Lease is how long a claimed charge counts as in flight for the run's summary: a charge
 	// still pending after it belongs to a runner that died, and is reported as 確認中
@@ -65,14 +64,17 @@ type Options struct {
 
 // Runner runs the daily charge of due contracts.
 type Runner struct {
-	st   *store.Store
-	box  *secret.Box
-	mods Adapters
-	opt  Options
+	st          *store.Store
+	box         *secret.Box
+	mods        Adapters
+	settlements Settlements
+	opt         Options
 }
 
-// NewRunner returns a runner over st. box opens the contracts' tokens.
-func NewRunner(st *store.Store, box *secret.Box, mods Adapters, opt Options) *Runner {
+// NewRunner returns a runner over st. box opens the contracts' tokens. Every charge goes
+// through settlements, which must have the runner's Observer: it is what a charge's answer
+// does to the contract (charge row, mail, continuation.* event), whichever path records it.
+func NewRunner(st *store.Store, box *secret.Box, mods Adapters, settlements Settlements, opt Options) *Runner {
 	if opt.Clock == nil {
 		opt.Clock = clockwork.NewRealClock()
 	}
@@ -94,7 +96,7 @@ func NewRunner(st *store.Store, box *secret.Box, mods Adapters, opt Options) *Ru
 	if opt.MaxAdminBlocks <= 0 {
 		opt.MaxAdminBlocks = 1000
 	}
-	return &Runner{st: st, box: box, mods: mods, opt: opt}
+	return &Runner{st: st, box: box, mods: mods, settlements: settlements, opt: opt}
 }
 
 // Report is what one Run did.
@@ -135,10 +137,7 @@ func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
 	if err := r.startRun(ctx, day); err != nil {
 		return rep, err
 	}
-	if err := r.syncSettled(ctx); err != nil {
-		r.opt.Log.Warn("continuation: sync charges with settlements", "err", err)
-	}
-	cache := &runCache{r: r, settings: map[string]moduleSettings{}, shops: map[int64]string{}}
+	cache := &runCache{r: r, settings: map[string]moduleSettings{}}
 	var errs []error
 	for try := 0; ; try++ {
 		if err := r.drain(ctx, day, cache, &rep); err != nil {
@@ -336,13 +335,21 @@ func renewal(c Contract, day Date) Date {
 // newCharge inserts ch and its pending settlement, linked both ways. The settlement's
 // ResolveAfter is the end of the lease: should this runner die before the answer is
 // recorded, the janitor may look after that, and not before.
+//
+// The period's claim is the settlement's too, lapsed from the start: the charge's own claim
+// (settlement.Service.Charge) takes it over without a wait, and should this runner die
+// before it sends, the janitor finds a lapsed claim without an attempt once ResolveAfter
+// comes and records the charge as never sent (決済エラー, which the admin may 再決済).
+// Without a claim nothing would ever look at that pending settlement again.
 func (r *Runner) newCharge(ctx context.Context, tx *gorm.DB, c Contract, ch *Charge, leaseEnd time.Time, note string) (*settlement.Settlement, error) {
 	if err := tx.Create(ch).Error; err != nil {
 		return nil, fmt.Errorf("contract %d period %s: charge: %w", c.ID, ch.Period, err)
 	}
 	id := settlement.NewTransID()
+	claimed := r.opt.Clock.Now().UTC()
 	s := &settlement.Settlement{OrderID: c.OrderID, ShopID: c.ShopID, ContinuationChargeID: &ch.ID, Module: c.Module,
-		SettlementCode: c.Acting, TransID: id, Attempt: id + "-1", Amount: ch.Amount, Status: settlement.Pending, ResolveAfter: &leaseEnd}
+		SettlementCode: c.Acting, TransID: id, Attempt: id + "-1", Amount: ch.Amount, Status: settlement.Pending, ResolveAfter: &leaseEnd,
+		ClaimedBy: Actor, ClaimedUntil: &claimed}
 	h := settlement.History{Operation: settlement.OpCharge, Amount: ch.Amount, Actor: Actor, Message: note}
 	if err := settlement.Create(ctx, tx, s, h); err != nil {
 		return nil, fmt.Errorf("contract %d period %s: %w", c.ID, ch.Period, err)
@@ -368,38 +375,55 @@ func chargeOrder(c Contract, o order.Order, attempt string, amount int64) plugin
 	return po
 }
 
-// charge calls the adapter for one claimed period and records the answer.
+// charge sends one claimed period through the settlement service and says how it counts in
+// the run's summary. What the answer does to the contract (charge row, mail, event) is the
+// runner's Observer's, in the transaction that records it.
 func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (kmail.Result, error) {
-	ms := cache.module(ctx, it.c.Module)
-	token, first, err := it.c.secrets(r.box)
-	var res plugins.TransactionResult
-	var callErr error
-	noToken := false
-	switch {
-	case err != nil:
-		callErr = fmt.Errorf("%w: %v", plugins.ErrInvalidRequest, err)
-	case token == "":
-		noToken = true
-		res.Outcome, res.Messages = plugins.NotAttempted, []string{"クレジットカードが登録されていません。"}
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
 		// The daemon is stopping before this period was sent: give the claim back, so the
 		// next run charges it, rather than calling it 決済エラー and mailing the buyer so.
 		return kmail.Unknown, r.unclaim(context.WithoutCancel(ctx), it)
-	default:
-		ad, err := r.mods.Get(ctx, it.c.Module)
-		if err != nil {
-			// The module is not running: nothing was sent, so the period is 決済エラー and
-			// the admin may 再決済 once the module is back.
-			res.Outcome, res.Messages = plugins.NotAttempted, []string{msgModuleMissing + ": " + err.Error()}
-			break
-		}
-		cctx, cancel := context.WithTimeout(ctx, r.opt.CallTimeout)
-		res, callErr = ad.Charge(cctx, plugins.ChargeRequest{Token: token, RelatedProviderID: first,
-			Order: chargeOrder(it.c, it.o, it.s.Attempt, it.ch.Amount), Settle: ms.immediate})
-		cancel()
 	}
-	// The answer is recorded even when the daemon is stopping: the call happened.
-	return r.record(context.WithoutCancel(ctx), it, res, callErr, noToken, ms, cache)
+	ms := cache.module(ctx, it.c.Module)
+	token, first, err := it.c.secrets(r.box)
+	if err != nil {
+		// A token that does not open (another master key, a value copied from another
+		// contract) is no card kessai can charge: sent without one, the charge is recorded as
+		// 決済エラー without a call, and the admin may 再決済 once the key is right.
+		r.opt.Log.Error("continuation: contract token", "contract", it.c.ID, "err", err)
+		token, first = "", ""
+	}
+	req := plugins.ChargeRequest{Token: token, RelatedProviderID: first,
+		Order: chargeOrder(it.c, it.o, it.s.Attempt, it.ch.Amount), Settle: ms.immediate}
+	// Once it is under way the charge is the settlement service's: a stop does not cut it off.
+	res, err := r.settlements.Charge(context.WithoutCancel(ctx), it.s, req, Actor)
+	if errors.Is(err, settlement.ErrBusy) {
+		// Recovery took the period over (this runner held it past its lease) and recorded it
+		// as never sent; nothing was sent from here.
+		cur, lerr := settlement.Load(ctx, r.st.DB, it.s.ID)
+		if lerr != nil {
+			return kmail.Unknown, lerr
+		}
+		return counted(cur.Status, true), nil
+	}
+	if err != nil {
+		return kmail.Unknown, fmt.Errorf("continuation %d period %s: %w", it.c.ID, it.ch.Period, err)
+	}
+	return counted(res.Settlement.Status, res.Outcome == plugins.Processed), nil
+}
+
+// counted is how a recorded charge counts in the run's summary: 正常 when the provider
+// processed it into 仮売上 or 売上計上, 異常 for 決済エラー, 確認中 while its answer is unknown.
+func counted(st settlement.Status, processed bool) kmail.Result {
+	switch st {
+	case settlement.Authorized, settlement.Captured:
+		if processed {
+			return kmail.OK
+		}
+	case settlement.Failed:
+		return kmail.NG
+	}
+	return kmail.Unknown
 }
 
 // unclaim undoes a claim whose charge was never sent: the pending settlement and charge go,
@@ -421,115 +445,6 @@ func (r *Runner) unclaim(ctx context.Context, it *claimed) error {
 	})
 }
 
-// record writes one charge's answer in one transaction: the settlement's status and history,
-// the charge row, the 決済エラーログ, the contractor's mail and the shop's webhook.
-func (r *Runner) record(ctx context.Context, it *claimed, res plugins.TransactionResult, callErr error, noToken bool, ms moduleSettings, cache *runCache) (kmail.Result, error) {
-	now := r.opt.Clock.Now().UTC()
-	outcome := res.Outcome
-	if callErr != nil {
-		outcome = plugins.OutcomeOf(callErr)
-		if len(res.Messages) == 0 {
-			res.Messages = []string{callErr.Error()}
-		}
-	}
-	s := it.s
-	h := settlement.History{Operation: settlement.OpCharge, Amount: it.ch.Amount, Outcome: outcome.String(),
-		Code: res.Code, Message: strings.Join(res.Messages, " / "), Actor: Actor}
-	// Believe a processed answer only if it is about what was asked.
-	if outcome == plugins.Processed && ((res.Amount != 0 && res.Amount != it.ch.Amount) || (res.Attempt != "" && res.Attempt != s.Attempt)) {
-		outcome, h.Outcome = plugins.Undefined, plugins.Undefined.String()
-		h.Code, h.Message = "KESSAI_MISMATCH", fmt.Sprintf("応答が依頼と一致しません（金額 %d円/%d円、取引番号 %s/%s）", it.ch.Amount, res.Amount, s.Attempt, res.Attempt)
-	}
-	if res.ProviderID != "" {
-		s.WcTransID, h.ProviderID = res.ProviderID, res.ProviderID
-	}
-	var to settlement.Status
-	var result kmail.Result
-	switch outcome {
-	case plugins.Processed:
-		to, result = settlement.Authorized, kmail.OK
-		if res.State == plugins.StateCaptured || (res.State != plugins.StateAuthorized && ms.immediate) {
-			to = settlement.Captured
-			t := now
-			if !res.SettledAt.IsZero() {
-				t = res.SettledAt.UTC()
-			}
-			s.CapturedAt = &t
-		}
-		s.ResolveAfter = nil
-	case plugins.Declined, plugins.NotAttempted:
-		to, result, s.Reason, s.ResolveAfter = settlement.Failed, kmail.NG, res.Reason, nil
-	default: // Undefined, or Pending (the provider has not decided): the janitor asks later.
-		to, result = settlement.Unknown, kmail.Unknown
-		after := now.Add(30 * time.Second)
-		s.ResolveAfter, s.ResolveAttempts = &after, 0
-	}
-	// Looked up before the transaction: on SQLite the pool has one connection, which the
-	// transaction holds.
-	shopName := cache.shop(ctx, it.c.ShopID)
-	err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := settlement.Apply(ctx, tx, s, to, h); err != nil {
-			return err
-		}
-		upd := map[string]any{"status": to, "updated_at": now}
-		if result == kmail.OK {
-			upd["settled_period"] = it.ch.Period
-		}
-		err := tx.Model(&Charge{}).Where("id = ?", it.ch.ID).Updates(upd).Error
-		if store.IsDuplicate(err) {
-			// Another success for this period exists, which the claims should have made
-			// impossible: money moved twice. Keep the charge, and tell a person.
-			delete(upd, "settled_period")
-			if err = tx.Model(&Charge{}).Where("id = ?", it.ch.ID).Updates(upd).Error; err == nil {
-				oid := it.c.OrderID
-				err = errlog.Write(ctx, tx, s.TransID, s.Module, strings.ToUpper(s.Module)+" CONTINUATION DUPLICATE", map[string]any{
-					"continuation_id": it.c.ID, "period": it.ch.Period.String(), "settlement_id": s.ID, "provider_id": s.WcTransID,
-					"message": "同じ課金期間に二つ目の課金が成立しました。決済代行会社の管理画面で確認し、取消してください。",
-				}, &oid)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("charge %d: %w", it.ch.ID, err)
-		}
-		it.ch.Status = to
-		if result == kmail.NG {
-			oid := it.c.OrderID
-			data := map[string]any{
-				"continuation_id": it.c.ID, "order_id": it.c.OrderID, "period": it.ch.Period.String(), "settlement_id": s.ID,
-				"operation": settlement.OpCharge.Label(), "outcome": outcome.String(), "code": res.Code, "message": h.Message,
-				"provider_id": s.WcTransID, "amount": it.ch.Amount, "attempt": s.Attempt,
-			}
-			if res.Reason != "" {
-				data["reason"] = res.Reason
-			}
-			if err := errlog.Write(ctx, tx, s.TransID, s.Module, strings.ToUpper(s.Module)+" CONTINUATION NG", data, &oid); err != nil {
-				return err
-			}
-		}
-		mc := mailCharge(it.c, it.next, it.o, it.ch, s, result, res, noToken)
-		if result != kmail.Unknown && ms.mail && it.o.Email != "" {
-			m := kmail.ContractorMail(kmail.Shop{Name: shopName}, it.o.Email, contractorName(it.o), mc, Tokyo)
-			if err := kmail.Enqueue(ctx, tx, fmt.Sprintf("continuation:charge:%d:contractor", it.ch.ID), it.c.ShopID, m); err != nil && !errors.Is(err, outbox.ErrDuplicate) {
-				return err
-			}
-		}
-		if result != kmail.Unknown {
-			typ := hook.ContinuationCharged
-			if result == kmail.NG {
-				typ = hook.ContinuationFailed
-			}
-			if _, err := hook.Publish(ctx, tx, it.c.ShopID, typ, eventData(it.c, it.next, it.ch, s, res)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return kmail.Unknown, fmt.Errorf("continuation %d period %s: record %s: %w", it.c.ID, it.ch.Period, outcome, err)
-	}
-	return result, nil
-}
-
 // EventData is the data of the continuation.charged and continuation.failed webhooks.
 type EventData struct {
 	ContinuationID  int64  `json:"continuation_id"`
@@ -547,20 +462,23 @@ type EventData struct {
 	NextContracting Date   `json:"next_contracting"`
 }
 
-func eventData(c, next Contract, ch Charge, s *settlement.Settlement, res plugins.TransactionResult) EventData {
+// eventData is the event of charge ch of contract c, whose dates are the next ones.
+func eventData(c Contract, ch Charge, s *settlement.Settlement, res plugins.TransactionResult) EventData {
 	return EventData{ContinuationID: c.ID, OrderID: c.OrderID, ChargeID: ch.ID, Period: ch.Period, Attempt: ch.Attempt,
 		Amount: ch.Amount, Status: string(ch.Status), TransID: s.TransID, ProviderID: s.WcTransID, Code: res.Code,
-		Reason: res.Reason, NextCharging: next.NextCharging, NextContracting: next.NextContracting}
+		Reason: res.Reason, NextCharging: c.NextCharging, NextContracting: c.NextContracting}
 }
 
 func contractorName(o order.Order) string {
 	return strings.TrimSpace(o.Name1 + " " + o.Name2)
 }
 
-func mailCharge(c, next Contract, o order.Order, ch Charge, s *settlement.Settlement, result kmail.Result, res plugins.TransactionResult, noToken bool) kmail.Charge {
+// mailCharge is what the mails say about charge ch of contract c, whose dates are the next
+// ones.
+func mailCharge(c Contract, o order.Order, ch Charge, s *settlement.Settlement, result kmail.Result, res plugins.TransactionResult, noToken bool) kmail.Charge {
 	mc := kmail.Charge{OrderID: c.OrderID, ApplicationDate: o.Date, MemberID: c.MemberID, ContractorName: contractorName(o),
-		Amount: ch.Amount, TransID: s.TransID, ProviderID: s.WcTransID, NextCharging: next.NextCharging.String(),
-		NextContracting: next.NextContracting.String(), Result: result, NoToken: noToken}
+		Amount: ch.Amount, TransID: s.TransID, ProviderID: s.WcTransID, NextCharging: c.NextCharging.String(),
+		NextContracting: c.NextContracting.String(), Result: result, NoToken: noToken}
 	if l, ok := Line(o); ok {
 		mc.Items = []string{itemText(l)}
 	}
@@ -570,7 +488,11 @@ func mailCharge(c, next Contract, o order.Order, ch Charge, s *settlement.Settle
 			code = res.Reason
 		}
 		for _, m := range res.Messages {
-			mc.Errors = append(mc.Errors, strings.TrimSpace(code+" : "+m))
+			if code == "" {
+				mc.Errors = append(mc.Errors, strings.TrimSpace(m))
+			} else {
+				mc.Errors = append(mc.Errors, strings.TrimSpace(code+" : "+m))
+			}
 		}
 		if len(mc.Errors) == 0 && code != "" {
 			mc.Errors = []string{code}
@@ -799,7 +721,7 @@ func (r *Runner) blocks(ctx context.Context, tx *gorm.DB, charges []Charge) ([]k
 		case settlement.Failed:
 			result = kmail.NG
 		}
-		out = append(out, mailCharge(c, c, orders[c.OrderID], ch, &s, result, res, false))
+		out = append(out, mailCharge(c, orders[c.OrderID], ch, &s, result, res, false))
 	}
 	return out, nil
 }
@@ -814,59 +736,16 @@ func chunks(ids []int64, n int) func(func([]int64) bool) {
 	}
 }
 
-// syncSettled brings charge rows in line with settlements the janitor resolved since (an
-// unknown charge the provider says was authorized is a success of its period). The observer
-// does this as it happens when the settlement service has it; this pass catches up otherwise.
-func (r *Runner) syncSettled(ctx context.Context) error {
-	var rows []struct {
-		ID     int64
-		Status settlement.Status
-	}
-	err := r.st.DB.WithContext(ctx).Table("continuation_charges AS ch").Select("ch.id, s.status").
-		Joins("JOIN settlements s ON s.id = ch.settlement_id").
-		Where("ch.status = ? AND s.status <> ?", settlement.Unknown, settlement.Unknown).Limit(1000).Scan(&rows).Error
-	if err != nil {
-		return err
-	}
-	for _, row := range rows {
-		if err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return syncCharge(ctx, tx, row.ID, row.Status)
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// syncCharge records a settlement's new status on its charge: a success sets settled_period
-// (a cancelled charge keeps it: Welcart does not charge a cancelled period again).
-func syncCharge(ctx context.Context, tx *gorm.DB, chargeID int64, to settlement.Status) error {
-	var ch Charge
-	if err := tx.WithContext(ctx).First(&ch, chargeID).Error; err != nil {
-		return fmt.Errorf("charge %d: %w", chargeID, err)
-	}
-	upd := map[string]any{"status": to, "updated_at": time.Now().UTC()}
-	if to == settlement.Authorized || to == settlement.Captured {
-		upd["settled_period"] = ch.Period
-	}
-	if err := tx.WithContext(ctx).Model(&Charge{}).Where("id = ?", chargeID).Updates(upd).Error; err != nil {
-		return fmt.Errorf("charge %d: %w", chargeID, err)
-	}
-	return nil
-}
-
-// moduleSettings are a module's continuation switches.
+// moduleSettings are a module's continuation switches the run needs before a charge.
 type moduleSettings struct {
 	immediate bool // 自動継続課金処理区分 = 即時売上確定
-	mail      bool // 自動継続課金完了メール = 送信する
 }
 
-// runCache keeps what every charge of a run looks up again: module settings, shop names.
+// runCache keeps what every charge of a run looks up again: module settings.
 type runCache struct {
 	r        *Runner
 	mu       sync.Mutex
 	settings map[string]moduleSettings
-	shops    map[int64]string
 }
 
 func (c *runCache) module(ctx context.Context, slug string) moduleSettings {
@@ -875,9 +754,8 @@ func (c *runCache) module(ctx context.Context, slug string) moduleSettings {
 	if ms, ok := c.settings[slug]; ok {
 		return ms
 	}
-	// A module that does not have the switches gets the mail (Welcart's default is 送信する)
-	// and leaves the sales mode to the adapter.
-	ms := moduleSettings{mail: true}
+	// A module that does not have the switch leaves the sales mode to the adapter.
+	var ms moduleSettings
 	vals, err := c.r.mods.Settings(ctx, slug)
 	if err != nil {
 		c.r.opt.Log.Warn("continuation: module settings", "module", slug, "err", err)
@@ -887,25 +765,10 @@ func (c *runCache) module(ctx context.Context, slug string) moduleSettings {
 		if val == "" {
 			val = v.Default
 		}
-		switch v.Key {
-		case settingSalesMode:
+		if v.Key == settingSalesMode {
 			ms.immediate = val == salesImmediate
-		case settingMail:
-			ms.mail = val != mailOff
 		}
 	}
 	c.settings[slug] = ms
 	return ms
-}
-
-func (c *runCache) shop(ctx context.Context, id int64) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n, ok := c.shops[id]; ok {
-		return n
-	}
-	var name string
-	_ = c.r.st.DB.WithContext(ctx).Table("shops").Where("id = ?", id).Pluck("name", &name).Error
-	c.shops[id] = name
-	return name
 }

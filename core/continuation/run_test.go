@@ -2,7 +2,9 @@ package continuation_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,8 +19,10 @@ import (
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store/storetest"
+	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/atone"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
+	"github.com/kessai/kessai/webhooks/hook"
 )
 
 // TestContinuationScheduledRun drives the daily job on a fake clock: the daemon was down at
@@ -120,7 +124,7 @@ func TestContinuationScheduledRun(t *testing.T) {
 	})
 
 	t.Run("changing 自動処理の実行時間 reschedules without a restart", func(t *testing.T) {
-		sv := continuation.NewService(r, nil)
+		sv := continuation.NewService(r)
 		if err := sv.SaveSettings(ctxT(t), continuation.Settings{RunTime: "03:25", AdminMail: adminMail}, "test"); err == nil {
 			t.Fatal("03:25 accepted: DL Seller offers 10-minute steps")
 		}
@@ -179,7 +183,7 @@ func TestContinuationUndefinedIsNeverChargedTwice(t *testing.T) {
 	if rep, _ := r.Run(ctxT(t), date("2024-04-02")); rep.Claimed != 0 {
 		t.Fatalf("the next run claimed %d", rep.Claimed)
 	}
-	sv := continuation.NewService(r, nil)
+	sv := continuation.NewService(r)
 	if _, err := sv.Retry(ctxT(t), c.ID, ch.ID, "admin:test"); err == nil {
 		t.Fatal("再決済 of an unknown charge was accepted")
 	}
@@ -203,7 +207,7 @@ func TestContinuationAdminOperations(t *testing.T) {
 	w.useInProcess(nil)
 	clock := clockwork.NewFakeClockAt(tokyoAt(2024, 5, 10, 9, 0))
 	r := w.runner(st, nil, clock)
-	sv := continuation.NewService(r, nil)
+	sv := continuation.NewService(r)
 	engine := gin.New()
 	continuation.MountAdmin(engine.Group("/admin/api"), sv)
 	continuation.Mount(engine.Group("/api/v1"), func(*gin.Context) int64 { return w.shopID }, sv)
@@ -305,9 +309,7 @@ func TestContinuationChargeCancelThroughSettlementService(t *testing.T) {
 	if rep, err := r.Run(ctxT(t), date("2024-05-10")); err != nil || rep.Charged != 1 {
 		t.Fatalf("%+v %v", rep, err)
 	}
-	ss := settlement.NewService(st, w.mods, quiet())
-	sv := continuation.NewService(r, ss)
-	ss.Observe(sv.Observer())
+	sv := continuation.NewService(r)
 	ch := w.charges(c.ID)[0]
 	res, err := sv.Cancel(ctxT(t), c.ID, ch.ID, "admin:test")
 	if err != nil || res.Settlement.Status != settlement.Cancelled {
@@ -350,5 +352,112 @@ func TestContinuationOverdueContractOnePeriodPerRun(t *testing.T) {
 	chs := w.charges(c.ID)
 	if len(chs) != 2 || chs[0].Period == chs[1].Period {
 		t.Fatalf("charges %+v", chs)
+	}
+}
+
+// diesBeforeSending is the settlement service of a runner that dies between claiming a period
+// and sending its charge: the call never reaches the engine.
+type diesBeforeSending struct{ *settlement.Service }
+
+func (diesBeforeSending) Charge(context.Context, *settlement.Settlement, plugins.ChargeRequest, string) (settlement.Result, error) {
+	return settlement.Result{}, errors.New("the runner's process died")
+}
+
+// A runner that dies after claiming a period and before sending it leaves a pending charge
+// that nothing was sent for. The janitor records it as 決済エラー (KESSAI_NOT_SENT), which the
+// shop hears as continuation.failed; the contractor is not mailed, since nothing was charged
+// or declined; and the admin may 再決済 the period.
+func TestContinuationRunnerDiesBeforeSending(t *testing.T) {
+	st := storetest.SQLite(t)
+	w := newWorld(t, st)
+	w.useInProcess(nil)
+	const to = "died@example.jp"
+	c := w.create(spec{ordered: tokyoAt(2024, 4, 10, 9, 0), frequency: 1, chargingDay: 10, email: to})
+	if _, _, err := hook.NewEndpoints(st.DB, w.box).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.AllTypes}); err != nil {
+		t.Fatal(err)
+	}
+	events := func(typ hook.Type) int64 {
+		var n int64
+		st.DB.Table("outbox").Where("kind = ? AND payload LIKE ?", hook.Kind, `%"type":"`+string(typ)+`"%`).Count(&n)
+		return n
+	}
+	clock := clockwork.NewFakeClockAt(tokyoAt(2024, 5, 10, 1, 0))
+	healthy, ss := w.engine(st, nil, continuation.Options{Clock: clock})
+	ss.Clock = clockwork.NewFakeClockAt(time.Now())
+	dying := continuation.NewRunner(st, w.box, w.mods, diesBeforeSending{ss}, continuation.Options{Clock: clock, Log: quiet()})
+	if rep, err := dying.Run(ctxT(t), date("2024-05-10")); err == nil || rep.Claimed != 1 {
+		t.Fatalf("run: %+v %v", rep, err)
+	}
+	ch := w.charges(c.ID)[0]
+	if ch.Status != settlement.Pending {
+		t.Fatalf("charge %s", ch.Status)
+	}
+
+	t.Run("the janitor records it as never sent: 決済エラー and continuation.failed, no mail", func(t *testing.T) {
+		if n, err := ss.ResolveDue(ctxT(t), 50); err != nil || n != 1 {
+			t.Fatalf("janitor: %d %v", n, err)
+		}
+		s, _ := settlement.Load(ctxT(t), st.DB, *ch.SettlementID)
+		hs, _ := settlement.Histories(ctxT(t), st.DB, s.ID)
+		if s.Status != settlement.Failed || hs[len(hs)-1].Code != "KESSAI_NOT_SENT" {
+			t.Fatalf("settlement %s, history %+v", s.Status, hs[len(hs)-1])
+		}
+		if got := w.charges(c.ID)[0]; got.Status != settlement.Failed || !got.SettledPeriod.IsZero() {
+			t.Fatalf("charge %s settled %s", got.Status, got.SettledPeriod)
+		}
+		if n := events(hook.ContinuationFailed); n != 1 || events(hook.ContinuationCharged) != 0 {
+			t.Fatalf("%d continuation.failed", n)
+		}
+		if len(w.sb.Transactions(sbShop.PublicKey)) != 1 { // the first order's
+			t.Fatal("something reached atone")
+		}
+		w.dispatch()
+		if got := w.smtp.To(to); len(got) != 0 {
+			t.Fatalf("the contractor was mailed: %+v", got)
+		}
+	})
+
+	t.Run("再決済 charges the period", func(t *testing.T) {
+		res, err := continuation.NewService(healthy).Retry(ctxT(t), c.ID, ch.ID, "admin:test")
+		if err != nil || res.Outcome != plugins.Processed || res.Charge.Attempt != 2 || res.Charge.Status.Label() != "売上計上" {
+			t.Fatalf("再決済: %+v %v", res, err)
+		}
+		if n := events(hook.ContinuationCharged); n != 1 {
+			t.Fatalf("%d continuation.charged", n)
+		}
+		w.dispatch()
+		if got := w.smtp.To(to); len(got) != 1 || !strings.Contains(got[0].Body, "処理結果 : 正常") {
+			t.Fatalf("contractor mails %+v", got)
+		}
+	})
+}
+
+// With 自動継続課金完了メール off the contractor gets no mail, while the shop still hears of
+// the charge. The switch is read in the transaction that records the answer, on SQLite's
+// single connection, with the module host running beside it.
+func TestContinuationMailOff(t *testing.T) {
+	st := storetest.SQLite(t)
+	w := newWorld(t, st)
+	host := w.atoneHost(st, true, settingsOf(atone.KeyContinuationMail, atone.MailOff))
+	if _, _, err := hook.NewEndpoints(st.DB, w.box).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.ContinuationCharged}); err != nil {
+		t.Fatal(err)
+	}
+	const to = "quiet@example.jp"
+	c := w.create(spec{ordered: tokyoAt(2024, 4, 10, 9, 0), frequency: 1, chargingDay: 10, email: to})
+	r := w.runner(st, host, clockwork.NewFakeClockAt(tokyoAt(2024, 5, 10, 1, 0)))
+	if rep, err := r.Run(ctxT(t), date("2024-05-10")); err != nil || rep.Charged != 1 {
+		t.Fatalf("run: %+v %v", rep, err)
+	}
+	var events int64
+	st.DB.Table("outbox").Where("kind = ? AND payload LIKE ?", hook.Kind, `%"continuation.charged"%`).Count(&events)
+	if ch := w.charges(c.ID)[0]; events != 1 || ch.SettledPeriod.IsZero() {
+		t.Fatalf("%d events, charge %+v", events, ch)
+	}
+	w.dispatch()
+	if got := w.smtp.To(to); len(got) != 0 {
+		t.Fatalf("the contractor was mailed: %+v", got)
+	}
+	if got := w.smtp.To(adminMail); len(got) != 1 {
+		t.Fatalf("admin mails %+v", got)
 	}
 }

@@ -205,7 +205,8 @@ type Parts struct {
 	Modules   Adapters
 	Scheduler gocron.Scheduler
 	Log       *slog.Logger
-	// Settlements gives the contract screens 売上計上 and 取消 of a charge; may be nil.
+	// Settlements charges through the settlement engine and gives the contract screens
+	// 売上計上 and 取消 of a charge. The service's Observer must be registered with it.
 	Settlements Settlements
 	// Options tune the runner (Clock, Log are filled from here when empty).
 	Options Options
@@ -218,8 +219,8 @@ func Register(ctx context.Context, p Parts) (*Service, error) {
 	if opt.Log == nil {
 		opt.Log = p.Log
 	}
-	r := NewRunner(p.Store, p.Box, p.Modules, opt)
-	sv := NewService(r, p.Settlements)
+	r := NewRunner(p.Store, p.Box, p.Modules, p.Settlements, opt)
+	sv := NewService(r)
 	job, err := ScheduleRun(ctx, p.Scheduler, r, NewLocker(p.Store.DB, r.opt.Clock, ""))
 	if err != nil {
 		return nil, err

@@ -15,9 +15,10 @@ import (
 	"github.com/kessai/kessai/plugins"
 )
 
-// Settlements is what the contract screens need of the settlement service for a charge's
-// 売上計上 and 取消 (the 決済情報 dialog of each history row).
+// Settlements is what continuation needs of the settlement service: the charges of the run
+// and of 再決済, and a charge's 売上計上 and 取消 (the 決済情報 dialog of each history row).
 type Settlements interface {
+	Charge(ctx context.Context, s *settlement.Settlement, req plugins.ChargeRequest, actor string) (settlement.Result, error)
 	Capture(ctx context.Context, shopID, id int64, actor string) (settlement.Result, error)
 	Cancel(ctx context.Context, shopID, id int64, actor string) (settlement.Result, error)
 }
@@ -26,15 +27,13 @@ type Settlements interface {
 // and the shop API: listing, one contract with its charges, edits, 再決済, and the run's
 // settings.
 type Service struct {
-	r           *Runner
-	settlements Settlements
-	job         *Job
+	r   *Runner
+	job *Job
 }
 
-// NewService returns the service over the runner's store. settlements may be nil; Capture
-// and Cancel then answer ErrUnavailable.
-func NewService(r *Runner, settlements Settlements) *Service {
-	return &Service{r: r, settlements: settlements}
+// NewService returns the service over the runner's store and settlement service.
+func NewService(r *Runner) *Service {
+	return &Service{r: r}
 }
 
 // Runner is the service's runner (for the command line's catch-up run).
@@ -416,7 +415,7 @@ func (sv *Service) Retry(ctx context.Context, id, chargeID int64, actor string) 
 	if err != nil {
 		return RetryResult{}, wrapOp("retry contract", id, err)
 	}
-	cache := &runCache{r: r, settings: map[string]moduleSettings{}, shops: map[int64]string{}}
+	cache := &runCache{r: r, settings: map[string]moduleSettings{}}
 	res, err := r.charge(ctx, it, cache)
 	if err != nil {
 		return RetryResult{}, err
@@ -440,19 +439,19 @@ func (sv *Service) Retry(ctx context.Context, id, chargeID int64, actor string) 
 // Capture is 売上計上 of a charge's 仮売上 settlement, through the settlement service.
 func (sv *Service) Capture(ctx context.Context, id, chargeID int64, actor string) (settlement.Result, error) {
 	return sv.operate(ctx, id, chargeID, actor, func(ctx context.Context, sid int64) (settlement.Result, error) {
-		return sv.settlements.Capture(ctx, 0, sid, actor)
+		return sv.r.settlements.Capture(ctx, 0, sid, actor)
 	})
 }
 
 // Cancel is 取消 of a charge's settlement, through the settlement service.
 func (sv *Service) Cancel(ctx context.Context, id, chargeID int64, actor string) (settlement.Result, error) {
 	return sv.operate(ctx, id, chargeID, actor, func(ctx context.Context, sid int64) (settlement.Result, error) {
-		return sv.settlements.Cancel(ctx, 0, sid, actor)
+		return sv.r.settlements.Cancel(ctx, 0, sid, actor)
 	})
 }
 
 func (sv *Service) operate(ctx context.Context, id, chargeID int64, _ string, f func(context.Context, int64) (settlement.Result, error)) (settlement.Result, error) {
-	if sv.settlements == nil {
+	if sv.r.settlements == nil {
 		return settlement.Result{}, ErrUnavailable
 	}
 	var ch Charge
@@ -492,14 +491,6 @@ func (sv *Service) SaveSettings(ctx context.Context, s Settings, actor string) e
 	return nil
 }
 
-// Observer keeps charge rows in step with their settlements when the settlement service
-// changes one (the janitor resolving an unknown charge, an admin's 取消): register it with
-// settlement.Service.Observe.
-func (sv *Service) Observer() settlement.Observer {
-	return settlement.ObserverFunc(func(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
-		if c.Settlement == nil || c.Settlement.ContinuationChargeID == nil || c.From == c.To {
-			return nil
-		}
-		return syncCharge(ctx, tx, *c.Settlement.ContinuationChargeID, c.To)
-	})
-}
+// Observer is the runner's Observer: what a change of a charge's settlement does to its
+// contract. Register it with settlement.Service.Observe.
+func (sv *Service) Observer() settlement.Observer { return sv.r.Observer() }

@@ -41,8 +41,14 @@ var events = map[settlement.Status]hook.Type{
 }
 
 // publish writes the shop's webhook event in the transaction of the change, so an event
-// exists exactly when its change committed.
+// exists exactly when its change committed. settlement.* events are about orders: a
+// continuation charge is the contract's, whose observer publishes continuation.charged and
+// continuation.failed; a settlement.authorized for it would tell the shop its order was paid
+// again.
 func publish(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
+	if c.Settlement.ContinuationChargeID != nil {
+		return nil
+	}
 	typ, ok := events[c.To]
 	if c.Op == settlement.OpModify {
 		typ, ok = hook.SettlementModified, true
@@ -130,6 +136,9 @@ func (d *Daemon) commerce() error {
 		}
 		return err
 	}))
+	// Continuation charges go through the engine; what their answers do to the contract
+	// (charge row, contractor mail, continuation.* events) happens on every path that records
+	// one, the janitor's and the provider's notifications included.
 	d.Settlements.Observe(cont.Observer())
 	continuation.MountAdmin(adminAPI, cont)
 	continuation.Mount(api.Group("", d.ShopAPI.Auth()), shopapi.ShopID, cont)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,5 +114,40 @@ func TestPurchaseReachesTheShopWebhookAndStartsTheContract(t *testing.T) {
 			t.Fatal(r.Raw)
 		}
 		t.Logf("contract after the run: %s", r.Raw)
+	})
+
+	t.Run("the shop hears continuation.charged, not a second settlement.authorized", func(t *testing.T) {
+		count := func(typ hook.Type) int {
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			for _, e := range got {
+				if e.Type == typ {
+					n++
+				}
+			}
+			return n
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for count(hook.ContinuationCharged) == 0 && time.Now().Before(deadline) {
+			if _, err := h.D.Outbox.DispatchOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if _, err := h.D.Outbox.DispatchOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n, a := count(hook.ContinuationCharged), count(hook.SettlementAuthorized); n != 1 || a != 1 {
+			t.Fatalf("%d continuation.charged, %d settlement.authorized", n, a)
+		}
+	})
+
+	t.Run("/metrics counts the charge as an adapter call", func(t *testing.T) {
+		r := h.Do(t, "", "GET", "/metrics", nil)
+		want := `kessai_adapter_call_duration_seconds_count{module="atone",op="charge",outcome="processed"}`
+		if r.Status != 200 || !strings.Contains(string(r.Raw), want) {
+			t.Fatalf("%d: no %s in\n%s", r.Status, want, r.Raw)
+		}
 	})
 }

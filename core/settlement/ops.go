@@ -532,7 +532,8 @@ func (sv *Service) record(ctx context.Context, s *Settlement, a *Attempt, callEr
 	case outcome == plugins.Pending:
 		// The provider has not decided: a webhook or a later reference will say.
 		to, a.State = Pending, AttemptOpen
-		if op != OpConfirm && op != OpCharge {
+		if (op != OpConfirm && op != OpCharge) || (res.ProviderID == "" && s.WcTransID == "") {
+			// Only a pending answer that names its transaction can be looked up later.
 			to = Unknown
 		}
 		after := now.Add(time.Minute)

@@ -18,6 +18,10 @@ import (
 // it does not know it); the settlement stays unknown and the janitor asks again later.
 var ErrUnresolved = errors.New("settlement: provider could not confirm the transaction yet")
 
+// CodeNotSent is the Code of a continuation charge recorded as 決済エラー because its runner
+// stopped before sending it: nothing reached the provider.
+const CodeNotSent = "KESSAI_NOT_SENT"
+
 // statusOf maps the provider's state to the settlement status it proves.
 func statusOf(st plugins.State) (Status, bool) {
 	switch st {
@@ -118,13 +122,13 @@ func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result,
 	if a == nil && s.WcTransID == "" {
 		if s.Status == Pending && s.ContinuationChargeID != nil {
 			// The attempt is written before every call: without one, nothing was sent.
-			na := &Attempt{Kind: OpCharge, AttemptNo: s.Attempt, Amount: s.Amount, PriorStatus: Pending, State: AttemptOpen, Actor: actor, CreatedAt: now}
+			na := &Attempt{SettlementID: s.ID, Kind: OpCharge, AttemptNo: s.Attempt, Amount: s.Amount, PriorStatus: Pending, State: AttemptOpen, Actor: actor, CreatedAt: now}
 			if err := sv.st.DB.WithContext(ctx).Create(na).Error; err != nil {
 				sv.release(ctx, s, nil)
 				return Result{Settlement: s}, err
 			}
 			return sv.record(ctx, s, na, nil, plugins.TransactionResult{Result: plugins.Result{Outcome: plugins.NotAttempted,
-				Code: "KESSAI_NOT_SENT", Messages: []string{"課金の送信前に処理が中断されました。"}}}, actor, nil)
+				Code: CodeNotSent, Messages: []string{"課金の送信前に処理が中断されました。"}}}, actor, nil)
 		}
 		if s.Status == Pending {
 			// A checkout the buyer has not finished: nothing to ask the provider about yet.
@@ -247,9 +251,17 @@ func (sv *Service) verdict(ctx context.Context, ad plugins.Adapter, s *Settlemen
 		res, to, ok, why := ref(s.WcTransID)
 		return verdict{known: ok, to: to, providerID: s.WcTransID, res: res, why: why}
 	}
+	// A call that died with its caller (a killed adapter, a killed daemon) may still be on its
+	// way at the provider, which finishes what it received. Its effect seen proves it
+	// happened; its effect not seen proves nothing until the call's own deadline has passed.
+	young := sv.now().Sub(a.CreatedAt) < sv.CallTimeout
+	const tooEarly = "呼び出しがまだ決済代行会社で処理中の可能性があります。時間をおいて確認します"
 	switch a.Kind {
 	case OpCapture, OpCancel:
 		res, to, ok, why := ref(a.TargetID)
+		if ok && young && ((a.Kind == OpCapture && to == Authorized) || (a.Kind == OpCancel && to != Cancelled)) {
+			return verdict{res: res, why: tooEarly}
+		}
 		return verdict{known: ok, to: to, providerID: a.TargetID, res: res, why: why}
 	case OpCharge:
 		id := a.ProviderID
@@ -277,6 +289,9 @@ func (sv *Service) verdict(ctx context.Context, ad plugins.Adapter, s *Settlemen
 		res, to, ok, why := ref(a.TargetID)
 		if !ok {
 			return verdict{res: res, why: why}
+		}
+		if to != Cancelled && young {
+			return verdict{res: res, why: tooEarly}
 		}
 		if to != Cancelled {
 			// The replaced transaction is still live: the 取引修正 never happened.

@@ -67,7 +67,7 @@ func (w *world) authorized(t *testing.T) *settlement.Settlement {
 // due makes the janitor's next look due now, as if the backoff had passed.
 func (w *world) due(t *testing.T, s *settlement.Settlement) {
 	t.Helper()
-	if err := w.db.Exec("UPDATE settlements SET resolve_after = ? WHERE id = ?", time.Now().UTC().Add(-time.Second), s.ID).Error; err != nil {
+	if err := w.db.Exec("UPDATE settlements SET resolve_after = ? WHERE id = ?", w.sv.Clock.Now().UTC().Add(-time.Second), s.ID).Error; err != nil {
 		t.Fatal(err)
 	}
 }
@@ -94,6 +94,8 @@ func count(hs []settlement.History, op settlement.Operation, outcome string) int
 func TestCaptureAfterAdapterCrash(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
+	clock := clockwork.NewFakeClockAt(time.Now())
+	w.sv.Clock = clock
 
 	t.Run("a crash before the provider moved money: unknown, then the janitor finds it authorized", func(t *testing.T) {
 		s := w.authorized(t)
@@ -107,6 +109,15 @@ func TestCaptureAfterAdapterCrash(t *testing.T) {
 			t.Fatalf("adapter back after %s", took)
 		}
 		w.due(t, s)
+		// Right after the crash the capture may still be on its way at the provider: seeing
+		// it not captured yet proves nothing.
+		if _, err := w.sv.ResolveDue(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.load(t, s); got.Status != settlement.Unknown {
+			t.Fatalf("concluded before the call's deadline: %s", got.Status)
+		}
+		clock.Advance(w.sv.CallTimeout + time.Hour)
 		if n, err := w.sv.ResolveDue(ctx, 10); err != nil || n != 1 {
 			t.Fatalf("janitor looked at %d: %v", n, err)
 		}

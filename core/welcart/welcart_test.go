@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -33,11 +32,7 @@ func start(t *testing.T) *daemontest.Harness {
 		welcart.Mount(h.D.HTTP.Engine, welcart.Deps{Store: h.D.Store, ShopAPI: h.D.ShopAPI, Methods: h.D.Methods,
 			Orders: h.D.Orders, Settlements: h.D.Settlements})
 	}
-	srv := httptest.NewServer(h.D.HTTP)
-	t.Cleanup(srv.Close)
-	hh := *h
-	hh.URL = srv.URL
-	return &hh
+	return h
 }
 
 func mounted(e *gin.Engine, method, path string) bool {

@@ -128,23 +128,33 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	var current atomic.Pointer[Harness] // the relay's harness, set once it exists
 	shop := sandbox.DefaultShop
 	if o.webhooks {
+		// The relay redelivers until the daemon takes the notification (a restart, a 503 while
+		// an adapter is down), for up to 30 seconds, as a provider that retries would.
 		relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := current.Load()
-			if h == nil {
-				http.Error(w, "no daemon yet", http.StatusServiceUnavailable)
-				return
-			}
-			h.mu.RLock()
-			url := h.URL
-			h.mu.RUnlock()
-			resp, err := http.Post(url+"/webhooks/atone", r.Header.Get("Content-Type"), r.Body)
+			body, err := io.ReadAll(r.Body)
 			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
+				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			defer resp.Body.Close()
-			w.WriteHeader(resp.StatusCode)
-			_, _ = io.Copy(w, resp.Body)
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				status := http.StatusServiceUnavailable
+				if h := current.Load(); h != nil {
+					h.mu.RLock()
+					url := h.URL
+					h.mu.RUnlock()
+					if resp, err := http.Post(url+"/webhooks/atone", r.Header.Get("Content-Type"), bytes.NewReader(body)); err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						status = resp.StatusCode
+					}
+				}
+				if status < 500 || time.Now().After(deadline) {
+					w.WriteHeader(status)
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
 		}))
 		t.Cleanup(relay.Close)
 		shop.PaymentWebhookURL = relay.URL

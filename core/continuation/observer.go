@@ -1,0 +1,201 @@
+package continuation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/errlog"
+	kmail "github.com/kessai/kessai/core/mail"
+	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/webhooks/hook"
+	"github.com/kessai/kessai/webhooks/outbox"
+)
+
+// codeNotSent is the code settlement.Resolve records on a charge whose runner died after
+// claiming the period and before sending it: nothing reached the provider.
+const codeNotSent = settlement.CodeNotSent
+
+// Observer is what a change of a charge's settlement does to its contract, on every path that
+// records one: the run's own answer, 再決済, the janitor or the provider's notification
+// proving an answer that was lost, an admin's 売上計上 or 取消. Register it with
+// settlement.Service.Observe on the service the runner charges through.
+//
+// The charge row follows its settlement (a success sets settled_period, the key that allows
+// one successful charge per period). The first final answer of a charge, when its row leaves
+// pending or unknown, publishes continuation.charged or continuation.failed and queues the
+// contractor's mail: once per charge, however many paths report it, because the row moves
+// only once and the mail's outbox key is the charge's.
+func (r *Runner) Observer() settlement.Observer {
+	return settlement.ObserverFunc(r.settlementChanged)
+}
+
+func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
+	s := c.Settlement
+	if s == nil || s.ContinuationChargeID == nil {
+		return nil
+	}
+	tx = tx.WithContext(ctx)
+	var ch Charge
+	if err := tx.First(&ch, *s.ContinuationChargeID).Error; err != nil {
+		return fmt.Errorf("charge %d: %w", *s.ContinuationChargeID, err)
+	}
+	to := c.To
+	if to == settlement.Pending {
+		if c.Op != settlement.OpCharge {
+			return nil
+		}
+		// The provider has not decided: for the run the charge has no answer yet, as if it
+		// were lost; the provider's notification or the janitor will say.
+		to = settlement.Unknown
+	}
+	if to == ch.Status {
+		return nil
+	}
+	from := ch.Status
+	moved, err := r.moveCharge(ctx, tx, &ch, s, to)
+	if err != nil || !moved {
+		return err
+	}
+	var result kmail.Result
+	switch {
+	case from != settlement.Pending && from != settlement.Unknown:
+		// An admin's 売上計上 or 取消, or a correction by reference: the contractor and the
+		// shop heard of this charge when it was answered.
+		return nil
+	case to == settlement.Authorized || to == settlement.Captured:
+		result = kmail.OK
+	case to == settlement.Failed:
+		result = kmail.NG
+	default:
+		// Unknown sends nothing: no one knows yet whether money moved.
+		return nil
+	}
+	var con Contract
+	if err := tx.First(&con, ch.ContinuationID).Error; err != nil {
+		return fmt.Errorf("charge %d: contract %d: %w", ch.ID, ch.ContinuationID, err)
+	}
+	typ := hook.ContinuationCharged
+	if result == kmail.NG {
+		typ = hook.ContinuationFailed
+	}
+	if _, err := hook.Publish(ctx, tx, con.ShopID, typ, eventData(con, ch, s, c.Result)); err != nil {
+		return err
+	}
+	if result == kmail.NG && c.Result.Code == codeNotSent {
+		// The runner died before sending: nothing was charged and nothing was declined, so
+		// there is nothing to tell the contractor. The charge is 決済エラー all the same, so
+		// that the admin may 再決済 the period.
+		return nil
+	}
+	return r.mailContractor(ctx, tx, con, ch, s, result, c.Result)
+}
+
+// moveCharge writes the charge row's new status in tx, from the status it was read with. A
+// success sets settled_period; should the period already have a success, which the claims
+// make impossible, money moved twice: the charge is kept without it and a person is told.
+func (r *Runner) moveCharge(ctx context.Context, tx *gorm.DB, ch *Charge, s *settlement.Settlement, to settlement.Status) (bool, error) {
+	upd := map[string]any{"status": to, "updated_at": r.opt.Clock.Now().UTC()}
+	if (to == settlement.Authorized || to == settlement.Captured) && ch.SettledPeriod.IsZero() {
+		upd["settled_period"] = ch.Period
+	}
+	update := func() *gorm.DB {
+		return tx.Model(&Charge{}).Where("id = ? AND status = ?", ch.ID, ch.Status).Updates(upd)
+	}
+	res := update()
+	if store.IsDuplicate(res.Error) {
+		delete(upd, "settled_period")
+		if res = update(); res.Error == nil && res.RowsAffected == 1 {
+			var con Contract
+			if err := tx.Select("id", "order_id").First(&con, ch.ContinuationID).Error; err != nil {
+				return false, fmt.Errorf("charge %d: contract %d: %w", ch.ID, ch.ContinuationID, err)
+			}
+			oid := con.OrderID
+			err := errlog.Write(ctx, tx, s.TransID, s.Module, strings.ToUpper(s.Module)+" CONTINUATION DUPLICATE", map[string]any{
+				"continuation_id": con.ID, "period": ch.Period.String(), "settlement_id": s.ID, "provider_id": s.WcTransID,
+				"message": "同じ課金期間に二つ目の課金が成立しました。決済代行会社の管理画面で確認し、取消してください。",
+			}, &oid)
+			if err != nil {
+				return false, err
+			}
+		}
+	}
+	if res.Error != nil {
+		return false, fmt.Errorf("charge %d: %w", ch.ID, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return false, nil
+	}
+	ch.Status = to
+	if p, ok := upd["settled_period"]; ok {
+		ch.SettledPeriod = p.(Date)
+	}
+	return true, nil
+}
+
+// mailContractor queues the contractor's 自動継続課金処理のお知らせ for the charge, when the
+// module sends it (自動継続課金完了メール) and the order has an address.
+func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, con Contract, ch Charge, s *settlement.Settlement, result kmail.Result, res plugins.TransactionResult) error {
+	on, err := mailSwitch(ctx, tx, con.Module)
+	if err != nil || !on {
+		return err
+	}
+	var o order.Order
+	if err := tx.First(&o, con.OrderID).Error; err != nil {
+		return fmt.Errorf("charge %d: order %d: %w", ch.ID, con.OrderID, err)
+	}
+	if o.Email == "" {
+		return nil
+	}
+	var shopName string
+	if err := tx.Table("shops").Where("id = ?", con.ShopID).Pluck("name", &shopName).Error; err != nil {
+		return fmt.Errorf("charge %d: shop %d: %w", ch.ID, con.ShopID, err)
+	}
+	// Nothing was sent without a token: the mail says so, as Welcart's does.
+	noToken := result == kmail.NG && res.Outcome == plugins.NotAttempted && len(con.Token) == 0
+	m := kmail.ContractorMail(kmail.Shop{Name: shopName}, o.Email, contractorName(o), mailCharge(con, o, ch, s, result, res, noToken), Tokyo)
+	err = kmail.Enqueue(ctx, tx, fmt.Sprintf("continuation:charge:%d:contractor", ch.ID), con.ShopID, m)
+	if err != nil && !errors.Is(err, outbox.ErrDuplicate) {
+		return err
+	}
+	return nil
+}
+
+// mailSwitch reads 自動継続課金完了メール of module slug in tx. The observer runs inside the
+// settlement's transaction: asking the module host, which reads with a connection of its
+// own, could wait for ever on SQLite's single connection, so the module's row is read here.
+// A module without the switch mails, as Welcart does by default.
+func mailSwitch(ctx context.Context, tx *gorm.DB, slug string) (bool, error) {
+	var row struct{ Settings, Description string }
+	err := tx.WithContext(ctx).Table("modules").Select("settings", "description").Where("slug = ?", slug).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("module %s: %w", slug, err)
+	}
+	var saved plugins.Settings
+	if row.Settings != "" {
+		if err := json.Unmarshal([]byte(row.Settings), &saved); err != nil {
+			return false, fmt.Errorf("module %s: settings: %w", slug, err)
+		}
+	}
+	val := saved[settingMail]
+	if val == "" {
+		var d plugins.Description
+		_ = json.Unmarshal([]byte(row.Description), &d) // a broken description has no defaults
+		for _, f := range d.Settings {
+			if f.Key == settingMail {
+				val = f.Default
+			}
+		}
+	}
+	return val != mailOff, nil
+}
