@@ -128,7 +128,9 @@ func Start(t testing.TB, opts ...Option) *Harness {
 		t.Fatal(err)
 	}
 	cfg := config.Config{HTTPAddr: "127.0.0.1:0", DBDSN: dsn, DB: db, PluginDir: plugDir, MasterKey: secret.NewKey(),
-		AdminToken: "test-admin-token", VarDir: dir, LogLevel: slog.LevelWarn}
+		AdminToken: "test-admin-token", VarDir: dir, LogLevel: slog.LevelWarn,
+		// Tests' webhook receivers are httptest servers on http://127.0.0.1.
+		WebhookAllowHTTP: "true", WebhookAllowPrivate: "true"}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, ShutdownTimeout: 5 * time.Second})
 	if err != nil {
