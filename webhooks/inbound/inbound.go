@@ -44,6 +44,11 @@ type Deps struct {
 	// Timeout bounds the work for one notification (parse, reference, record); zero means
 	// 20 s. atone publishes no timeout of its own, so this stays well under common defaults.
 	Timeout time.Duration
+	// Rate and Burst bound what one source address may send: Burst notifications at once,
+	// then Rate a second; more is answered 429. Zero means DefaultRate and DefaultBurst. atone
+	// signs nothing, so anyone can post, and each distinct body costs a row and a provider call.
+	Rate  float64
+	Burst int
 }
 
 // Handler receives notifications for one daemon.
@@ -60,8 +65,17 @@ func Mount(r gin.IRouter, d Deps) *Handler {
 	if d.Timeout == 0 {
 		d.Timeout = 20 * time.Second
 	}
+	if d.Rate <= 0 {
+		d.Rate = DefaultRate
+	}
+	if d.Burst <= 0 {
+		d.Burst = DefaultBurst
+	}
 	h := &Handler{d: d}
-	r.POST("/webhooks/atone", h.Serve("atone"))
+	// One limiter for every provider route: a source's budget is for notifications, whichever
+	// provider it claims to be.
+	lim := newLimiter(d.Rate, d.Burst, time.Now)
+	r.POST("/webhooks/atone", lim.handler, h.Serve("atone"))
 	return h
 }
 
