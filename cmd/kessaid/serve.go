@@ -41,6 +41,9 @@ func serve(ctx context.Context, name string, args []string, e env, isDemo bool) 
 			return fmt.Errorf("KESSAI_SANDBOX_ADDR: start the atone sandbox: %w", err)
 		}
 		defer sb.Close()
+		// The demo's receivers run on the same machine, without certificates; the banner
+		// says so, since a production kessaid must never run like this.
+		cfg.WebhookAllowHTTP, cfg.WebhookAllowPrivate = "true", "true"
 	}
 	d, err := daemon.New(ctx, cfg, daemon.Options{Demo: isDemo, Logger: log})
 	if err != nil {
@@ -72,6 +75,8 @@ func serve(ctx context.Context, name string, args []string, e env, isDemo bool) 
   demo shop key: %[4]s
   atone test member: phone %[5]s, password %[6]s (limit 50,000 yen; above it atone answers NG 金額超過)
                      phone %[7]s always NG (その他)
+  shop webhooks: http:// and loopback/private endpoints allowed (KESSAI_WEBHOOK_ALLOW_HTTP=true,
+                 KESSAI_WEBHOOK_ALLOW_PRIVATE=true): for this demo only, never in production
 `, url, sandboxURL, cfg.DB, key, sandbox.OKMemberPhone, sandbox.TestPassword, sandbox.NGMemberPhone)
 	return d.Run(ctx)
 }

@@ -35,6 +35,11 @@ type Config struct {
 	VarDir      string
 	// SecureCookies is KESSAI_SECURE_COOKIES: "true" when TLS ends at a proxy in front.
 	SecureCookies string
+	// WebhookAllowHTTP and WebhookAllowPrivate are KESSAI_WEBHOOK_ALLOW_HTTP and
+	// KESSAI_WEBHOOK_ALLOW_PRIVATE: "true" lets shops register http:// webhook endpoints, and
+	// endpoints on loopback or private addresses; for development and the demo only.
+	WebhookAllowHTTP    string
+	WebhookAllowPrivate string
 	// MasterKey is the raw KESSAI_MASTER_KEY; use Key to get the parsed key.
 	MasterKey string
 }
@@ -77,6 +82,8 @@ var vars = []setting{
 		}
 		return nil
 	}},
+	{env: "KESSAI_WEBHOOK_ALLOW_HTTP", def: "false", help: "true: shops may register http:// webhook endpoints, not only https:// (development only)", field: func(c *Config) *string { return &c.WebhookAllowHTTP }, check: checkBool},
+	{env: "KESSAI_WEBHOOK_ALLOW_PRIVATE", def: "false", help: "true: webhook endpoints may be on loopback, private, link-local or CGNAT addresses (development only: it lets shops reach kessaid's own network)", field: func(c *Config) *string { return &c.WebhookAllowPrivate }, check: checkBool},
 	{env: "KESSAI_VAR_DIR", flag: "var-dir", def: "./var", help: "folder for the demo's database and generated key", field: func(c *Config) *string { return &c.VarDir }},
 }
 
@@ -195,6 +202,13 @@ func parseLevel(s string) (slog.Level, error) {
 func checkAddr(s string) error {
 	if _, _, err := net.SplitHostPort(s); err != nil {
 		return fmt.Errorf("%q is not HOST:PORT", s)
+	}
+	return nil
+}
+
+func checkBool(s string) error {
+	if s != "true" && s != "false" {
+		return fmt.Errorf("%q: want true or false", s)
 	}
 	return nil
 }

@@ -90,3 +90,20 @@ func TestSecureCookies(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestWebhookPolicyIsStrictByDefault(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.WebhookAllowHTTP != "false" || c.WebhookAllowPrivate != "false" {
+		t.Fatalf("defaults %q %q %v, want both false", c.WebhookAllowHTTP, c.WebhookAllowPrivate, err)
+	}
+	c, err = load(t, nil, map[string]string{"KESSAI_WEBHOOK_ALLOW_HTTP": "true", "KESSAI_WEBHOOK_ALLOW_PRIVATE": "true"})
+	if err != nil || c.WebhookAllowHTTP != "true" || c.WebhookAllowPrivate != "true" {
+		t.Fatalf("%q %q %v", c.WebhookAllowHTTP, c.WebhookAllowPrivate, err)
+	}
+	for _, env := range []string{"KESSAI_WEBHOOK_ALLOW_HTTP", "KESSAI_WEBHOOK_ALLOW_PRIVATE"} {
+		var ce *config.Error
+		if _, err := load(t, nil, map[string]string{env: "yes"}); !errors.As(err, &ce) || ce.Var != env {
+			t.Errorf("%s=yes: err = %v", env, err)
+		}
+	}
+}

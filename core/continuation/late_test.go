@@ -51,7 +51,7 @@ func TestContinuationLateAnswer(t *testing.T) {
 		return rec.Code, string(b)
 	}
 	// The shop listens to every event; deliveries stay queued, to be counted.
-	if _, _, err := hook.NewEndpoints(st.DB, w.box).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.AllTypes}); err != nil {
+	if _, _, err := hook.NewEndpoints(st.DB, w.box, hook.Policy{AllowHTTP: true, AllowPrivate: true}).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.AllTypes}); err != nil {
 		t.Fatal(err)
 	}
 	events := func(typ hook.Type) int64 {

@@ -373,7 +373,7 @@ func TestContinuationRunnerDiesBeforeSending(t *testing.T) {
 	w.useInProcess(nil)
 	const to = "died@example.jp"
 	c := w.create(spec{ordered: tokyoAt(2024, 4, 10, 9, 0), frequency: 1, chargingDay: 10, email: to})
-	if _, _, err := hook.NewEndpoints(st.DB, w.box).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.AllTypes}); err != nil {
+	if _, _, err := hook.NewEndpoints(st.DB, w.box, hook.Policy{AllowHTTP: true, AllowPrivate: true}).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.AllTypes}); err != nil {
 		t.Fatal(err)
 	}
 	events := func(typ hook.Type) int64 {
@@ -439,7 +439,7 @@ func TestContinuationMailOff(t *testing.T) {
 	st := storetest.SQLite(t)
 	w := newWorld(t, st)
 	host := w.atoneHost(st, true, settingsOf(atone.KeyContinuationMail, atone.MailOff))
-	if _, _, err := hook.NewEndpoints(st.DB, w.box).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.ContinuationCharged}); err != nil {
+	if _, _, err := hook.NewEndpoints(st.DB, w.box, hook.Policy{AllowHTTP: true, AllowPrivate: true}).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.ContinuationCharged}); err != nil {
 		t.Fatal(err)
 	}
 	const to = "quiet@example.jp"

@@ -98,14 +98,15 @@ func (d *Daemon) commerce() error {
 	api := d.HTTP.Engine.Group("/api/v1")
 	d.ShopAPI.Mount(api)
 	d.Admin.MountCommerce(admin.Commerce{Orders: d.Orders, Settlements: d.Settlements, ShopAPI: d.ShopAPI})
-	endpoints := hook.NewEndpoints(st.DB, d.Box)
+	endpoints := hook.NewEndpoints(st.DB, d.Box, hook.Policy{
+		AllowHTTP: d.Config.WebhookAllowHTTP == "true", AllowPrivate: d.Config.WebhookAllowPrivate == "true"})
 	hook.Mount(d.HTTP.Engine.Group("", d.ShopAPI.Auth()), endpoints, shopapi.ShopID)
 
 	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, ShopAPI: d.ShopAPI, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements})
 	inbound.Mount(d.HTTP.Engine, inbound.Deps{Store: st, Adapters: d.Modules, Settlements: d.Settlements, Orders: d.Orders, Log: d.Log})
 
 	d.Outbox = outbox.NewDispatcher(st, outbox.Options{Log: d.Log})
-	d.Outbox.Register(hook.Kind, hook.NewSender(endpoints, nil))
+	d.Outbox.Register(hook.Kind, hook.NewSender(endpoints))
 	if _, err := mail.Register(d.Outbox, d.Config.SMTPURL, d.Log); err != nil { // no URL: mails stay queued
 		return err
 	}

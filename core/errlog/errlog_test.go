@@ -68,3 +68,63 @@ func TestErrorLog(t *testing.T) {
 		})
 	})
 }
+
+// TestExportKeepsOneFieldPerLine writes a row whose every part carries line breaks and other
+// control characters, as a forged notification would, and reads the export back the way a
+// person or a script reads it: line by line.
+func TestExportKeepsOneFieldPerLine(t *testing.T) {
+	st := storetest.SQLite(t) // the escaping is the export's, whatever the database
+	ctx := context.Background()
+	forged := "ks1-1\r\n処理結果 = OK\r\n"
+	err := errlog.Write(ctx, st.DB, "tr_forged\r\nリンクキー = tr_other", "atone", "ATONE WEBHOOK UNKNOWN\n処理結果 = OK",
+		map[string]any{
+			"shop_transaction_no":   forged,
+			"messages":              []any{"一行目\n処理結果 = OK", "\x1b[2J\u0085\u2028\x7f\t"},
+			"key\r\n処理結果 = OK\r\nx": "v",
+		}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := errlog.List(ctx, st.DB, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := errlog.Export(rows, time.FixedZone("JST", 9*3600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := japanese.ShiftJIS.NewDecoder().Bytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(dec), "\r\n") {
+		t.Fatalf("export does not end its last line: %q", dec)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(dec), "\r\n"), "\r\n")
+	// One block: four fixed lines, one per detail (messages has two), and the dashes.
+	want := []string{
+		"登録日 = ",
+		`リンクキー = tr_forged\r\nリンクキー = tr_other`,
+		"決済種別 = atone",
+		`処理結果 = ATONE WEBHOOK UNKNOWN\n処理結果 = OK`,
+		`key\r\n処理結果 = OK\r\nx = v`,
+		`messages:0 = 一行目\n処理結果 = OK`,
+		`messages:1 = \x1b[2J\u0085\u2028\x7f\t`,
+		`shop_transaction_no = ks1-1\r\n処理結果 = OK\r\n`,
+		"-----",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), dec)
+	}
+	for i, l := range lines {
+		if strings.ContainsAny(l, "\r\n\x1b\x7f\u0085\u2028") {
+			t.Errorf("line %d holds a control character: %q", i, l)
+		}
+		if !strings.HasPrefix(l, want[i]) || (i > 0 && i < len(lines)-1 && l != want[i]) {
+			t.Errorf("line %d = %q, want %q", i, l, want[i])
+		}
+		if strings.HasPrefix(l, "処理結果 = ") != (i == 3) {
+			t.Errorf("line %d = %q: a 処理結果 line where the row has none", i, l)
+		}
+	}
+}

@@ -63,7 +63,7 @@ func TestEndpointAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		a, b := newShop(t, s, "A"), newShop(t, s, "B")
 		shops := shop.New(s.DB)
-		eps := hook.NewEndpoints(s.DB, newBox(t))
+		eps := hook.NewEndpoints(s.DB, newBox(t), hook.Policy{Resolver: shopDNS})
 		// Stands in for the shop API's key middleware, which sets "shop".
 		r := httpapi.New(quiet).Engine
 		api := r.Group("", func(c *gin.Context) {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -86,17 +85,21 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Endpoints is the endpoint registry over the database.
 type Endpoints struct {
-	db  *gorm.DB
-	box *secret.Box
+	db     *gorm.DB
+	box    *secret.Box
+	policy Policy
 }
 
-// NewEndpoints returns the registry; box seals the signing secrets.
-func NewEndpoints(db *gorm.DB, box *secret.Box) *Endpoints { return &Endpoints{db: db, box: box} }
+// NewEndpoints returns the registry; box seals the signing secrets, and p says which URLs may
+// be registered and, through NewSender, dialed. The zero Policy is production's.
+func NewEndpoints(db *gorm.DB, box *secret.Box, p Policy) *Endpoints {
+	return &Endpoints{db: db, box: box, policy: p}
+}
 
 // Create registers an endpoint for a shop and returns it with its signing secret in plain
 // text: the only time the secret is ever visible.
 func (s *Endpoints) Create(ctx context.Context, shopID int64, rawURL string, types []Type) (*Endpoint, string, error) {
-	u, err := CheckURL(rawURL)
+	u, err := s.policy.CheckURL(ctx, rawURL)
 	if err != nil {
 		return nil, "", err
 	}
@@ -214,35 +217,6 @@ func (s *Endpoints) getAny(ctx context.Context, shopID, id int64) (*Endpoint, er
 		return nil, fmt.Errorf("webhook endpoint %d: %w", id, err)
 	}
 	return &ep, nil
-}
-
-// CheckURL validates an endpoint URL and returns it normalised. Only absolute http and https
-// URLs are accepted; user:password in the URL is refused because the URL is shown in lists
-// and logs, where a credential must never appear (the signature authenticates kessai instead).
-func CheckURL(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	bad := func(msg string) (string, error) { return "", &FieldError{Field: "url", Message: "url " + msg} }
-	if raw == "" {
-		return bad("is required")
-	}
-	if len(raw) > maxURL {
-		return bad(fmt.Sprintf("must be at most %d characters", maxURL))
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return bad("is not a URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return bad("must start with http:// or https://")
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return bad("must name a host, as in https://shop.example.jp/kessai/webhook")
-	}
-	if u.User != nil {
-		return bad("must not contain a user name or password")
-	}
-	u.Fragment = ""
-	return u.String(), nil
 }
 
 func checkTypes(types []Type) (string, error) {

@@ -31,6 +31,9 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// local is the policy of tests whose receivers are httptest servers on http://127.0.0.1.
+var local = hook.Policy{AllowHTTP: true, AllowPrivate: true}
+
 func newBox(t *testing.T) *secret.Box {
 	t.Helper()
 	key, _ := hex.DecodeString(secret.NewKey())
@@ -90,7 +93,7 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		sh := newShop(t, s, "お茶の店")
-		eps := hook.NewEndpoints(s.DB, newBox(t))
+		eps := hook.NewEndpoints(s.DB, newBox(t), local)
 		rc := &receiver{accepted: map[string]int{}, mode: http.StatusServiceUnavailable}
 		srv := httptest.NewServer(rc)
 		addr := srv.Listener.Addr().String()
@@ -102,7 +105,8 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 		rc.secret = plain
 		clock := clockwork.NewFakeClockAt(time.Now().Add(time.Minute)) // ahead of the wall-clock stamp Enqueue puts on rows
 		d := outbox.NewDispatcher(s, outbox.Options{Clock: clock, Log: quiet, Timeout: 5 * time.Second})
-		d.Register(hook.Kind, hook.NewSender(eps, nil))
+		sender := hook.NewSender(eps)
+		d.Register(hook.Kind, sender)
 
 		var ev hook.Event
 		err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -135,6 +139,9 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 		})
 		t.Run("receiver gone: connection refused is a retry too", func(t *testing.T) {
 			srv.Close()
+			// The sender's kept-alive connection to it is gone too; without this the next
+			// attempt may race the close and log EOF instead of the refused dial.
+			sender.CloseIdleConnections()
 			if n := step(3 * time.Minute); n != 1 {
 				t.Fatal("no attempt after 3m")
 			}
@@ -190,8 +197,9 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 			if strings.Contains(got[1].Error, "shop=1") {
 				t.Errorf("the URL's query string leaked into the log: %q", got[1].Error)
 			}
-			if !strings.Contains(got[3].Error, "maintenance") {
-				t.Errorf("503 logged as %q, want the receiver's answer", got[3].Error)
+			// A 5xx page is a server's, not the shop's: the code is logged, the body is not.
+			if got[3].Error != "receiver answered 503" {
+				t.Errorf("503 logged as %q, want its code only", got[3].Error)
 			}
 		})
 	})
@@ -201,7 +209,7 @@ func TestPublish(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newShop(t, s, "A"), newShop(t, s, "B")
-		eps := hook.NewEndpoints(s.DB, newBox(t))
+		eps := hook.NewEndpoints(s.DB, newBox(t), hook.Policy{Resolver: shopDNS})
 		all, _, err := eps.Create(ctx, a.ID, "https://a.example.jp/all", []hook.Type{hook.AllTypes})
 		if err != nil {
 			t.Fatal(err)
@@ -316,37 +324,11 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-func TestCheckURL(t *testing.T) {
-	for _, tc := range []struct {
-		in, want string
-		ok       bool
-	}{
-		{"https://shop.example.jp/kessai/webhook", "https://shop.example.jp/kessai/webhook", true},
-		{" http://127.0.0.1:8080/hook?x=1#frag ", "http://127.0.0.1:8080/hook?x=1", true},
-		{"ftp://shop.example.jp/", "", false},
-		{"shop.example.jp/hook", "", false},
-		{"javascript:alert(1)", "", false},
-		{"https:///nohost", "", false},
-		{"https://user:pass@shop.example.jp/", "", false},
-		{"", "", false},
-		{"https://shop.example.jp/" + strings.Repeat("a", 2048), "", false},
-	} {
-		got, err := hook.CheckURL(tc.in)
-		var fe *hook.FieldError
-		switch {
-		case tc.ok && (err != nil || got != tc.want):
-			t.Errorf("CheckURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		case !tc.ok && (!errors.As(err, &fe) || fe.Field != "url" || !errors.Is(err, hook.ErrInvalid)):
-			t.Errorf("CheckURL(%q) err = %v, want a FieldError on url", tc.in, err)
-		}
-	}
-}
-
 func TestSlowReceiverIsRetried(t *testing.T) {
 	s := storetest.SQLite(t) // the database plays no part in a timeout
 	ctx := context.Background()
 	sh := newShop(t, s, "slow")
-	eps := hook.NewEndpoints(s.DB, newBox(t))
+	eps := hook.NewEndpoints(s.DB, newBox(t), local)
 	var mu sync.Mutex
 	calls := 0
 	stop := make(chan struct{})
@@ -371,7 +353,7 @@ func TestSlowReceiverIsRetried(t *testing.T) {
 	}
 	clock := clockwork.NewFakeClockAt(time.Now().Add(time.Minute))
 	d := outbox.NewDispatcher(s, outbox.Options{Clock: clock, Log: quiet, Timeout: 200 * time.Millisecond})
-	d.Register(hook.Kind, hook.NewSender(eps, nil))
+	d.Register(hook.Kind, hook.NewSender(eps))
 	ev, err := hook.Publish(ctx, s.DB, sh.ID, hook.ContinuationFailed, map[string]string{"reason": "NG"})
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
@@ -44,6 +47,11 @@ type Deps struct {
 	// Timeout bounds the work for one notification (parse, reference, record); zero means
 	// 20 s. atone publishes no timeout of its own, so this stays well under common defaults.
 	Timeout time.Duration
+	// Rate and Burst bound what one source address may send: Burst notifications at once,
+	// then Rate a second; more is answered 429. Zero means DefaultRate and DefaultBurst. atone
+	// signs nothing, so anyone can post, and each distinct body costs a row and a provider call.
+	Rate  float64
+	Burst int
 }
 
 // Handler receives notifications for one daemon.
@@ -60,13 +68,23 @@ func Mount(r gin.IRouter, d Deps) *Handler {
 	if d.Timeout == 0 {
 		d.Timeout = 20 * time.Second
 	}
+	if d.Rate <= 0 {
+		d.Rate = DefaultRate
+	}
+	if d.Burst <= 0 {
+		d.Burst = DefaultBurst
+	}
 	h := &Handler{d: d}
-	r.POST("/webhooks/atone", h.Serve("atone"))
+	// One limiter for every provider route: a source's budget is for notifications, whichever
+	// provider it claims to be.
+	lim := newLimiter(d.Rate, d.Burst, time.Now)
+	r.POST("/webhooks/atone", lim.handler, h.Serve("atone"))
 	return h
 }
 
 // Event is one notification received, kept so that the same body delivered again is
-// recognised and has no second effect.
+// recognised and has no second effect. A row of Kind kindReport is no notification but the
+// mark that an unknown transaction went to the error log.
 type Event struct {
 	ID       int64 `gorm:"primaryKey"`
 	Provider string
@@ -100,7 +118,8 @@ const (
 	Confirmed Result = "confirmed"
 	// Referenced: a known settlement was referenced; it moved only if it was unknown.
 	Referenced Result = "referenced"
-	// Unknown: the provider holds a transaction kessai has none for; written to the error log.
+	// Unknown: the provider holds a transaction kessai has none for; written to the error log
+	// once per transaction, by the first notification that names it.
 	Unknown Result = "unknown"
 	// NotAtProvider: neither kessai nor the provider knows the transaction (a forged or
 	// mistyped notification); nothing is written but this row.
@@ -374,12 +393,42 @@ const (
 	msgUnknown = "kessaiに該当する決済がない取引の通知を受け取りました。atoneの加盟店管理システムで取引を確認し、不要な取引であれば全額課金払戻してください。"
 )
 
+// kindReport marks the row that says a transaction unknown to kessai was written to the error
+// log. It lives beside the notifications, under a key no body hashes to (reportKey), so that
+// the unique (provider, event_key) makes the report happen once, however many differently
+// worded bodies name the transaction and however many arrive at the same moment.
+const kindReport = "unknown_reported"
+
+// reportKey is the event key of the report of the provider's transaction id: a hash like a
+// body's, of a text that is never a JSON body.
+func reportKey(providerID string) string {
+	sum := sha256.Sum256([]byte("unknown transaction reported\x00" + providerID))
+	return hex.EncodeToString(sum[:])
+}
+
+// errReported ends the error-log transaction when another delivery reported the transaction.
+var errReported = errors.New("inbound: unknown transaction reported already")
+
 // unknown handles a transaction kessai has no settlement for. atone asks merchants to refund
 // such transactions; a person decides, so it goes to the error log, but only once atone
-// confirms the transaction exists, so that forged notifications cannot fill the log.
+// confirms the transaction exists, so that forged notifications cannot fill the log, and only
+// once per transaction, so that bodies varied around one real id cannot either. Nothing the
+// body says is written: the merchant reference is the one atone holds, quoted if it holds
+// anything that is not plain text.
 func (h *Handler) unknown(ctx context.Context, slug string, ad plugins.Adapter, ev plugins.WebhookEvent, e *Event) error {
 	if ev.ProviderID == "" {
 		e.Result = Ignored
+		return nil
+	}
+	db := h.d.Store.DB.WithContext(ctx)
+	report := &Event{Provider: slug, EventKey: reportKey(ev.ProviderID), Kind: kindReport, ProviderID: ev.ProviderID, Result: Unknown}
+	var n int64
+	if err := db.Model(&Event{}).Where("provider = ? AND event_key = ?", slug, report.EventKey).Count(&n).Error; err != nil {
+		return fmt.Errorf("webhook %s: report of %s: %w", slug, ev.ProviderID, err)
+	}
+	if n > 0 {
+		// Reported already: neither the provider nor the error log hears of it again.
+		e.Result = Unknown
 		return nil
 	}
 	ref, err := ad.Reference(ctx, plugins.ReferenceRequest{ProviderID: ev.ProviderID, Attempt: ev.Attempt})
@@ -396,22 +445,54 @@ func (h *Handler) unknown(ctx context.Context, slug string, ad plugins.Adapter, 
 		return fmt.Errorf("webhook %s: reference unknown %s: outcome %s", slug, ev.ProviderID, ref.Outcome)
 	}
 	data := map[string]any{
-		"provider_id": ev.ProviderID, "shop_transaction_no": ev.Attempt, "state": ref.State.String(),
+		"provider_id": plain(ev.ProviderID), "shop_transaction_no": plain(ref.Attempt), "state": ref.State.String(),
 		"amount": ref.Amount, "notified_amount": ev.Amount, "message": msgUnknown,
 	}
 	result := strings.ToUpper(slug) + " WEBHOOK UNKNOWN"
 	e.Result = Unknown
-	// The row and the event's result together: a crash between them would let a redelivery
-	// write the row twice.
-	err = h.d.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := errlog.Write(ctx, tx, ev.ProviderID, slug, result, data, nil); err != nil {
+	now := time.Now().UTC()
+	report.CreatedAt, report.UpdatedAt = now, now
+	// The report, the row and the event's result together: a crash between them would let a
+	// redelivery write the row twice, or never.
+	err = db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(report).Error; err != nil {
+			if store.IsDuplicate(err) {
+				return errReported
+			}
+			return err
+		}
+		if err := errlog.Write(ctx, tx, plain(ev.ProviderID), slug, result, data, nil); err != nil {
 			return err
 		}
 		return record(ctx, tx, e)
 	})
+	if errors.Is(err, errReported) {
+		return nil // the result is recorded by Handle
+	}
 	if err != nil {
 		e.recorded = false
 		return fmt.Errorf("webhook %s: error log: %w", slug, err)
 	}
 	return nil
+}
+
+// maxPlain bounds a provider-held text written to the error log.
+const maxPlain = 128
+
+// plain is s as the error log may show it: cut to maxPlain bytes, and quoted Go-style (\r,
+// \n, \x1b) when it holds a control or other non-graphic character, so that it reads as one
+// value wherever the row is shown.
+func plain(s string) string {
+	if len(s) > maxPlain {
+		s = s[:maxPlain]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	for _, r := range s {
+		if !unicode.IsGraphic(r) {
+			return strconv.QuoteToGraphic(s)
+		}
+	}
+	return s
 }

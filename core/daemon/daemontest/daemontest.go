@@ -149,7 +149,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 						status = resp.StatusCode
 					}
 				}
-				if status < 500 || time.Now().After(deadline) {
+				if (status < 500 && status != http.StatusTooManyRequests) || time.Now().After(deadline) {
 					w.WriteHeader(status)
 					return
 				}
@@ -182,7 +182,9 @@ func Start(t testing.TB, opts ...Option) *Harness {
 		t.Fatal(err)
 	}
 	cfg := config.Config{HTTPAddr: "127.0.0.1:0", DBDSN: dsn, DB: db, PluginDir: plugDir, MasterKey: secret.NewKey(),
-		AdminToken: "test-admin-token", VarDir: dir, LogLevel: slog.LevelWarn}
+		AdminToken: "test-admin-token", VarDir: dir, LogLevel: slog.LevelWarn,
+		// Tests' webhook receivers are httptest servers on http://127.0.0.1.
+		WebhookAllowHTTP: "true", WebhookAllowPrivate: "true"}
 	h := &Harness{Method: "後払い（atone）", Sandbox: sb, SandboxURL: ts.URL, AdminToken: cfg.AdminToken, cfg: cfg, before: o.before, clock: o.clock}
 	current.Store(h)
 	d, url := h.newDaemon(t)
