@@ -591,9 +591,13 @@ func (sv *Service) record(ctx context.Context, s *Settlement, a *Attempt, callEr
 }
 
 func saveAttempt(ctx context.Context, tx *gorm.DB, a *Attempt) error {
-	err := tx.WithContext(ctx).Model(&Attempt{}).Where("id = ?", a.ID).Updates(map[string]any{
-		"state": a.State, "outcome": a.Outcome, "provider_id": a.ProviderID, "code": a.Code, "answered_at": a.AnsweredAt,
-	}).Error
+	upd := map[string]any{"state": a.State, "outcome": a.Outcome, "code": a.Code, "answered_at": a.AnsweredAt}
+	if a.ProviderID != "" {
+		// Only ever set: the provider's webhook may have named the transaction while the call
+		// was in flight (NoteProviderID), and a lost answer knows nothing better.
+		upd["provider_id"] = a.ProviderID
+	}
+	err := tx.WithContext(ctx).Model(&Attempt{}).Where("id = ?", a.ID).Updates(upd).Error
 	if err != nil {
 		return fmt.Errorf("attempt %d: %w", a.ID, err)
 	}
