@@ -86,6 +86,8 @@ var actionLabels = map[string]string{
 	"admin.signout":         "ログアウト",
 	"admin.user.create":     "管理者の作成",
 	"admin.user.passwd":     "パスワードの変更",
+	"admin.token.create":    "管理者APIトークンの発行",
+	"admin.token.revoke":    "管理者APIトークンの失効",
 	"module.selection":      "クレジット決済モジュール選択の更新",
 	"module.settings":       "決済モジュール設定の更新",
 	"module.reenable":       "決済モジュールの再有効化",

@@ -211,11 +211,12 @@ func (c *Console) refuseCSRF(ctx *gin.Context) {
 }
 
 // APIAuth guards the JSON admin API (/admin/api): a request with an Authorization header must
-// carry the bootstrap token (httpapi.AdminToken); otherwise it needs a signed-in console
-// session, and on writes the session's X-CSRF-Token. Writes another site's page sends are
-// refused first. Failures answer in the API's error shape.
-func (c *Console) APIAuth(token string) gin.HandlerFunc {
-	bearer := httpapi.AdminToken(token)
+// carry an admin token that tokens accepts (an admin API token, or the bootstrap token while
+// no admin user exists: see Tokens); otherwise it needs a signed-in console session, and on
+// writes the session's X-CSRF-Token. Writes another site's page sends are refused first.
+// Failures answer in the API's error shape.
+func (c *Console) APIAuth(tokens httpapi.AdminAuthenticator) gin.HandlerFunc {
+	bearer := httpapi.AdminBearer(tokens)
 	return func(ctx *gin.Context) {
 		if err := c.crossOrigin.Check(ctx.Request); err != nil {
 			httpapi.Fail(ctx, http.StatusForbidden, "cross_origin", msgCrossOrigin, "")

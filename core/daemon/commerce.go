@@ -81,7 +81,12 @@ func (d *Daemon) commerce() error {
 
 	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log, Location: Tokyo,
 		SecureCookies: d.Config.SecureCookies == "true"})
-	adminAPI := d.HTTP.Engine.Group("/admin/api", d.Admin.APIAuth(d.Config.AdminToken))
+	if d.Config.AdminToken != "" {
+		d.Log.Warn("KESSAI_ADMIN_TOKEN is set: it opens the admin API until the first admin user exists; " +
+			"create one (kessaid admin create LOGIN), give programs an admin API token (kessaid admin token create NAME) and unset it")
+	}
+	adminTokens := admin.NewTokens(st.DB, d.Config.AdminToken)
+	adminAPI := d.HTTP.Engine.Group("/admin/api", d.Admin.APIAuth(adminTokens))
 	module.Mount(adminAPI, d.Modules)
 	paymethod.Mount(adminAPI, d.Methods)
 

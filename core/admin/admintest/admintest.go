@@ -33,7 +33,8 @@ import (
 	"github.com/kessai/kessai/core/store/storetest"
 )
 
-// Token is the bootstrap admin token the test server's /admin/api accepts.
+// Token is the bootstrap admin token the test server's /admin/api accepts while no admin user
+// exists.
 const Token = "admintest-bootstrap-token"
 
 // Server is a running console.
@@ -110,7 +111,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		f(&deps)
 	}
 	srv.Console = admin.Mount(srv.HTTP.Engine, deps)
-	module.Mount(srv.HTTP.Engine.Group("/admin/api", srv.Console.APIAuth(Token)), h.Host)
+	module.Mount(srv.HTTP.Engine.Group("/admin/api", srv.Console.APIAuth(admin.NewTokens(s.store.DB, Token))), h.Host)
 	ts := httptest.NewServer(srv.HTTP)
 	t.Cleanup(ts.Close)
 	srv.URL = ts.URL
