@@ -97,7 +97,8 @@ func (d *Daemon) commerce() error {
 	endpoints := hook.NewEndpoints(st.DB, d.Box)
 	hook.Mount(d.HTTP.Engine.Group("", d.ShopAPI.Auth()), endpoints, shopapi.ShopID)
 
-	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, ShopAPI: d.ShopAPI, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements})
+	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, ShopAPI: d.ShopAPI, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements,
+		Admins: adminTokens})
 	inbound.Mount(d.HTTP.Engine, inbound.Deps{Store: st, Adapters: d.Modules, Settlements: d.Settlements, Orders: d.Orders, Log: d.Log})
 
 	d.Outbox = outbox.NewDispatcher(st, outbox.Options{Log: d.Log})
