@@ -18,6 +18,9 @@ func init() {
 	register("admin create", "create an admin console account: admin create LOGIN (password on stdin, 10+ characters)", adminCreate)
 	register("admin passwd", "set an admin's password: admin passwd LOGIN (password on stdin); ends their sessions", adminPasswd)
 	register("admin list", "list admin console accounts and lockouts", adminList)
+	register("admin token create", "make an admin API token: admin token create NAME; prints it as the last line (shown only once)", adminTokenCreate)
+	register("admin token revoke", "revoke an admin API token: admin token revoke NAME|ID", adminTokenRevoke)
+	register("admin token list", "list admin API tokens (prefixes only)", adminTokenList)
 }
 
 // readPassword reads the password from the first line of stdin: piped in by scripts, typed by
@@ -88,6 +91,69 @@ func adminList(ctx context.Context, args []string, e env) error {
 			locked = u.LockedUntil.UTC().Format("2006-01-02 15:04:05")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", u.Login, u.CreatedAt.UTC().Format("2006-01-02 15:04:05"), u.FailedLogins, locked)
+	}
+	return tw.Flush()
+}
+
+func adminTokenCreate(ctx context.Context, args []string, e env) error {
+	st, rest, err := openStore(ctx, "admin token create", args, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(rest) != 1 {
+		return usageError{"expects one argument: the token's name, e.g. welcart-bridge"}
+	}
+	tk, plain, err := admin.CreateToken(ctx, st.DB, rest[0], "cli")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created admin token %d %q\nthe token (shown only now; kessai keeps only a hash):\n%s\n", tk.ID, tk.Name, plain)
+	return nil
+}
+
+func adminTokenRevoke(ctx context.Context, args []string, e env) error {
+	st, rest, err := openStore(ctx, "admin token revoke", args, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(rest) != 1 {
+		return usageError{"expects one argument: the token's name or id (see kessaid admin token list)"}
+	}
+	tk, err := admin.RevokeToken(ctx, st.DB, rest[0], "cli")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "revoked admin token %d %q\n", tk.ID, tk.Name)
+	return nil
+}
+
+func adminTokenList(ctx context.Context, args []string, e env) error {
+	st, rest, err := openStore(ctx, "admin token list", args, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(rest) != 0 {
+		return usageError{"takes no arguments"}
+	}
+	tokens, err := admin.ListTokens(ctx, st.DB)
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 {
+		fmt.Fprintln(e.stdout, "no admin tokens: kessaid admin token create NAME")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED (UTC)\tSTATE")
+	for _, tk := range tokens {
+		state := "active"
+		if tk.RevokedAt != nil {
+			state = "revoked " + tk.RevokedAt.UTC().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s…\t%s\t%s\n", tk.ID, tk.Name, tk.Prefix, tk.CreatedAt.UTC().Format("2006-01-02 15:04"), state)
 	}
 	return tw.Flush()
 }

@@ -64,10 +64,11 @@ func run(ctx context.Context, args []string, e env) int {
 	}
 	name := args[0]
 	rest := args[1:]
-	// Two-word commands: "migrate status", "module list", "atone checksum", …
-	if len(rest) > 0 {
-		if _, ok := commands[name+" "+rest[0]]; ok {
-			name, rest = name+" "+rest[0], rest[1:]
+	// Commands of two or three words: "migrate status", "module list", "admin token create", …
+	for n := min(3, len(args)); n >= 2; n-- {
+		if _, ok := commands[strings.Join(args[:n], " ")]; ok {
+			name, rest = strings.Join(args[:n], " "), args[n:]
+			break
 		}
 	}
 	cmd, ok := commands[name]

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/microcosm-cc/bluemonday"
 
+	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/store"
@@ -70,6 +71,12 @@ type Deps struct {
 	SessionIdle time.Duration
 	SessionMax  time.Duration
 
+	// SignInBurst and SignInEvery limit sign-in attempts per source address (the connection's
+	// peer: X-Forwarded-For is not trusted), on top of the per-account lockout: SignInBurst at
+	// once [10], then one every SignInEvery [10s]. A successful sign-in gives its attempt back.
+	SignInBurst int
+	SignInEvery time.Duration
+
 	// Now is the clock; tests move it to expire lockouts and sessions.
 	Now func() time.Time
 }
@@ -86,6 +93,9 @@ type Console struct {
 	authed  *gin.RouterGroup              // /admin behind a session and CSRF
 
 	commerce *Commerce // the order screens' dependencies once MountCommerce ran
+
+	signIns     *addressLimit               // sign-in attempts per source address
+	crossOrigin *http.CrossOriginProtection // refuses other sites' writes before any handler
 
 	mu   sync.RWMutex
 	nav  []Page
@@ -134,6 +144,12 @@ func Mount(r gin.IRouter, deps Deps) *Console {
 	if deps.SessionMax <= 0 {
 		deps.SessionMax = 12 * time.Hour
 	}
+	if deps.SignInBurst <= 0 {
+		deps.SignInBurst = 10
+	}
+	if deps.SignInEvery <= 0 {
+		deps.SignInEvery = 10 * time.Second
+	}
 	loc := deps.Location
 	if loc == nil {
 		loc = tokyo()
@@ -149,10 +165,13 @@ func Mount(r gin.IRouter, deps Deps) *Console {
 		loc:     loc,
 		ugc:     bluemonday.UGCPolicy(),
 		byPa:    map[string]*Page{},
+
+		signIns:     newAddressLimit(deps.SignInBurst, deps.SignInEvery),
+		crossOrigin: http.NewCrossOriginProtection(),
 	}
 	c.parseTemplates()
 
-	g := r.Group(Prefix, securityHeaders)
+	g := r.Group(Prefix, securityHeaders, c.sameOrigin)
 	static, _ := fs.Sub(assetFS, "assets")
 	g.StaticFS("/assets", http.FS(static))
 	g.GET(PathLogin, c.loginPage)
@@ -267,6 +286,22 @@ func securityHeaders(c *gin.Context) {
 		h.Set("Cache-Control", "no-store")
 	}
 	c.Next()
+}
+
+// sameOrigin refuses a request that may change something when the browser says it comes from
+// another site (Sec-Fetch-Site, or an Origin whose host is not ours): a second wall beside the
+// CSRF tokens, which a bug in one form could leave out.
+func (c *Console) sameOrigin(ctx *gin.Context) {
+	if err := c.crossOrigin.Check(ctx.Request); err != nil {
+		if wantsJSON(ctx) {
+			httpapi.Fail(ctx, http.StatusForbidden, "cross_origin", msgCrossOrigin, "")
+			return
+		}
+		ctx.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte(msgCrossOrigin))
+		ctx.Abort()
+		return
+	}
+	ctx.Next()
 }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }

@@ -148,7 +148,7 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 			)
 			submit(t, ctx, "sign in", "#wp-submit")
 		}
-		wantText(t, ctx, ".notice-error", "15分間ロックしました")
+		wantText(t, ctx, ".notice-error", "15分間ロックされます")
 		admintest.Screenshot(t, ctx, "02-login-locked")
 	})
 

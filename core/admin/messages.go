@@ -11,9 +11,10 @@ import (
 const (
 	msgUpdated          = module.MsgUpdated // 更新しました。
 	msgSignInRequired   = "ログインしてください。"
-	msgBadCredentials   = "ユーザー名またはパスワードが正しくありません。"
 	msgInternal         = "処理中にエラーが発生しました。時間をおいてもう一度お試しください。"
 	msgSignedOut        = "ログアウトしました。"
+	msgCrossOrigin      = "他のサイトからの操作は受け付けません。管理画面を開き直してからもう一度操作してください。"
+	msgTooManyAttempts  = "ログインの試行が多すぎます。しばらくしてからもう一度お試しください。"
 	msgCSRF             = "セキュリティトークンが正しくありません。画面を再読み込みしてからもう一度操作してください。"
 	msgSettingsFailed   = "入力内容に誤りがあります。各項目のメッセージを確認してください。"
 	msgReenabled        = "モジュールを再有効化しました。"
@@ -57,8 +58,9 @@ const (
 	msgConfirmProduction = "動作環境を「本番環境」に切り替えます。本番環境では実際の決済が行われます。よろしいですか？"
 )
 
-// msgLocked says why sign-in is refused and for how long.
-var msgLocked = fmt.Sprintf("ログインに%d回続けて失敗したため、アカウントを%d分間ロックしました。しばらくしてからもう一度お試しください。",
+// msgBadCredentials answers every refused sign-in, a locked account's too, so that it says
+// nothing about which logins exist; it says what a locked-out admin needs to know.
+var msgBadCredentials = fmt.Sprintf("ユーザー名またはパスワードが正しくありません。ログインに%d回続けて失敗したアカウントは%d分間ロックされます。",
 	MaxFailures, int(LockoutPeriod.Minutes()))
 
 // stateLabels are the module states as the admin reads them.
@@ -84,6 +86,8 @@ var actionLabels = map[string]string{
 	"admin.signout":         "ログアウト",
 	"admin.user.create":     "管理者の作成",
 	"admin.user.passwd":     "パスワードの変更",
+	"admin.token.create":    "管理者APIトークンの発行",
+	"admin.token.revoke":    "管理者APIトークンの失効",
 	"module.selection":      "クレジット決済モジュール選択の更新",
 	"module.settings":       "決済モジュール設定の更新",
 	"module.reenable":       "決済モジュールの再有効化",

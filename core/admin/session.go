@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -210,11 +211,17 @@ func (c *Console) refuseCSRF(ctx *gin.Context) {
 }
 
 // APIAuth guards the JSON admin API (/admin/api): a request with an Authorization header must
-// carry the bootstrap token (httpapi.AdminToken); otherwise it needs a signed-in console
-// session, and on writes the session's X-CSRF-Token. Failures answer in the API's error shape.
-func (c *Console) APIAuth(token string) gin.HandlerFunc {
-	bearer := httpapi.AdminToken(token)
+// carry an admin token that tokens accepts (an admin API token, or the bootstrap token while
+// no admin user exists: see Tokens); otherwise it needs a signed-in console session, and on
+// writes the session's X-CSRF-Token. Writes another site's page sends are refused first.
+// Failures answer in the API's error shape.
+func (c *Console) APIAuth(tokens httpapi.AdminAuthenticator) gin.HandlerFunc {
+	bearer := httpapi.AdminBearer(tokens)
 	return func(ctx *gin.Context) {
+		if err := c.crossOrigin.Check(ctx.Request); err != nil {
+			httpapi.Fail(ctx, http.StatusForbidden, "cross_origin", msgCrossOrigin, "")
+			return
+		}
 		if ctx.GetHeader("Authorization") != "" {
 			bearer(ctx)
 			return
@@ -269,12 +276,17 @@ func (c *Console) login(ctx *gin.Context) {
 	}
 	login := strings.TrimSpace(ctx.PostForm("log"))
 	v := loginView{Login: login, Next: ctx.PostForm("next")}
+	// The connection's peer, not ClientIP: X-Forwarded-For is whatever the client says.
+	addr := ctx.RemoteIP()
+	if ok, wait := c.signIns.take(addr, c.deps.Now()); !ok {
+		ctx.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		c.renderLogin(ctx, http.StatusTooManyRequests, v, msgTooManyAttempts)
+		return
+	}
 	u, err := c.authenticate(ctx.Request.Context(), login, ctx.PostForm("pwd"))
 	switch {
-	case errors.Is(err, ErrLocked):
-		c.renderLogin(ctx, http.StatusTooManyRequests, v, msgLocked)
-		return
-	case errors.Is(err, ErrBadCredentials):
+	case errors.Is(err, ErrLocked), errors.Is(err, ErrBadCredentials):
+		// One answer for every refusal: a locked account must not tell that it exists.
 		c.renderLogin(ctx, http.StatusUnauthorized, v, msgBadCredentials)
 		return
 	case err != nil:
@@ -282,6 +294,7 @@ func (c *Console) login(ctx *gin.Context) {
 		c.renderLogin(ctx, http.StatusInternalServerError, v, msgInternal)
 		return
 	}
+	c.signIns.give(addr)
 	if err := c.startSession(ctx, u); err != nil {
 		c.log.Error("admin: start session", "err", err)
 		c.renderLogin(ctx, http.StatusInternalServerError, v, msgInternal)

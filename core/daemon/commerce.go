@@ -90,7 +90,12 @@ func (d *Daemon) commerce() error {
 
 	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log, Location: Tokyo,
 		SecureCookies: d.Config.SecureCookies == "true"})
-	adminAPI := d.HTTP.Engine.Group("/admin/api", d.Admin.APIAuth(d.Config.AdminToken))
+	if d.Config.AdminToken != "" {
+		d.Log.Warn("KESSAI_ADMIN_TOKEN is set: it opens the admin API until the first admin user exists; " +
+			"create one (kessaid admin create LOGIN), give programs an admin API token (kessaid admin token create NAME) and unset it")
+	}
+	adminTokens := admin.NewTokens(st.DB, d.Config.AdminToken)
+	adminAPI := d.HTTP.Engine.Group("/admin/api", d.Admin.APIAuth(adminTokens))
 	module.Mount(adminAPI, d.Modules)
 	paymethod.Mount(adminAPI, d.Methods)
 
@@ -102,7 +107,8 @@ func (d *Daemon) commerce() error {
 		AllowHTTP: d.Config.WebhookAllowHTTP == "true", AllowPrivate: d.Config.WebhookAllowPrivate == "true"})
 	hook.Mount(d.HTTP.Engine.Group("", d.ShopAPI.Auth()), endpoints, shopapi.ShopID)
 
-	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, ShopAPI: d.ShopAPI, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements})
+	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, ShopAPI: d.ShopAPI, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements,
+		Admins: adminTokens})
 	inbound.Mount(d.HTTP.Engine, inbound.Deps{Store: st, Adapters: d.Modules, Settlements: d.Settlements, Orders: d.Orders, Log: d.Log})
 
 	d.Outbox = outbox.NewDispatcher(st, outbox.Options{Log: d.Log})

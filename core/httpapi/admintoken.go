@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -27,9 +29,46 @@ func SetActor(c *gin.Context, actor string) { c.Set(actorKey, actor) }
 // AdminTokenActor is the actor recorded for requests authenticated by the bootstrap token.
 const AdminTokenActor = "admin-token"
 
-// AdminToken guards the admin API with the bootstrap bearer token (KESSAI_ADMIN_TOKEN) until
-// the admin console's sessions replace it. Without a configured token the admin API is closed
-// (503) rather than open: an empty token must never match an empty header.
+// AdminAuthenticator checks an admin bearer token and names who it stands for in audit logs.
+// core/admin's Tokens is the daemon's: admin API tokens, and the bootstrap token while no admin
+// user exists.
+type AdminAuthenticator interface {
+	AuthenticateAdmin(ctx context.Context, token string) (actor string, err error)
+}
+
+// ErrAdminToken is wrapped by an AdminAuthenticator's refusals; the wrapping error's message is
+// shown to the caller. Other errors are failures of the check itself.
+var ErrAdminToken = errors.New("invalid admin token")
+
+// AdminBearer guards a route with `Authorization: Bearer <admin token>`, checked by a, and
+// records the token's actor.
+func AdminBearer(a AdminAuthenticator) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || got == "" {
+			c.Header("WWW-Authenticate", `Bearer realm="kessai admin"`)
+			Fail(c, http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required", "")
+			return
+		}
+		actor, err := a.AuthenticateAdmin(c.Request.Context(), strings.TrimSpace(got))
+		if errors.Is(err, ErrAdminToken) {
+			c.Header("WWW-Authenticate", `Bearer realm="kessai admin", error="invalid_token"`)
+			Fail(c, http.StatusUnauthorized, "unauthorized", err.Error(), "")
+			return
+		}
+		if err != nil {
+			c.Error(err) //nolint:errcheck // recorded for the request log
+			Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+ID(c), "")
+			return
+		}
+		SetActor(c, actor)
+		c.Next()
+	}
+}
+
+// AdminToken guards a route with one fixed bearer token, for tests and tools that have no
+// database; the daemon guards its admin API with AdminBearer. Without a token the route is
+// closed (503) rather than open: an empty token must never match an empty header.
 func AdminToken(token string) gin.HandlerFunc {
 	// Comparing fixed-size digests keeps the comparison constant-time whatever the lengths.
 	want := sha256.Sum256([]byte(token))

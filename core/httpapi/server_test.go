@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -94,4 +95,50 @@ func TestServer(t *testing.T) {
 			t.Fatalf("chunked status %d", resp.StatusCode)
 		}
 	})
+}
+
+// tokens accepts "good" as the actor "token:good" and fails the check itself for "broken".
+type tokens struct{}
+
+func (tokens) AuthenticateAdmin(_ context.Context, token string) (string, error) {
+	switch token {
+	case "good":
+		return "token:good", nil
+	case "broken":
+		return "", errors.New("database is down")
+	}
+	return "", fmt.Errorf("%w: unknown token", httpapi.ErrAdminToken)
+}
+
+func TestAdminBearer(t *testing.T) {
+	s := httpapi.New(slog.New(slog.DiscardHandler))
+	s.Engine.GET("/admin", httpapi.AdminBearer(tokens{}), func(c *gin.Context) { c.String(200, httpapi.Actor(c)) })
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, tc := range []struct {
+		header string
+		code   int
+		body   string
+	}{
+		{"", 401, "a valid admin bearer token is required"},
+		{"Basic good", 401, "a valid admin bearer token is required"},
+		{"Bearer ", 401, "a valid admin bearer token is required"},
+		{"Bearer nope", 401, "invalid admin token: unknown token"},
+		{"Bearer broken", 500, "internal error"},
+		{"Bearer good", 200, "token:good"},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/admin", nil)
+		if tc.header != "" {
+			req.Header.Set("Authorization", tc.header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || !strings.Contains(string(b), tc.body) {
+			t.Errorf("%q: %d %s, want %d %q", tc.header, resp.StatusCode, b, tc.code, tc.body)
+		}
+	}
 }

@@ -25,6 +25,7 @@ const (
 	msgBadID          = "IDが正しくありません。"
 	msgMethodNotFound = "支払方法が見つかりません。"
 	msgLogNotFound    = "ログが見つかりません。"
+	msgAdminRequired  = "支払方法の変更には管理者の認証が必要です。ショップのAPIキーではなく、管理者APIトークン（kessaid admin token create）で送信してください。"
 
 	// Welcart's confirmations ('Are you sure you want to execute sales accounting
 	// processing?' and its 取消 twin, usces-ja.po).

@@ -40,8 +40,16 @@ var useLabels = map[string]string{paymethod.Activate: "使用", paymethod.Deacti
 // names: name, explanation, settlement, module, use, sort and id for update; newname,
 // newexplanation, newsettlement and newmodule are accepted for add as Welcart's form posts
 // them; idstr (ids comma-separated, in the new order) for sort.
+//
+// Payment methods are the daemon's, shared by every shop: with a shop key the answer is NG,
+// meta_id -1, and nothing changes. One shop stopping 後払い（atone）must not stop it for all.
 func (f *facade) paymentAjax(c *gin.Context) {
 	ctx := c.Request.Context()
+	if !isAdmin(c) {
+		c.JSON(http.StatusOK, PaymentAnswer{Status: statusNG, MetaID: -1, Message: msgAdminRequired,
+			PaymentMethods: []paymethod.Method{}})
+		return
+	}
 	mode := c.PostForm("mode")
 	if mode == "" {
 		mode = "add"
@@ -89,7 +97,7 @@ func (f *facade) paymentAjax(c *gin.Context) {
 		f.paymentAnswer(c, http.StatusOK, -1, err)
 		return
 	}
-	// Audited as the console's own edits are, with the shop (its key) as the actor.
+	// Audited as the console's own edits are, with the admin token's name as the actor.
 	if err := audit.Record(ctx, f.d.Store.DB, httpapi.Actor(c), "paymethod."+mode, strconv.FormatInt(id, 10),
 		map[string]any{"via": "welcart", "name": c.PostForm("name")}); err != nil {
 		internal(c, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/plugins"
 )
 
@@ -51,7 +50,7 @@ func (f *facade) settlementAjax(c *gin.Context) {
 		ng(c, http.StatusNotFound, msgNoOrder)
 		return
 	}
-	o, err := f.d.Orders.Get(ctx, shopapi.ShopID(c), id)
+	o, err := f.d.Orders.Get(ctx, shopScope(c), id)
 	if errors.Is(err, order.ErrNotFound) {
 		ng(c, http.StatusNotFound, msgNoOrder)
 		return
@@ -121,7 +120,7 @@ func (f *facade) answerDialog(c *gin.Context, o *order.Order, out outcome) {
 
 // get is 取引参照: the provider's current view, recorded in the history.
 func (f *facade) get(c *gin.Context, _ *order.Order, s *settlement.Settlement) (outcome, error) {
-	r, err := f.d.Settlements.Reference(c.Request.Context(), shopapi.ShopID(c), s.ID, httpapi.Actor(c))
+	r, err := f.d.Settlements.Reference(c.Request.Context(), shopScope(c), s.ID, httpapi.Actor(c))
 	out := outcome{settlement: r.Settlement}
 	if err != nil && !errors.Is(err, settlement.ErrUnresolved) {
 		return out, err
@@ -140,12 +139,12 @@ func (f *facade) get(c *gin.Context, _ *order.Order, s *settlement.Settlement) (
 }
 
 func (f *facade) capture(c *gin.Context, _ *order.Order, s *settlement.Settlement) (outcome, error) {
-	r, err := f.d.Settlements.Capture(c.Request.Context(), shopapi.ShopID(c), s.ID, httpapi.Actor(c))
+	r, err := f.d.Settlements.Capture(c.Request.Context(), shopScope(c), s.ID, httpapi.Actor(c))
 	return operated(r, err)
 }
 
 func (f *facade) cancel(c *gin.Context, _ *order.Order, s *settlement.Settlement) (outcome, error) {
-	r, err := f.d.Settlements.Cancel(c.Request.Context(), shopapi.ShopID(c), s.ID, httpapi.Actor(c))
+	r, err := f.d.Settlements.Cancel(c.Request.Context(), shopScope(c), s.ID, httpapi.Actor(c))
 	return operated(r, err)
 }
 

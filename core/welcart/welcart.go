@@ -1,7 +1,11 @@
 // Package welcart is kessai's Welcart façade: one admin-ajax.php-shaped endpoint that a
-// Welcart bridge plugin calls server-side with the shop's API key, answering the AJAX calls of
-// Welcart's admin screens (the 決済情報 dialog, 支払方法, 決済エラーログ) in Welcart's own
-// JSON shapes and Japanese wording, so that the bridge can relay them unchanged.
+// Welcart bridge plugin calls server-side, answering the AJAX calls of Welcart's admin screens
+// (the 決済情報 dialog, 支払方法, 決済エラーログ) in Welcart's own JSON shapes and Japanese
+// wording, so that the bridge can relay them unchanged.
+//
+// With the shop's API key the façade acts for that shop only: its orders, its rows of the
+// error log. Payment methods are the daemon's, shared by every shop, and change only with an
+// admin API token, which also sees every shop's orders and every row of the error log.
 package welcart
 
 import (
@@ -9,6 +13,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,6 +21,7 @@ import (
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/shop"
 	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/store"
 )
@@ -27,17 +33,51 @@ type Deps struct {
 	Methods     *paymethod.Methods
 	Orders      *order.Orders
 	Settlements *settlement.Service
+	// Admins checks admin API tokens (core/admin's Tokens); nil accepts shop keys only.
+	Admins httpapi.AdminAuthenticator
 }
 
-type facade struct{ d Deps }
+type facade struct {
+	d                   Deps
+	shopAuth, adminAuth gin.HandlerFunc
+}
 
 // Path is the façade's route.
 const Path = "/welcart/admin-ajax"
 
 // Mount adds POST /welcart/admin-ajax to r (the engine's root).
 func Mount(r gin.IRouter, d Deps) {
-	f := &facade{d: d}
-	r.POST(Path, d.ShopAPI.Auth(), f.adminAjax)
+	f := &facade{d: d, shopAuth: d.ShopAPI.Auth()}
+	if d.Admins != nil {
+		f.adminAuth = httpapi.AdminBearer(d.Admins)
+	}
+	r.POST(Path, f.auth, f.adminAjax)
+}
+
+const adminKey = "kessai.welcart.admin"
+
+// auth takes `Authorization: Bearer` with a shop key (ksk_…) for the shop, or an admin API
+// token for the daemon's admin.
+func (f *facade) auth(c *gin.Context) {
+	token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	token = strings.TrimSpace(token)
+	if f.adminAuth == nil || token == "" || strings.HasPrefix(token, shop.KeyPrefix) {
+		f.shopAuth(c)
+		return
+	}
+	c.Set(adminKey, true) // read only by handlers, which run only if the token is accepted
+	f.adminAuth(c)
+}
+
+// isAdmin reports whether the request came with an admin credential.
+func isAdmin(c *gin.Context) bool { return c.GetBool(adminKey) }
+
+// shopScope is the shop whose data the request may touch; 0, every shop's, for an admin.
+func shopScope(c *gin.Context) int64 {
+	if isAdmin(c) {
+		return 0
+	}
+	return shopapi.ShopID(c)
 }
 
 // adminAjax dispatches on action as admin-ajax.php does.

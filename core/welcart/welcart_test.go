@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/text/encoding/japanese"
 
+	"github.com/kessai/kessai/core/admin"
 	"github.com/kessai/kessai/core/daemon/daemontest"
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/order"
@@ -25,9 +26,9 @@ import (
 // start runs a daemon with the façade mounted. Requests go through a server of the test's
 // own, started after the routes were added, so no request is ever served while the router
 // changes.
-func start(t *testing.T) *daemontest.Harness {
+func start(t *testing.T, opts ...daemontest.Option) *daemontest.Harness {
 	t.Helper()
-	h := daemontest.Start(t)
+	h := daemontest.Start(t, opts...)
 	if !mounted(h.D.HTTP.Engine, "POST", welcart.Path) { // core/daemon may mount it already
 		welcart.Mount(h.D.HTTP.Engine, welcart.Deps{Store: h.D.Store, ShopAPI: h.D.ShopAPI, Methods: h.D.Methods,
 			Orders: h.D.Orders, Settlements: h.D.Settlements})
@@ -124,13 +125,19 @@ func lacks(t *testing.T, what, s string, subs ...string) {
 // the result; it returns the order id and the settlement's link key.
 func buy(t *testing.T, h *daemontest.Harness, number string, price int64) (int64, string) {
 	t.Helper()
-	r := h.Shop(t, "POST", "/api/v1/orders", daemontest.Order(number, price, 1, h.Method))
+	return buyAs(t, h, h.ShopKey, number, price)
+}
+
+// buyAs is buy by the shop of key.
+func buyAs(t *testing.T, h *daemontest.Harness, key, number string, price int64) (int64, string) {
+	t.Helper()
+	r := h.Do(t, key, "POST", "/api/v1/orders", daemontest.Order(number, price, 1, h.Method))
 	if r.Status != http.StatusCreated {
 		t.Fatalf("order: %d %s", r.Status, r.Raw)
 	}
 	id := int64(r.Body["id"].(float64))
 	w := h.CompleteWidget(t, r.Body["config"].(map[string]any), sandbox.OKMemberPhone)
-	r = h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/result", id), w)
+	r = h.Do(t, key, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/result", id), w)
 	if r.Status != http.StatusOK {
 		t.Fatalf("result: %d %s", r.Status, r.Raw)
 	}
@@ -260,8 +267,12 @@ func TestPaymentMethods(t *testing.T) {
 	if r := h.Shop(t, "POST", "/api/v1/orders", daemontest.Order("p1", 1000, 1, h.Method)); r.Status != http.StatusCreated {
 		t.Fatalf("order: %s", r.Raw)
 	}
+	_, token, err := admin.CreateToken(ctx, h.D.Store.DB, "welcart-bridge", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	pay := func(kv ...string) reply {
-		return ajax(t, h, h.ShopKey, form(append([]string{"action", "payment_ajax"}, kv...)...))
+		return ajax(t, h, token, form(append([]string{"action", "payment_ajax"}, kv...)...))
 	}
 	t.Run("a duplicate name is refused as Welcart refuses it", func(t *testing.T) {
 		r := pay("newname", h.Method, "newsettlement", atone.Settlement)
@@ -392,4 +403,148 @@ func TestBadge(t *testing.T) {
 			t.Errorf("%s: %s %v", st, got, err)
 		}
 	}
+}
+
+// Shop B's key once read, exported and deleted shop A's 決済エラーログ and stopped 後払い（atone）
+// for every shop. A shop key now reaches its own shop's rows only, and payment methods need an
+// admin API token.
+func TestShopScopes(t *testing.T) {
+	t.Run("mysql", func(t *testing.T) { shopScopes(t, start(t)) })
+	t.Run("sqlite", func(t *testing.T) { shopScopes(t, start(t, daemontest.SQLite())) })
+}
+
+func shopScopes(t *testing.T, h *daemontest.Harness) {
+	ctx := context.Background()
+	db := h.D.Store.DB
+	_, keyB, err := h.D.Shops.Create(ctx, "ショップB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := admin.CreateToken(ctx, db, "welcart-bridge", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Over atone's 50,000 yen limit the authorization is NG: one error-log row each.
+	_, a1 := buyAs(t, h, h.ShopKey, "sa1", 60000)
+	_, a2 := buyAs(t, h, h.ShopKey, "sa2", 61000)
+	_, b1 := buyAs(t, h, keyB, "sb1", 70000)
+	// A notification for a transaction kessai does not know belongs to no shop.
+	if err := errlog.Write(ctx, db, "tr_stray", "atone", "ATONE NOTIFICATION UNKNOWN", map[string]any{"id": "tr_stray"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := errlog.List(ctx, db, 0, 0)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("error log %v %v", all, err)
+	}
+	idOf := map[string]int64{}
+	for _, e := range all {
+		idOf[e.LogKey] = e.ID
+	}
+	logs := func(key string, kv ...string) reply {
+		return ajax(t, h, key, form(append([]string{"action", "order_item_ajax"}, kv...)...))
+	}
+
+	t.Run("shop B lists its own row only", func(t *testing.T) {
+		r := logs(keyB, "mode", "get_settlement_error_log")
+		want(t, r, 200, "OK")
+		contains(t, "B's list", r.Result, b1)
+		lacks(t, "B's list", r.Result, a1, a2, "tr_stray")
+		if *r.NoData || *r.Notice == "" {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+	t.Run("shop B cannot read shop A's row", func(t *testing.T) {
+		r := logs(keyB, "mode", "get_settlement_error_log_detail", "log_id", fmt.Sprint(idOf[a1]))
+		want(t, r, 404, "NG")
+		contains(t, "message", r.Result, "ログが見つかりません。")
+		want(t, logs(keyB, "mode", "get_settlement_error_log_detail", "log_id", fmt.Sprint(idOf["tr_stray"])), 404, "NG")
+		want(t, logs(keyB, "mode", "get_settlement_error_log_detail", "log_id", fmt.Sprint(idOf[b1])), 200, "OK")
+	})
+	t.Run("shop B cannot export shop A's rows", func(t *testing.T) {
+		for _, ids := range []string{fmt.Sprintf("%d:%d:%d", idOf[a1], idOf[a2], idOf["tr_stray"]), ""} {
+			r := logs(keyB, "mode", "dlsettlementerrorlog", "log_id", ids)
+			text, err := japanese.ShiftJIS.NewDecoder().Bytes(r.Raw)
+			if r.Code != 200 || err != nil {
+				t.Fatalf("%d %v", r.Code, err)
+			}
+			lacks(t, "B's export of "+ids, string(text), a1, a2, "tr_stray")
+			if ids == "" {
+				contains(t, "B's export of all", string(text), "リンクキー = "+b1)
+			}
+		}
+	})
+	t.Run("shop B cannot delete shop A's rows", func(t *testing.T) {
+		r := logs(keyB, "mode", "delete_settlement_error_log", "log_id", fmt.Sprintf("%d:%d", idOf[a1], idOf["tr_stray"]))
+		want(t, r, 200, "OK")
+		if *r.Deleted != 0 {
+			t.Fatalf("deleted %d", *r.Deleted)
+		}
+		r = logs(keyB, "mode", "delete_settlement_error_log_all")
+		want(t, r, 200, "OK")
+		if *r.Deleted != 1 || !*r.NoData || *r.Notice != "" {
+			t.Fatalf("B's delete all: %s", r.Raw)
+		}
+		left, _, _ := errlog.List(ctx, db, 0, 0)
+		if len(left) != 3 {
+			t.Fatalf("%d rows left, want A's two and the stray", len(left))
+		}
+		// A's notice stays up: its rows are there.
+		r = logs(h.ShopKey, "mode", "get_settlement_error_log")
+		want(t, r, 200, "OK")
+		contains(t, "A's list", r.Result, a1, a2)
+		lacks(t, "A's list", r.Result, b1, "tr_stray")
+		if *r.NoData || *r.Notice == "" {
+			t.Fatalf("A's list: %s", r.Raw)
+		}
+	})
+	t.Run("an admin token sees every row, a shop's and the daemon's", func(t *testing.T) {
+		r := logs(token, "mode", "get_settlement_error_log")
+		want(t, r, 200, "OK")
+		contains(t, "admin's list", r.Result, a1, a2, "tr_stray")
+		want(t, logs(token, "mode", "get_settlement_error_log_detail", "log_id", fmt.Sprint(idOf["tr_stray"])), 200, "OK")
+	})
+
+	atone, err := h.D.Methods.ByName(ctx, h.Method)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := func(key string) reply {
+		return ajax(t, h, key, form("action", "payment_ajax", "mode", "update", "id", fmt.Sprint(atone.ID), "name", atone.Name,
+			"settlement", atone.Settlement, "explanation", atone.Explanation, "use", "deactivate"))
+	}
+	t.Run("shop B cannot stop 後払い（atone）: NG, meta_id -1, an admin credential is needed", func(t *testing.T) {
+		r := stop(keyB)
+		want(t, r, 200, "NG")
+		if r.MetaID != -1 || !strings.Contains(r.Message, "支払方法の変更には管理者の認証が必要です。") {
+			t.Fatalf("%s", r.Raw)
+		}
+		want(t, ajax(t, h, keyB, form("action", "payment_ajax", "newname", "銀行振込", "newsettlement", "transferAdvance")), 200, "NG")
+		if m, _ := h.D.Methods.Get(ctx, atone.ID); m.Use != "activate" {
+			t.Fatalf("atone is %s", m.Use)
+		}
+	})
+	t.Run("shop A's checkout is unaffected", func(t *testing.T) {
+		r := h.Shop(t, "POST", "/api/v1/orders", daemontest.Order("sa3", 1000, 1, h.Method))
+		if r.Status != http.StatusCreated || r.Body["config"] == nil {
+			t.Fatalf("A's checkout: %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("an admin token can change it", func(t *testing.T) {
+		r := stop(token)
+		want(t, r, 200, "OK")
+		if r.MetaID != atone.ID {
+			t.Fatalf("%s", r.Raw)
+		}
+		if m, _ := h.D.Methods.Get(ctx, atone.ID); m.Use != "deactivate" {
+			t.Fatalf("atone is %s", m.Use)
+		}
+	})
+	t.Run("a token that is neither a shop key nor an admin token is 401", func(t *testing.T) {
+		if r := logs("kat_not-a-token", "mode", "get_settlement_error_log"); r.Code != 401 {
+			t.Fatalf("%d %s", r.Code, r.Raw)
+		}
+		if r := logs("something-else", "mode", "get_settlement_error_log"); r.Code != 401 {
+			t.Fatalf("%d %s", r.Code, r.Raw)
+		}
+	})
 }

@@ -8,6 +8,7 @@ package admintest
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -32,7 +33,8 @@ import (
 	"github.com/kessai/kessai/core/store/storetest"
 )
 
-// Token is the bootstrap admin token the test server's /admin/api accepts.
+// Token is the bootstrap admin token the test server's /admin/api accepts while no admin user
+// exists.
 const Token = "admintest-bootstrap-token"
 
 // Server is a running console.
@@ -68,6 +70,7 @@ func (c *Clock) Advance(d time.Duration) {
 type setup struct {
 	store   *store.Store
 	modules []moduletest.Option
+	deps    []func(*admin.Deps)
 }
 
 // Option adjusts Start.
@@ -79,6 +82,14 @@ func WithStore(st *store.Store) Option { return func(s *setup) { s.store = st } 
 // WithModuleOptions passes options to moduletest.Start.
 func WithModuleOptions(o ...moduletest.Option) Option {
 	return func(s *setup) { s.modules = append(s.modules, o...) }
+}
+
+// WithSignInLimit sets the console's per-address sign-in limit (admin.Deps.SignInBurst and
+// SignInEvery), e.g. to test the account lockout on its own.
+func WithSignInLimit(burst int, every time.Duration) Option {
+	return func(s *setup) {
+		s.deps = append(s.deps, func(d *admin.Deps) { d.SignInBurst, d.SignInEvery = burst, every })
+	}
 }
 
 // Start serves the console with the test adapter registered and selected, and the JSON admin
@@ -95,8 +106,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 	h := moduletest.Start(t, append([]moduletest.Option{moduletest.WithStore(s.store)}, s.modules...)...)
 	log := moduletest.TestLogger(t)
 	srv := &Server{Store: s.store, Modules: h, HTTP: httpapi.New(log), Clock: &Clock{}}
-	srv.Console = admin.Mount(srv.HTTP.Engine, admin.Deps{Store: s.store, Modules: h.Host, Log: log, Now: srv.Clock.Now})
-	module.Mount(srv.HTTP.Engine.Group("/admin/api", srv.Console.APIAuth(Token)), h.Host)
+	deps := admin.Deps{Store: s.store, Modules: h.Host, Log: log, Now: srv.Clock.Now}
+	for _, f := range s.deps {
+		f(&deps)
+	}
+	srv.Console = admin.Mount(srv.HTTP.Engine, deps)
+	module.Mount(srv.HTTP.Engine.Group("/admin/api", srv.Console.APIAuth(admin.NewTokens(s.store.DB, Token))), h.Host)
 	ts := httptest.NewServer(srv.HTTP)
 	t.Cleanup(ts.Close)
 	srv.URL = ts.URL
@@ -173,6 +188,16 @@ func (s *Server) NewClient(t testing.TB) *Client {
 		}},
 		Base: s.URL,
 	}
+}
+
+// NewClientFrom is NewClient connecting from the loopback address ip (127.0.0.2, …), to be
+// another source address to the per-address limits.
+func (s *Server) NewClientFrom(t testing.TB, ip string) *Client {
+	t.Helper()
+	c := s.NewClient(t)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	c.Transport = &http.Transport{DialContext: d.DialContext}
+	return c
 }
 
 var (

@@ -1,0 +1,9 @@
+CREATE TABLE admin_tokens (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(191) NOT NULL,
+  prefix VARCHAR(32) NOT NULL,
+  hash VARCHAR(128) NOT NULL,
+  created_at DATETIME(6) NOT NULL,
+  revoked_at DATETIME(6) NULL,
+  CONSTRAINT uq_admin_tokens_hash UNIQUE (hash)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
