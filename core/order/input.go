@@ -3,9 +3,7 @@ package order
 import (
 	"encoding/json"
 	"fmt"
-	"net/mail"
 	"strings"
-	"unicode/utf8"
 )
 
 // Input is an order as a shop front end posts it: Welcart's own cart entry, so a Welcart
@@ -60,16 +58,14 @@ func (v ValidationError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// Limits that keep a row within its columns, so a refusal is a clear message instead of a
-// strict-mode error from MySQL.
+// Limits of the order's numbers.
 const (
-	maxShort  = 191
 	maxLines  = 200
 	maxAmount = 100_000_000
 )
 
-// Validate checks the order's own rules: required fields, lengths, quantities, and that the
-// totals add up the way Welcart adds them:
+// Validate checks the order's own rules: every stored field against its column (Limits, in
+// that order), quantities, and that the totals add up the way Welcart adds them:
 //
 //	total_items_price = Σ price × quantity
 //	total_full_price  = total_items_price − usedpoint + discount + shipping_charge + cod_fee + tax
@@ -79,39 +75,15 @@ func (in *Input) Validate() error {
 		errs = append(errs, FieldError{Field: field, Code: code, Message: fmt.Sprintf(msg, args...)})
 	}
 	in.OrderNumber = strings.TrimSpace(in.OrderNumber)
-	if in.OrderNumber == "" {
-		add("order_number", "required", "注文番号を指定してください。")
-	} else if len(in.OrderNumber) > 64 {
-		add("order_number", "too_long", "注文番号は64文字以内で指定してください。")
+	for _, l := range limits {
+		l.check(in, add)
 	}
 	if in.MemberID < 0 {
 		add("member_id", "invalid", "会員Noが不正です。")
 	}
-	c := in.Customer
-	if strings.TrimSpace(c.Email) == "" {
-		add("customer.mailaddress1", "required", "メールアドレスを入力してください。")
-	} else if _, err := mail.ParseAddress(c.Email); err != nil || utf8.RuneCountInString(c.Email) > maxShort {
-		add("customer.mailaddress1", "invalid", "メールアドレスが不正です。")
-	}
-	checkAddress(add, "customer", c.Address)
-	if in.Delivery != nil {
-		checkAddress(add, "delivery", *in.Delivery)
-	}
-	if len(in.Cart) == 0 {
-		add("cart", "required", "カートが空です。")
-	}
-	if len(in.Cart) > maxLines {
-		add("cart", "too_many", "カートの明細は%d行までです。", maxLines)
-	}
 	var sum int64
 	for i, l := range in.Cart {
-		f := fmt.Sprintf("cart[%d]", i)
-		if strings.TrimSpace(l.ItemName) == "" {
-			add(f+".item_name", "required", "商品名を指定してください。")
-		}
-		if utf8.RuneCountInString(l.ItemName) > 255 || len(l.SKU) > maxShort {
-			add(f+".item_name", "too_long", "商品名またはSKUが長すぎます。")
-		}
+		f := linePath(i)
 		if l.Price < 0 || l.Price > maxAmount {
 			add(f+".price", "invalid", "単価は0以上%d以下で指定してください。", maxAmount)
 		}
@@ -153,24 +125,19 @@ func (in *Input) Validate() error {
 	if t.TotalFullPrice <= 0 && len(errs) == 0 {
 		add("order.total_full_price", "invalid", "総合計金額は1円以上で指定してください。")
 	}
-	if strings.TrimSpace(t.PaymentName) == "" {
-		add("order.payment_name", "required", "支払方法を指定してください。")
-	}
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
 }
 
-func checkAddress(add func(field, code, msg string, args ...any), prefix string, a Address) {
-	if strings.TrimSpace(a.Name1) == "" {
-		add(prefix+".name1", "required", "姓を入力してください。")
+// cartRule refuses an empty cart and one of more than maxLines lines.
+func cartRule(in *Input, add addFunc) {
+	if len(in.Cart) == 0 {
+		add("cart", "required", "カートが空です。")
 	}
-	for name, v := range map[string]string{"name1": a.Name1, "name2": a.Name2, "name3": a.Name3, "name4": a.Name4,
-		"zipcode": a.Zipcode, "pref": a.Pref, "address1": a.Address1, "address2": a.Address2, "address3": a.Address3, "tel": a.Tel} {
-		if utf8.RuneCountInString(v) > maxShort {
-			add(prefix+"."+name, "too_long", "%d文字以内で入力してください。", maxShort)
-		}
+	if len(in.Cart) > maxLines {
+		add("cart", "too_many", "カートの明細は%d行までです。", maxLines)
 	}
 }
 

@@ -1,0 +1,123 @@
+package shopapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kessai/kessai/core/daemon/daemontest"
+	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/plugins/atone/sandbox"
+)
+
+// countCalls starts a daemon that counts every call kessai makes to a payment module.
+func countCalls(t *testing.T, opts ...daemontest.Option) (*daemontest.Harness, *atomic.Int64) {
+	var calls atomic.Int64
+	opts = append(opts, daemontest.Before(func(h *daemontest.Harness) {
+		next := h.D.Settlements.OnCall
+		h.D.Settlements.OnCall = func(module, op, outcome string, took time.Duration) {
+			calls.Add(1)
+			if next != nil {
+				next(module, op, outcome, took)
+			}
+		}
+	}))
+	return daemontest.Start(t, opts...), &calls
+}
+
+func rows(t *testing.T, h *daemontest.Harness, table string) int64 {
+	t.Helper()
+	var n int64
+	if err := h.D.Store.DB.Table(table).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestOverlongFieldsOnMySQL(t *testing.T) {
+	h, calls := countCalls(t)
+	cases := []struct {
+		name, key, value, field string
+	}{
+		{"pref of 40 characters", "pref", strings.Repeat("都", 40), "customer.pref"},
+		{"fax of 200", "fax", strings.Repeat("0", 200), "customer.fax"},
+		{"tel of 40", "tel", strings.Repeat("0", 40), "customer.tel"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name+" is a 422 naming the field", func(t *testing.T) {
+			o := daemontest.Order(fmt.Sprintf("long-%d", i), 1000, 1, h.Method)
+			o["customer"].(map[string]any)[tc.key] = tc.value
+			r := h.Shop(t, "POST", "/api/v1/orders", o)
+			expect(t, r, http.StatusUnprocessableEntity)
+			e := r.Body["error"].(map[string]any)
+			if e["field"] != tc.field || e["code"] != "too_long" || !strings.Contains(fmt.Sprint(e["message"]), "文字以内") {
+				t.Fatalf("error %v", e)
+			}
+			if _, ok := r.Body["config"]; ok {
+				t.Fatalf("a widget config was prepared: %s", r.Raw)
+			}
+		})
+	}
+	t.Run("nothing was written and atone was never called", func(t *testing.T) {
+		if n := rows(t, h, "orders"); n != 0 {
+			t.Fatalf("%d orders written", n)
+		}
+		if n := rows(t, h, "settlements"); n != 0 {
+			t.Fatalf("%d settlements written", n)
+		}
+		if n := calls.Load(); n != 0 {
+			t.Fatalf("%d calls to the atone module", n)
+		}
+		if txs := h.Sandbox.Transactions(sandbox.DefaultShop.PublicKey); len(txs) != 0 {
+			t.Fatalf("transactions at atone: %v", txs)
+		}
+	})
+	t.Run("what fits the column is stored as sent", func(t *testing.T) {
+		o := daemontest.Order("fits", 1000, 1, h.Method)
+		o["customer"].(map[string]any)["pref"] = strings.Repeat("都", 32)
+		o["customer"].(map[string]any)["fax"] = strings.Repeat("0", 32)
+		r := h.Shop(t, "POST", "/api/v1/orders", o)
+		expect(t, r, http.StatusCreated)
+		if calls.Load() == 0 {
+			t.Fatal("the counter saw no call to atone for an accepted order")
+		}
+		got, err := h.D.Orders.Get(context.Background(), h.ShopID, int64(r.Body["id"].(float64)))
+		if err != nil || got.Pref != strings.Repeat("都", 32) || got.Fax != strings.Repeat("0", 32) {
+			t.Fatalf("%v %+v", err, got)
+		}
+	})
+	t.Run("an edit is refused the same way, before atone hears of it", func(t *testing.T) {
+		r := h.Shop(t, "POST", "/api/v1/orders", daemontest.Order("edit-long", 1000, 1, h.Method))
+		expect(t, r, http.StatusCreated)
+		id := int64(r.Body["id"].(float64))
+		before, _ := h.D.Orders.Get(context.Background(), h.ShopID, id)
+		n := calls.Load()
+		for _, tc := range cases {
+			c := order.CustomerInput{Email: before.Email, Address: before.Customer()}
+			switch tc.key {
+			case "pref":
+				c.Pref = tc.value
+			case "fax":
+				c.Fax = tc.value
+			case "tel":
+				c.Tel = tc.value
+			}
+			r := h.Shop(t, "PATCH", fmt.Sprintf("/api/v1/orders/%d", id), map[string]any{"customer": c})
+			expect(t, r, http.StatusUnprocessableEntity)
+			if e := r.Body["error"].(map[string]any); e["field"] != tc.field {
+				t.Fatalf("error %v", e)
+			}
+		}
+		after, _ := h.D.Orders.Get(context.Background(), h.ShopID, id)
+		if after.Customer() != before.Customer() || !after.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Fatalf("the order changed: %+v", after)
+		}
+		if calls.Load() != n {
+			t.Fatalf("%d calls to atone for refused edits", calls.Load()-n)
+		}
+	})
+}
