@@ -30,6 +30,7 @@ type Limit struct {
 	Column string // the orders column
 	Type   string // VarChar, LongText or InJSON
 	Max    int64  // characters (VarChar, InJSON) or bytes (LongText)
+	Text   Text   // the characters the field accepts
 	Label  string // the field's name in messages, as Welcart's screens call it
 
 	required bool
@@ -78,7 +79,7 @@ var limits = slices.Concat(
 	customerLimits(),
 	deliveryLimits(),
 	[]Limit{
-		{Field: "delivery", Column: "order_delivery", Type: LongText, Max: maxLongText, Label: "配送先",
+		{Field: "delivery", Column: "order_delivery", Type: LongText, Max: maxLongText, Text: Encoded, Label: "配送先",
 			values: encoded("delivery", func(in *Input) any {
 				if in.Delivery == nil {
 					return nil
@@ -91,11 +92,11 @@ var limits = slices.Concat(
 			values: lines(func(l Line) string { return l.ItemName }, "item_name")},
 		{Field: "cart[].options", Column: "order_cart", Type: InJSON, Max: 191, Label: "商品オプション名",
 			values: optionNames},
-		{Field: "cart[].options.*", Column: "order_cart", Type: InJSON, Max: 1000, Label: "商品オプション",
+		{Field: "cart[].options.*", Column: "order_cart", Type: InJSON, Max: 1000, Text: FreeText, Label: "商品オプション",
 			values: optionValues},
-		{Field: "cart", Column: "order_cart", Type: LongText, Max: maxLongText, Label: "カート",
+		{Field: "cart", Column: "order_cart", Type: LongText, Max: maxLongText, Text: Encoded, Label: "カート",
 			values: encoded("cart", func(in *Input) any { return in.Cart }), rule: cartRule},
-		{Field: "order.note", Column: "order_note", Type: LongText, Max: maxLongText, Label: "備考",
+		{Field: "order.note", Column: "order_note", Type: LongText, Max: maxLongText, Text: FreeText, Label: "備考",
 			values: scalar("order.note", func(in *Input) string { return in.Order.Note })},
 		{Field: "order.payment_name", Column: "order_payment_name", Type: VarChar, Max: 191, Label: "支払方法", required: true,
 			values: scalar("order.payment_name", func(in *Input) string { return in.Order.PaymentName })},
@@ -215,15 +216,17 @@ func isEmail(s string) bool {
 }
 
 // check refuses the field's values that are missing, hold a character the field does not
-// accept, or do not fit its column; one refusal per value, the first rule that fails.
+// accept, or do not fit its column: one refusal per value, that of the first rule it fails.
 func (l Limit) check(in *Input, add addFunc) {
 	if l.values == nil {
 		return
 	}
 	for _, v := range l.values(in) {
-		switch {
+		switch r, bad := l.Text.Refused(v.s); {
 		case l.required && strings.TrimSpace(v.s) == "":
 			add(v.path, "required", "%sを入力してください。", l.Label)
+		case bad:
+			add(v.path, "invalid_character", "%sに使用できない文字（%s）が含まれています。", l.Label, Describe(r))
 		case l.Type == LongText && int64(len(v.s)) > l.Max:
 			add(v.path, "too_long", "%sが長すぎます（%sバイトまで）。", l.Label, itoa(l.Max))
 		case l.Type != LongText && int64(utf8.RuneCountInString(v.s)) > l.Max:
