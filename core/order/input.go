@@ -58,17 +58,14 @@ func (v ValidationError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// Limits of the order's numbers.
-const (
-	maxLines  = 200
-	maxAmount = 100_000_000
-)
-
 // Validate checks the order's own rules: every stored field against its column (Limits, in
-// that order), quantities, and that the totals add up the way Welcart adds them:
+// that order), every amount and quantity within its bounds (Amounts), and that the totals add
+// up the way Welcart adds them:
 //
 //	total_items_price = Σ price × quantity
 //	total_full_price  = total_items_price − usedpoint + discount + shipping_charge + cod_fee + tax
+//
+// The sums are only taken of bounded numbers, so none of them can overflow.
 func (in *Input) Validate() error {
 	var errs ValidationError
 	add := func(field, code, msg string, args ...any) {
@@ -82,13 +79,16 @@ func (in *Input) Validate() error {
 		add("member_id", "invalid", "会員Noが不正です。")
 	}
 	var sum int64
+	linesOK := true
 	for i, l := range in.Cart {
 		f := linePath(i)
-		if l.Price < 0 || l.Price > maxAmount {
-			add(f+".price", "invalid", "単価は0以上%d以下で指定してください。", maxAmount)
+		if l.Price < 0 || l.Price > MaxAmount {
+			add(f+".price", "out_of_range", "単価は0円以上%s円以下で指定してください。", itoa(MaxAmount))
+			linesOK = false
 		}
-		if l.Quantity < 1 || l.Quantity > 9999 {
-			add(f+".quantity", "invalid", "数量は1以上9999以下で指定してください。")
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			add(f+".quantity", "out_of_range", "数量は1以上%s以下で指定してください。", itoa(MaxQuantity))
+			linesOK = false
 		}
 		if ct := l.Continuation; ct != nil {
 			if ct.Frequency != 1 && ct.Frequency != 6 && ct.Frequency != 12 {
@@ -104,27 +104,39 @@ func (in *Input) Validate() error {
 				add("member_id", "member_required", "継続課金商品は会員のみ購入できます。")
 			}
 		}
-		sum += l.Price * l.Quantity
-	}
-	t := in.Order
-	for name, v := range map[string]int64{"shipping_charge": t.ShippingCharge, "cod_fee": t.CODFee, "tax": t.Tax, "usedpoint": t.UsedPoint, "getpoint": t.GetPoint} {
-		if v < 0 || v > maxAmount {
-			add("order."+name, "invalid", "%sは0以上で指定してください。", name)
+		if linesOK {
+			sum += l.Price * l.Quantity // ≤ MaxAmount × MaxQuantity × maxLines in all
 		}
 	}
-	if t.Discount > 0 {
-		add("order.discount", "invalid", "値引きは0以下の金額で指定してください（Welcartと同じく負の値）。")
+	amountsOK := true
+	for _, a := range amounts {
+		if v := a.get(in.Order); v < a.Min || v > a.Max {
+			add(a.Field, "out_of_range", "%sは%s以上%s以下で指定してください%s。", a.Label, a.unit(a.Min), a.unit(a.Max), a.note)
+			amountsOK = false
+		}
 	}
+	if !amountsOK || !linesOK || len(in.Cart) > maxLines {
+		return result(errs)
+	}
+	t := in.Order
 	if len(in.Cart) > 0 && t.TotalItemsPrice != sum {
-		add("order.total_items_price", "mismatch", "商品合計が明細と一致しません（明細の合計は%d円）。", sum)
+		add("order.total_items_price", "mismatch", "商品合計が明細と一致しません（明細の合計は%s円）。", itoa(sum))
 	}
-	want := t.TotalItemsPrice - t.UsedPoint + t.Discount + t.ShippingCharge + t.CODFee + t.Tax
+	gross := t.TotalItemsPrice + t.ShippingCharge + t.CODFee + t.Tax
+	switch {
+	case t.UsedPoint > gross:
+		add("order.usedpoint", "exceeds_total", "使用ポイント（%s）が支払う金額（%s円）を超えています。", itoa(t.UsedPoint), itoa(gross))
+	case -t.Discount > gross-t.UsedPoint:
+		add("order.discount", "exceeds_total", "値引き（%s円）が値引き前の金額（%s円）を超えています。", itoa(-t.Discount), itoa(gross-t.UsedPoint))
+	}
+	want := gross - t.UsedPoint + t.Discount
 	if t.TotalFullPrice != want {
-		add("order.total_full_price", "mismatch", "総合計金額が一致しません（商品合計 − 使用ポイント + 値引き + 送料 + 手数料 + 消費税 = %d円）。", want)
+		add("order.total_full_price", "mismatch", "総合計金額が一致しません（商品合計 − 使用ポイント + 値引き + 送料 + 手数料 + 消費税 = %s円）。", itoa(want))
 	}
-	if t.TotalFullPrice <= 0 && len(errs) == 0 {
-		add("order.total_full_price", "invalid", "総合計金額は1円以上で指定してください。")
-	}
+	return result(errs)
+}
+
+func result(errs ValidationError) error {
 	if len(errs) > 0 {
 		return errs
 	}

@@ -18,6 +18,18 @@ const (
 	InJSON   = "JSON"     // a value inside a JSON-encoded column; Max is in characters, kessai's own
 )
 
+// Bounds of the order's numbers. With every amount and quantity bounded, Σ price × quantity
+// over maxLines lines and the total's formula stay far inside int64 (200 × 99,999,999 × 9,999
+// < 2^63), so no sum Validate takes can overflow.
+const (
+	// MaxAmount is the largest amount of any money field, in yen (eight digits).
+	MaxAmount = 99_999_999
+	// MaxQuantity is the largest quantity of a cart line.
+	MaxQuantity = 9_999
+	// maxLines is the most lines a cart may have.
+	maxLines = 200
+)
+
 // maxLongText is LONGTEXT's size in bytes.
 const maxLongText = 1<<32 - 1
 
@@ -106,6 +118,49 @@ var limits = slices.Concat(
 		{Field: "process_status", Column: "order_status", Type: VarChar, Max: 255, Label: "対応状況"},
 	},
 )
+
+// Amount is one money column of the orders table and its bounds. Discount is zero or
+// negative, as Welcart stores it; usedpoint is positive and subtracted.
+type Amount struct {
+	Field    string // JSON path in the input
+	Column   string // the orders column
+	Min, Max int64
+	Label    string
+
+	points bool   // counted in points, not yen
+	note   string // said after the bounds
+	get    func(Totals) int64
+}
+
+func (a Amount) unit(n int64) string {
+	if a.points {
+		return itoa(n) + "ポイント"
+	}
+	return itoa(n) + "円"
+}
+
+// amounts is the money table, in Welcart's order of the totals.
+var amounts = []Amount{
+	{Field: "order.total_items_price", Column: "order_item_total_price", Min: 0, Max: MaxAmount, Label: "商品合計",
+		get: func(t Totals) int64 { return t.TotalItemsPrice }},
+	{Field: "order.usedpoint", Column: "order_usedpoint", Min: 0, Max: MaxAmount, Label: "使用ポイント", points: true,
+		get: func(t Totals) int64 { return t.UsedPoint }},
+	{Field: "order.discount", Column: "order_discount", Min: -MaxAmount, Max: 0, Label: "値引き", note: "（Welcartと同じく負の値）",
+		get: func(t Totals) int64 { return t.Discount }},
+	{Field: "order.shipping_charge", Column: "order_shipping_charge", Min: 0, Max: MaxAmount, Label: "送料",
+		get: func(t Totals) int64 { return t.ShippingCharge }},
+	{Field: "order.cod_fee", Column: "order_cod_fee", Min: 0, Max: MaxAmount, Label: "手数料",
+		get: func(t Totals) int64 { return t.CODFee }},
+	{Field: "order.tax", Column: "order_tax", Min: 0, Max: MaxAmount, Label: "消費税",
+		get: func(t Totals) int64 { return t.Tax }},
+	{Field: "order.total_full_price", Column: "order_total_full_price", Min: 1, Max: MaxAmount, Label: "総合計金額",
+		get: func(t Totals) int64 { return t.TotalFullPrice }},
+	{Field: "order.getpoint", Column: "order_getpoint", Min: 0, Max: MaxAmount, Label: "獲得ポイント", points: true,
+		get: func(t Totals) int64 { return t.GetPoint }},
+}
+
+// Amounts returns the money table, in the order Validate checks it.
+func Amounts() []Amount { return slices.Clone(amounts) }
 
 // Limits returns the table of stored order fields, in the order Validate checks them.
 func Limits() []Limit { return slices.Clone(limits) }

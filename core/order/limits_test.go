@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -140,9 +141,32 @@ func splitTop(s string) []string {
 
 func isText(typ string) bool { _, ok := textSizes[typ]; return ok || typ == "VARCHAR" || typ == "CHAR" }
 
-// disagreements lists where the limits table and the columns differ.
-func disagreements(cols map[string]column, limits []order.Limit) []string {
+func isInteger(typ string) bool {
+	switch typ {
+	case "BIGINT", "INT", "INTEGER", "MEDIUMINT", "SMALLINT", "TINYINT":
+		return true
+	}
+	return false
+}
+
+// unbounded are the orders columns no input is stored in unchecked: ids kessai assigns, the
+// member number (any BIGINT ≥ 0 fits) and times.
+var unbounded = map[string]bool{"id": true, "shop_id": true, "mem_id": true,
+	"order_date": true, "order_modified": true, "created_at": true, "updated_at": true}
+
+// disagreements lists where the limits and amounts tables and the columns differ.
+func disagreements(cols map[string]column, limits []order.Limit, amounts []order.Amount) []string {
 	var out []string
+	money := map[string]bool{}
+	for _, a := range amounts {
+		money[a.Column] = true
+		if c, ok := cols[a.Column]; !ok || !isInteger(c.typ) {
+			out = append(out, fmt.Sprintf("%s: %s is not an integer column in the migrations", a.Field, a.Column))
+		}
+		if a.Min < -order.MaxAmount || a.Max > order.MaxAmount || a.Min > a.Max {
+			out = append(out, fmt.Sprintf("%s: bounds %d..%d", a.Field, a.Min, a.Max))
+		}
+	}
 	byColumn := map[string]order.Limit{}
 	for _, l := range limits {
 		if l.Type == order.InJSON {
@@ -165,8 +189,15 @@ func disagreements(cols map[string]column, limits []order.Limit) []string {
 		}
 	}
 	for name, c := range cols {
-		if _, ok := byColumn[name]; isText(c.typ) && !ok {
+		_, limited := byColumn[name]
+		switch {
+		case limited || money[name] || unbounded[name]:
+		case isText(c.typ):
 			out = append(out, fmt.Sprintf("%s %s(%d) has no limit in the table", name, c.typ, c.size))
+		case isInteger(c.typ):
+			out = append(out, fmt.Sprintf("%s %s has no bounds in the amounts table", name, c.typ))
+		default:
+			out = append(out, fmt.Sprintf("%s %s is neither in the limits nor in the amounts table", name, c.typ))
 		}
 	}
 	return out
@@ -174,7 +205,7 @@ func disagreements(cols map[string]column, limits []order.Limit) []string {
 
 func TestLimitsAgreeWithTheMigrations(t *testing.T) {
 	cols := schema(t, migrations.FS, "orders")
-	for _, d := range disagreements(cols, order.Limits()) {
+	for _, d := range disagreements(cols, order.Limits(), order.Amounts()) {
 		t.Error(d)
 	}
 	t.Run("a column changed by a later migration is a disagreement", func(t *testing.T) {
@@ -184,9 +215,11 @@ func TestLimitsAgreeWithTheMigrations(t *testing.T) {
 		}
 		changed["order_pref"] = column{"VARCHAR", 64}
 		changed["order_memo"] = column{"VARCHAR", 100}
+		changed["order_deposit"] = column{"BIGINT", 0}
 		delete(changed, "order_fax")
-		got := strings.Join(disagreements(changed, order.Limits()), "\n")
-		for _, want := range []string{"order_pref", "order_memo", "order_fax"} {
+		delete(changed, "order_tax")
+		got := strings.Join(disagreements(changed, order.Limits(), order.Amounts()), "\n")
+		for _, want := range []string{"order_pref", "order_memo", "order_fax", "order_deposit", "order_tax"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("%s is not reported:\n%s", want, got)
 			}
@@ -271,5 +304,77 @@ func TestValidateNamesTheFirstFieldInTableOrder(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("refusals %v, want %v", got, want)
 		}
+	}
+}
+
+func TestValidateAmounts(t *testing.T) {
+	const minInt, maxInt = math.MinInt64, math.MaxInt64
+	for _, tc := range []struct {
+		name   string
+		change func(*order.Input)
+		field  string // the first refusal; "" when the order is accepted
+		code   string
+	}{
+		{"a discount of -2^63 with one point used, adding up once int64 wraps", func(i *order.Input) {
+			i.Cart[0].Price, i.Order.TotalItemsPrice, i.Order.ShippingCharge = 0, 0, 0
+			i.Order.UsedPoint, i.Order.Discount, i.Order.TotalFullPrice = 1, minInt, maxInt
+			i.Order.PaymentName = "銀行振込"
+		}, "order.discount", "out_of_range"},
+		{"a price of 2^63-1", func(i *order.Input) { i.Cart[0].Price = maxInt }, "cart[0].price", "out_of_range"},
+		{"a price of -2^63", func(i *order.Input) { i.Cart[0].Price = minInt }, "cart[0].price", "out_of_range"},
+		{"a quantity of 2^63-1", func(i *order.Input) { i.Cart[0].Quantity = maxInt }, "cart[0].quantity", "out_of_range"},
+		{"a quantity of -2^63", func(i *order.Input) { i.Cart[0].Quantity = minInt }, "cart[0].quantity", "out_of_range"},
+		{"price × quantity past 2^63", func(i *order.Input) {
+			i.Cart[0].Price, i.Cart[0].Quantity = 1<<32, 1<<31
+			i.Order.TotalItemsPrice, i.Order.TotalFullPrice = 0, 500
+		}, "cart[0].price", "out_of_range"},
+		{"items of 2^63-1", func(i *order.Input) { i.Order.TotalItemsPrice = maxInt }, "order.total_items_price", "out_of_range"},
+		{"used points of -2^63", func(i *order.Input) { i.Order.UsedPoint = minInt }, "order.usedpoint", "out_of_range"},
+		{"used points of 2^63-1", func(i *order.Input) { i.Order.UsedPoint = maxInt }, "order.usedpoint", "out_of_range"},
+		{"a discount of 2^63-1", func(i *order.Input) { i.Order.Discount = maxInt }, "order.discount", "out_of_range"},
+		{"shipping of 2^63-1", func(i *order.Input) { i.Order.ShippingCharge = maxInt }, "order.shipping_charge", "out_of_range"},
+		{"a fee of -2^63", func(i *order.Input) { i.Order.CODFee = minInt }, "order.cod_fee", "out_of_range"},
+		{"tax of 2^63-1", func(i *order.Input) { i.Order.Tax = maxInt }, "order.tax", "out_of_range"},
+		{"a total of 2^63-1", func(i *order.Input) { i.Order.TotalFullPrice = maxInt }, "order.total_full_price", "out_of_range"},
+		{"a total of -2^63", func(i *order.Input) { i.Order.TotalFullPrice = minInt }, "order.total_full_price", "out_of_range"},
+		{"points earned of 2^63-1", func(i *order.Input) { i.Order.GetPoint = maxInt }, "order.getpoint", "out_of_range"},
+		{"99,999,999 yen is the most an order may be", func(i *order.Input) {
+			i.Cart[0].Price, i.Order.TotalItemsPrice, i.Order.ShippingCharge, i.Order.TotalFullPrice = order.MaxAmount, order.MaxAmount, 0, order.MaxAmount
+		}, "", ""},
+		{"one yen more is refused", func(i *order.Input) {
+			i.Cart[0].Price, i.Order.TotalItemsPrice, i.Order.TotalFullPrice = order.MaxAmount, order.MaxAmount, order.MaxAmount+500
+		}, "order.total_full_price", "out_of_range"},
+		{"a line over the most an order may be", func(i *order.Input) {
+			i.Cart[0].Price = order.MaxAmount + 1
+		}, "cart[0].price", "out_of_range"},
+		{"9,999 of one item", func(i *order.Input) {
+			i.Cart[0].Price, i.Cart[0].Quantity, i.Order.TotalItemsPrice, i.Order.TotalFullPrice = 100, 9999, 999900, 1000400
+		}, "", ""},
+		{"10,000 of one item", func(i *order.Input) {
+			i.Cart[0].Price, i.Cart[0].Quantity, i.Order.TotalItemsPrice, i.Order.TotalFullPrice = 100, 10000, 1000000, 1000500
+		}, "cart[0].quantity", "out_of_range"},
+		{"a discount of everything but one yen", func(i *order.Input) { i.Order.Discount, i.Order.TotalFullPrice = -1999, 1 }, "", ""},
+		{"a discount of more than the order", func(i *order.Input) { i.Order.Discount, i.Order.TotalFullPrice = -2001, 1 }, "order.discount", "exceeds_total"},
+		{"more points than the order", func(i *order.Input) { i.Order.UsedPoint, i.Order.TotalFullPrice = 2001, 1 }, "order.usedpoint", "exceeds_total"},
+		{"points and a discount of more than the order", func(i *order.Input) {
+			i.Order.UsedPoint, i.Order.Discount, i.Order.TotalFullPrice = 1000, -1001, 1
+		}, "order.discount", "exceeds_total"},
+		{"a total of nothing", func(i *order.Input) { i.Order.Discount, i.Order.TotalFullPrice = -2000, 0 }, "order.total_full_price", "out_of_range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := parse(t, welcartOrder)
+			tc.change(&in)
+			err := in.Validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ve order.ValidationError
+			if !errors.As(err, &ve) || ve[0].Field != tc.field || ve[0].Code != tc.code {
+				t.Fatalf("Validate() = %v, want %s on %s first", err, tc.code, tc.field)
+			}
+		})
 	}
 }

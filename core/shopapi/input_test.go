@@ -3,6 +3,7 @@ package shopapi_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kessai/kessai/core/daemon/daemontest"
 	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 )
 
@@ -38,7 +40,7 @@ func rows(t *testing.T, h *daemontest.Harness, table string) int64 {
 	return n
 }
 
-func TestOverlongFieldsOnMySQL(t *testing.T) {
+func TestRefusedInputOnMySQL(t *testing.T) {
 	h, calls := countCalls(t)
 	cases := []struct {
 		name, key, value, field string
@@ -62,6 +64,31 @@ func TestOverlongFieldsOnMySQL(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a CR/LF in a name is a 422 naming the field", func(t *testing.T) {
+		o := daemontest.Order("crlf", 1000, 1, h.Method)
+		o["customer"].(map[string]any)["name1"] = "注文\r\nBcc: someone@example.com"
+		r := h.Shop(t, "POST", "/api/v1/orders", o)
+		expect(t, r, http.StatusUnprocessableEntity)
+		if e := r.Body["error"].(map[string]any); e["field"] != "customer.name1" || e["code"] != "invalid_character" {
+			t.Fatalf("error %v", e)
+		}
+	})
+	t.Run("totals that add up only once int64 wraps are a 422, also for a bank transfer", func(t *testing.T) {
+		if _, err := h.D.Methods.Add(context.Background(), paymethod.Method{Name: "銀行振込", Settlement: "transferAdvance"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, method := range []string{"銀行振込", h.Method} {
+			o := daemontest.Order("wrap-"+method, 0, 1, method)
+			totals := o["order"].(map[string]any)
+			totals["shipping_charge"], totals["usedpoint"] = 0, 1
+			totals["discount"], totals["total_full_price"] = int64(math.MinInt64), int64(math.MaxInt64)
+			r := h.Shop(t, "POST", "/api/v1/orders", o)
+			expect(t, r, http.StatusUnprocessableEntity)
+			if e := r.Body["error"].(map[string]any); e["field"] != "order.discount" || e["code"] != "out_of_range" {
+				t.Fatalf("error %v", e)
+			}
+		}
+	})
 	t.Run("nothing was written and atone was never called", func(t *testing.T) {
 		if n := rows(t, h, "orders"); n != 0 {
 			t.Fatalf("%d orders written", n)
