@@ -148,3 +148,63 @@ func TestRefusedInputOnMySQL(t *testing.T) {
 		}
 	})
 }
+
+func TestOrderPaging(t *testing.T) {
+	h := daemontest.Start(t, daemontest.SQLite())
+	for i := range 3 {
+		expect(t, h.Shop(t, "POST", "/api/v1/orders", daemontest.Order(fmt.Sprintf("p%d", i), 1000, 1, h.Method)), http.StatusCreated)
+	}
+	list := func(query string) daemontest.Response { return h.Shop(t, "GET", "/api/v1/orders?"+query, nil) }
+	t.Run("pages up to the last", func(t *testing.T) {
+		for _, tc := range []struct {
+			query  string
+			orders int
+			page   float64
+		}{
+			{"", 3, 1},
+			{"per_page=2", 2, 1},
+			{"per_page=2&page=2", 1, 2},
+			{"per_page=2&page=02", 1, 2},
+		} {
+			r := list(tc.query)
+			expect(t, r, http.StatusOK)
+			if len(r.Body["orders"].([]any)) != tc.orders || r.Body["total"].(float64) != 3 || r.Body["page"].(float64) != tc.page {
+				t.Errorf("%s: %s", tc.query, r.Raw)
+			}
+		}
+	})
+	t.Run("a page past the last is empty, with the total, never page 1", func(t *testing.T) {
+		for _, query := range []string{"per_page=2&page=3", "page=2", "per_page=200&page=2147483647"} {
+			r := list(query)
+			expect(t, r, http.StatusOK)
+			if o, ok := r.Body["orders"].([]any); !ok || len(o) != 0 || r.Body["total"].(float64) != 3 {
+				t.Errorf("%s: %s", query, r.Raw)
+			}
+		}
+	})
+	t.Run("a page or per_page that is not one is a 400 naming it", func(t *testing.T) {
+		for _, tc := range []struct{ query, field string }{
+			{"page=2147483648", "page"},
+			{"page=99999999999999999999", "page"},
+			{"page=0", "page"},
+			{"page=-1", "page"},
+			{"page=%2B2", "page"},
+			{"page=1.5", "page"},
+			{"page=abc", "page"},
+			{"page=", "page"},
+			{"per_page=0", "per_page"},
+			{"per_page=201", "per_page"},
+			{"per_page=99999999999999999999", "per_page"},
+			{"per_page=ten", "per_page"},
+		} {
+			r := list(tc.query)
+			if r.Status != http.StatusBadRequest {
+				t.Errorf("%s: %d %s", tc.query, r.Status, r.Raw)
+				continue
+			}
+			if e := r.Body["error"].(map[string]any); e["field"] != tc.field || e["code"] != "invalid" {
+				t.Errorf("%s: %v", tc.query, e)
+			}
+		}
+	})
+}
