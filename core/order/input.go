@@ -79,7 +79,7 @@ func (in *Input) Validate() error {
 		add("member_id", "invalid", "会員Noが不正です。")
 	}
 	var sum int64
-	linesOK := true
+	linesOK := len(in.Cart) <= maxLines // cartRule refused the rest
 	for i, l := range in.Cart {
 		f := linePath(i)
 		if l.Price < 0 || l.Price > MaxAmount {
@@ -115,7 +115,7 @@ func (in *Input) Validate() error {
 			amountsOK = false
 		}
 	}
-	if !amountsOK || !linesOK || len(in.Cart) > maxLines {
+	if !amountsOK || !linesOK {
 		return result(errs)
 	}
 	t := in.Order

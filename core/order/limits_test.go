@@ -378,3 +378,18 @@ func TestValidateAmounts(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateTooManyLines(t *testing.T) {
+	const maxLines = 200
+	in := parse(t, welcartOrder)
+	line := in.Cart[0]
+	line.Price, line.Quantity = order.MaxAmount, order.MaxQuantity
+	in.Cart = nil
+	for range maxLines + 1 {
+		in.Cart = append(in.Cart, line)
+	}
+	var ve order.ValidationError
+	if !errors.As(in.Validate(), &ve) || len(ve) != 1 || ve[0].Field != "cart" || ve[0].Code != "too_many" {
+		t.Fatalf("Validate() = %v", ve)
+	}
+}

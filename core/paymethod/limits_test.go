@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
@@ -66,6 +67,13 @@ func TestLimitsAgreeWithTheMigration(t *testing.T) {
 	for name, c := range cols {
 		if !seen[name] {
 			t.Errorf("%s %s(%d) has no limit", name, c.typ, c.size)
+		}
+	}
+	// Orders store the name they were bought with.
+	ol, _ := order.LimitOf("order.payment_name")
+	for _, l := range paymethod.Limits() {
+		if l.Field == "name" && (l.Max > ol.Max || l.Text != ol.Text) {
+			t.Errorf("a name of %d characters (%v) does not fit the orders' %s (%d, %v)", l.Max, l.Text, ol.Column, ol.Max, ol.Text)
 		}
 	}
 }
