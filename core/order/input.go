@@ -3,9 +3,7 @@ package order
 import (
 	"encoding/json"
 	"fmt"
-	"net/mail"
 	"strings"
-	"unicode/utf8"
 )
 
 // Input is an order as a shop front end posts it: Welcart's own cart entry, so a Welcart
@@ -60,63 +58,37 @@ func (v ValidationError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// Limits that keep a row within its columns, so a refusal is a clear message instead of a
-// strict-mode error from MySQL.
-const (
-	maxShort  = 191
-	maxLines  = 200
-	maxAmount = 100_000_000
-)
-
-// Validate checks the order's own rules: required fields, lengths, quantities, and that the
-// totals add up the way Welcart adds them:
+// Validate checks the order's own rules: every stored field against its column (Limits, in
+// that order), every amount and quantity within its bounds (Amounts), and that the totals add
+// up the way Welcart adds them:
 //
 //	total_items_price = Σ price × quantity
 //	total_full_price  = total_items_price − usedpoint + discount + shipping_charge + cod_fee + tax
+//
+// The sums are only taken of bounded numbers, so none of them can overflow.
 func (in *Input) Validate() error {
 	var errs ValidationError
 	add := func(field, code, msg string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Code: code, Message: fmt.Sprintf(msg, args...)})
 	}
 	in.OrderNumber = strings.TrimSpace(in.OrderNumber)
-	if in.OrderNumber == "" {
-		add("order_number", "required", "注文番号を指定してください。")
-	} else if len(in.OrderNumber) > 64 {
-		add("order_number", "too_long", "注文番号は64文字以内で指定してください。")
+	for _, l := range limits {
+		l.check(in, add)
 	}
 	if in.MemberID < 0 {
 		add("member_id", "invalid", "会員Noが不正です。")
 	}
-	c := in.Customer
-	if strings.TrimSpace(c.Email) == "" {
-		add("customer.mailaddress1", "required", "メールアドレスを入力してください。")
-	} else if _, err := mail.ParseAddress(c.Email); err != nil || utf8.RuneCountInString(c.Email) > maxShort {
-		add("customer.mailaddress1", "invalid", "メールアドレスが不正です。")
-	}
-	checkAddress(add, "customer", c.Address)
-	if in.Delivery != nil {
-		checkAddress(add, "delivery", *in.Delivery)
-	}
-	if len(in.Cart) == 0 {
-		add("cart", "required", "カートが空です。")
-	}
-	if len(in.Cart) > maxLines {
-		add("cart", "too_many", "カートの明細は%d行までです。", maxLines)
-	}
 	var sum int64
+	linesOK := len(in.Cart) <= maxLines // cartRule refused the rest
 	for i, l := range in.Cart {
-		f := fmt.Sprintf("cart[%d]", i)
-		if strings.TrimSpace(l.ItemName) == "" {
-			add(f+".item_name", "required", "商品名を指定してください。")
+		f := linePath(i)
+		if l.Price < 0 || l.Price > MaxAmount {
+			add(f+".price", "out_of_range", "単価は0円以上%s円以下で指定してください。", itoa(MaxAmount))
+			linesOK = false
 		}
-		if utf8.RuneCountInString(l.ItemName) > 255 || len(l.SKU) > maxShort {
-			add(f+".item_name", "too_long", "商品名またはSKUが長すぎます。")
-		}
-		if l.Price < 0 || l.Price > maxAmount {
-			add(f+".price", "invalid", "単価は0以上%d以下で指定してください。", maxAmount)
-		}
-		if l.Quantity < 1 || l.Quantity > 9999 {
-			add(f+".quantity", "invalid", "数量は1以上9999以下で指定してください。")
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			add(f+".quantity", "out_of_range", "数量は1以上%s以下で指定してください。", itoa(MaxQuantity))
+			linesOK = false
 		}
 		if ct := l.Continuation; ct != nil {
 			if ct.Frequency != 1 && ct.Frequency != 6 && ct.Frequency != 12 {
@@ -132,45 +104,52 @@ func (in *Input) Validate() error {
 				add("member_id", "member_required", "継続課金商品は会員のみ購入できます。")
 			}
 		}
-		sum += l.Price * l.Quantity
-	}
-	t := in.Order
-	for name, v := range map[string]int64{"shipping_charge": t.ShippingCharge, "cod_fee": t.CODFee, "tax": t.Tax, "usedpoint": t.UsedPoint, "getpoint": t.GetPoint} {
-		if v < 0 || v > maxAmount {
-			add("order."+name, "invalid", "%sは0以上で指定してください。", name)
+		if linesOK {
+			sum += l.Price * l.Quantity // ≤ MaxAmount × MaxQuantity × maxLines in all
 		}
 	}
-	if t.Discount > 0 {
-		add("order.discount", "invalid", "値引きは0以下の金額で指定してください（Welcartと同じく負の値）。")
+	amountsOK := true
+	for _, a := range amounts {
+		if v := a.get(in.Order); v < a.Min || v > a.Max {
+			add(a.Field, "out_of_range", "%sは%s以上%s以下で指定してください%s。", a.Label, a.unit(a.Min), a.unit(a.Max), a.note)
+			amountsOK = false
+		}
 	}
+	if !amountsOK || !linesOK {
+		return result(errs)
+	}
+	t := in.Order
 	if len(in.Cart) > 0 && t.TotalItemsPrice != sum {
-		add("order.total_items_price", "mismatch", "商品合計が明細と一致しません（明細の合計は%d円）。", sum)
+		add("order.total_items_price", "mismatch", "商品合計が明細と一致しません（明細の合計は%s円）。", itoa(sum))
 	}
-	want := t.TotalItemsPrice - t.UsedPoint + t.Discount + t.ShippingCharge + t.CODFee + t.Tax
+	gross := t.TotalItemsPrice + t.ShippingCharge + t.CODFee + t.Tax
+	switch {
+	case t.UsedPoint > gross:
+		add("order.usedpoint", "exceeds_total", "使用ポイント（%s）が支払う金額（%s円）を超えています。", itoa(t.UsedPoint), itoa(gross))
+	case -t.Discount > gross-t.UsedPoint:
+		add("order.discount", "exceeds_total", "値引き（%s円）が値引き前の金額（%s円）を超えています。", itoa(-t.Discount), itoa(gross-t.UsedPoint))
+	}
+	want := gross - t.UsedPoint + t.Discount
 	if t.TotalFullPrice != want {
-		add("order.total_full_price", "mismatch", "総合計金額が一致しません（商品合計 − 使用ポイント + 値引き + 送料 + 手数料 + 消費税 = %d円）。", want)
+		add("order.total_full_price", "mismatch", "総合計金額が一致しません（商品合計 − 使用ポイント + 値引き + 送料 + 手数料 + 消費税 = %s円）。", itoa(want))
 	}
-	if t.TotalFullPrice <= 0 && len(errs) == 0 {
-		add("order.total_full_price", "invalid", "総合計金額は1円以上で指定してください。")
-	}
-	if strings.TrimSpace(t.PaymentName) == "" {
-		add("order.payment_name", "required", "支払方法を指定してください。")
-	}
+	return result(errs)
+}
+
+func result(errs ValidationError) error {
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
 }
 
-func checkAddress(add func(field, code, msg string, args ...any), prefix string, a Address) {
-	if strings.TrimSpace(a.Name1) == "" {
-		add(prefix+".name1", "required", "姓を入力してください。")
+// cartRule refuses an empty cart and one of more than maxLines lines.
+func cartRule(in *Input, add addFunc) {
+	if len(in.Cart) == 0 {
+		add("cart", "required", "カートが空です。")
 	}
-	for name, v := range map[string]string{"name1": a.Name1, "name2": a.Name2, "name3": a.Name3, "name4": a.Name4,
-		"zipcode": a.Zipcode, "pref": a.Pref, "address1": a.Address1, "address2": a.Address2, "address3": a.Address3, "tel": a.Tel} {
-		if utf8.RuneCountInString(v) > maxShort {
-			add(prefix+"."+name, "too_long", "%d文字以内で入力してください。", maxShort)
-		}
+	if len(in.Cart) > maxLines {
+		add("cart", "too_many", "カートの明細は%d行までです。", maxLines)
 	}
 }
 

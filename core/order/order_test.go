@@ -128,6 +128,10 @@ func TestOrdersStore(t *testing.T) {
 			if total != 2 {
 				t.Fatalf("new orders %d", total)
 			}
+			l, total, err = orders.List(ctx, order.Filter{ShopID: 1, Limit: 50, Offset: 50})
+			if err != nil || total != 1 || l == nil || len(l) != 0 {
+				t.Fatalf("past the last page: %v %d %v", l, total, err)
+			}
 		})
 		t.Run("an edit says when the provider must hear of it", func(t *testing.T) {
 			got, _ := orders.Get(ctx, 1, row.ID)

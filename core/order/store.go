@@ -76,7 +76,8 @@ type Filter struct {
 	Offset      int
 }
 
-// List returns orders newest first and the total that match.
+// List returns orders newest first and the total that match. An offset past the last order
+// answers none, with the total.
 func (r *Orders) List(ctx context.Context, f Filter) ([]Order, int64, error) {
 	q := r.db.WithContext(ctx).Model(&Order{})
 	if f.ShopID != 0 {
@@ -120,6 +121,13 @@ func (r *Orders) List(ctx context.Context, f Filter) ([]Order, int64, error) {
 	limit := f.Limit
 	if limit <= 0 || limit > 200 {
 		limit = 50
+	}
+	if f.Offset < 0 {
+		f.Offset = 0
+	}
+	if int64(f.Offset) >= total {
+		// A page past the last is empty; MySQL is not asked to skip rows that are not there.
+		return []Order{}, total, nil
 	}
 	var out []Order
 	if err := q.Order("id DESC").Limit(limit).Offset(f.Offset).Find(&out).Error; err != nil {

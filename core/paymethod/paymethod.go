@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/store"
 )
 
@@ -146,13 +148,49 @@ func (m *Methods) Allowed(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
+// Limit is one payment_methods column a method's input is stored in, and what fits there.
+type Limit struct {
+	Field string     // the JSON field and the column
+	Type  string     // as the migration declares it: order.VarChar or order.LongText
+	Max   int64      // characters (VARCHAR) or bytes (LONGTEXT)
+	Text  order.Text // the characters it accepts
+	Label string
+
+	get func(*Method) string
+}
+
+// limits are checked in this order. The name is also what orders store in
+// order_payment_name, so it follows the order's rule for that column.
+var limits = []Limit{
+	{Field: "name", Type: order.VarChar, Max: 191, Text: order.OneLine, Label: "支払方法名", get: func(m *Method) string { return m.Name }},
+	{Field: "explanation", Type: order.LongText, Max: 1<<32 - 1, Text: order.FreeText, Label: "説明", get: func(m *Method) string { return m.Explanation }},
+	{Field: "settlement", Type: order.VarChar, Max: 64, Text: order.OneLine, Label: "決済種別", get: func(m *Method) string { return m.Settlement }},
+	{Field: "module", Type: order.VarChar, Max: 191, Text: order.OneLine, Label: "決済モジュール", get: func(m *Method) string { return m.Module }},
+	{Field: "use", Type: order.VarChar, Max: 16, Text: order.OneLine, Label: "使用/停止", get: func(m *Method) string { return m.Use }},
+}
+
+// Limits returns the stored fields of a method and their limits.
+func Limits() []Limit { return slices.Clone(limits) }
+
 func (m *Methods) check(ctx context.Context, pm *Method) error {
 	pm.Name = strings.TrimSpace(pm.Name)
-	if pm.Name == "" || len(pm.Name) > 191 {
+	if pm.Name == "" {
 		return &RuleError{Field: "name", Message: msgNameRequired}
 	}
 	if pm.Use == "" {
 		pm.Use = Activate
+	}
+	for _, l := range limits {
+		v := l.get(pm)
+		if r, bad := l.Text.Refused(v); bad {
+			return &RuleError{Field: l.Field, Message: fmt.Sprintf("%sに使用できない文字（%s）が含まれています。", l.Label, order.Describe(r))}
+		}
+		if l.Type == order.LongText && int64(len(v)) > l.Max {
+			return &RuleError{Field: l.Field, Message: fmt.Sprintf("%sが長すぎます（%dバイトまで）。", l.Label, l.Max)}
+		}
+		if l.Type != order.LongText && int64(utf8.RuneCountInString(v)) > l.Max {
+			return &RuleError{Field: l.Field, Message: fmt.Sprintf("%sは%d文字以内で入力してください。", l.Label, l.Max)}
+		}
 	}
 	if pm.Use != Activate && pm.Use != Deactivate {
 		return &RuleError{Field: "use", Message: msgUse}

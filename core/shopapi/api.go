@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -324,16 +325,15 @@ func (a *API) getOrder(c *gin.Context) {
 func (a *API) listOrders(c *gin.Context) {
 	f := order.Filter{ShopID: ShopID(c), Number: c.Query("order_number"), Name: c.Query("name"), Email: c.Query("email"),
 		PaymentName: c.Query("payment_name"), Process: c.Query("process_status")}
-	f.Limit, _ = strconv.Atoi(c.DefaultQuery("per_page", "50"))
-	page, _ := strconv.Atoi(c.DefaultQuery("page", "1"))
-	if page < 1 {
-		page = 1
-	}
-	if f.Limit < 1 || f.Limit > 200 {
-		httpapi.Fail(c, http.StatusBadRequest, "invalid", "per_page は1〜200で指定してください。", "per_page")
+	var ok bool
+	if f.Limit, ok = pageParam(c, "per_page", defaultPerPage, maxPerPage); !ok {
 		return
 	}
-	f.Offset = (page - 1) * f.Limit
+	page, ok := pageParam(c, "page", 1, maxPage)
+	if !ok {
+		return
+	}
+	f.Offset = (page - 1) * f.Limit // < maxPage × maxPerPage, far inside int
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if s := c.Query(name); s != "" {
 			t, err := time.Parse("2006-01-02", s)
@@ -379,6 +379,29 @@ func (a *API) listOrders(c *gin.Context) {
 		out = append(out, v)
 	}
 	c.JSON(http.StatusOK, gin.H{"orders": out, "total": total, "page": page, "per_page": f.Limit})
+}
+
+// Paging of GET /orders: per_page is 1..200 (50 when not given), page 1..2,147,483,647 (1
+// when not given). Anything else, a number too large for that included, is a 400 naming the
+// parameter, never a silent first page. A page past the last answers no orders, with the total.
+const (
+	defaultPerPage = 50
+	maxPerPage     = 200
+	maxPage        = math.MaxInt32
+)
+
+// pageParam reads a paging parameter: decimal digits only, within 1..max.
+func pageParam(c *gin.Context, name string, def, max int) (int, bool) {
+	s, given := c.GetQuery(name)
+	if !given {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || strings.Trim(s, "0123456789") != "" || n < 1 || n > max {
+		httpapi.Fail(c, http.StatusBadRequest, "invalid", fmt.Sprintf("%s は1〜%dの整数で指定してください。", name, max), name)
+		return 0, false
+	}
+	return n, true
 }
 
 // outcome answers an operation's result: the order with its settlement when the provider
