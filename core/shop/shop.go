@@ -106,7 +106,8 @@ func hashKey(plain string) string {
 }
 
 // Authenticate returns the shop a key belongs to, or ErrBadKey. The key is looked up by its
-// hash, so the comparison never touches the plain key in the database.
+// hash, so the comparison never touches the plain key in the database. Any other error means
+// the database could not be asked: the key may well be good.
 func (s *Shops) Authenticate(ctx context.Context, plain string) (*Shop, error) {
 	if !strings.HasPrefix(plain, KeyPrefix) {
 		return nil, ErrBadKey
@@ -120,8 +121,11 @@ func (s *Shops) Authenticate(ctx context.Context, plain string) (*Shop, error) {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	sh, err := s.Get(ctx, k.ShopID)
-	if err != nil || sh.RevokedAt != nil {
+	if errors.Is(err, ErrNotFound) || (err == nil && sh.RevokedAt != nil) {
 		return nil, ErrBadKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	return sh, nil
 }
