@@ -37,6 +37,8 @@ type Config struct {
 	SecureCookies string
 	// MasterKey is the raw KESSAI_MASTER_KEY; use Key to get the parsed key.
 	MasterKey string
+	// MetricsToken is KESSAI_METRICS_TOKEN: when set, /metrics wants it as a bearer token.
+	MetricsToken string
 }
 
 // Error names the variable at fault and what is wrong with it; main prints it as one line.
@@ -69,6 +71,7 @@ var vars = []setting{
 		return err
 	}},
 	{env: "KESSAI_ADMIN_TOKEN", def: "", secret: true, help: "bootstrap bearer token for the admin API before any admin user exists", field: func(c *Config) *string { return &c.AdminToken }},
+	{env: "KESSAI_METRICS_TOKEN", def: "", secret: true, help: "bearer token /metrics requires (Authorization: Bearer <token>); empty leaves /metrics open to whoever reaches the listener", field: func(c *Config) *string { return &c.MetricsToken }},
 	{env: "KESSAI_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "where demo runs the atone sandbox", field: func(c *Config) *string { return &c.SandboxAddr }, check: checkAddr},
 	{env: "KESSAI_SMTP_URL", flag: "smtp-url", def: "", help: "mail server, smtp://USER:PASS@HOST:PORT (or smtps://); empty keeps mails queued", field: func(c *Config) *string { return &c.SMTPURL }},
 	{env: "KESSAI_SECURE_COOKIES", flag: "secure-cookies", def: "false", help: "true: mark admin session cookies Secure although TLS ends at a proxy in front of kessaid", field: func(c *Config) *string { return &c.SecureCookies }, check: func(s string) error {

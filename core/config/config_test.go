@@ -90,3 +90,15 @@ func TestSecureCookies(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestMetricsTokenIsEnvironmentOnly(t *testing.T) {
+	c, err := load(t, nil, map[string]string{"KESSAI_METRICS_TOKEN": "scrape-s3cret"})
+	if err != nil || c.MetricsToken != "scrape-s3cret" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	var help strings.Builder
+	config.Usage(&help)
+	if !strings.Contains(help.String(), "KESSAI_METRICS_TOKEN") {
+		t.Fatal("--help does not list KESSAI_METRICS_TOKEN")
+	}
+}
