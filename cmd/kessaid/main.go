@@ -64,11 +64,13 @@ func run(ctx context.Context, args []string, e env) int {
 	}
 	name := args[0]
 	rest := args[1:]
-	// Two-word commands: "migrate status", "module list", "atone checksum", …
-	if len(rest) > 0 {
-		if _, ok := commands[name+" "+rest[0]]; ok {
-			name, rest = name+" "+rest[0], rest[1:]
+	// Commands of several words: "migrate status", "module list", "shop key rotate", …; the
+	// longest registered name wins.
+	for len(rest) > 0 {
+		if _, ok := commands[name+" "+rest[0]]; !ok {
+			break
 		}
+		name, rest = name+" "+rest[0], rest[1:]
 	}
 	cmd, ok := commands[name]
 	if !ok {
