@@ -451,12 +451,15 @@ func (a *API) result(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	before := s.Status
 	r, err := a.Settlements.Confirm(ctx, s.ID, body, o.Plugin(s.Attempt), actor(c))
-	if err == nil && a.Funnel != nil {
+	// A replayed result (the page posted twice, or the provider's webhook confirmed first)
+	// finds the settlement already where it is going: only the result that moved it counts.
+	if err == nil && a.Funnel != nil && r.Settlement != nil && r.Settlement.Status != before {
 		switch {
 		case r.Outcome == plugins.Processed && (r.Settlement.Status == settlement.Authorized || r.Settlement.Status == settlement.Captured):
 			a.Funnel.Checkout(o.PaymentName, "succeeded")
-		case r.Settlement != nil && r.Settlement.Status == settlement.Failed:
+		case r.Settlement.Status == settlement.Failed:
 			a.Funnel.Checkout(o.PaymentName, "ng")
 		}
 	}
