@@ -39,6 +39,9 @@ type Config struct {
 	MasterKey string
 	// MetricsToken is KESSAI_METRICS_TOKEN: when set, /metrics wants it as a bearer token.
 	MetricsToken string
+	// MasterKeyFile is KESSAI_MASTER_KEY_FILE. Its contents, read once the configuration is
+	// resolved, are in MasterKey: the rest of kessaid need not know where the key came from.
+	MasterKeyFile string
 }
 
 // Error names the variable at fault and what is wrong with it; main prints it as one line.
@@ -70,6 +73,7 @@ var vars = []setting{
 		_, err := secret.ParseKey(s)
 		return err
 	}},
+	{env: "KESSAI_MASTER_KEY_FILE", def: "", help: "file holding the master key instead of KESSAI_MASTER_KEY (not both), so that it is not in kessaid's environment", field: func(c *Config) *string { return &c.MasterKeyFile }, check: checkFile},
 	{env: "KESSAI_ADMIN_TOKEN", def: "", secret: true, help: "bootstrap bearer token for the admin API before any admin user exists", field: func(c *Config) *string { return &c.AdminToken }},
 	{env: "KESSAI_METRICS_TOKEN", def: "", secret: true, help: "bearer token /metrics requires (Authorization: Bearer <token>); empty leaves /metrics open to whoever reaches the listener", field: func(c *Config) *string { return &c.MetricsToken }},
 	{env: "KESSAI_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "where demo runs the atone sandbox", field: func(c *Config) *string { return &c.SandboxAddr }, check: checkAddr},
@@ -120,6 +124,16 @@ func Flags(fs *flag.FlagSet) func(getenv func(string) string) (Config, error) {
 		}
 		c.LogLevel, _ = parseLevel(level)
 		c.DB, _ = store.ParseDSN(c.DBDSN)
+		if c.MasterKeyFile != "" {
+			if c.MasterKey != "" {
+				return Config{}, &Error{Var: "KESSAI_MASTER_KEY_FILE", Problem: "KESSAI_MASTER_KEY and KESSAI_MASTER_KEY_FILE are both set: set one"}
+			}
+			k, err := readKeyFile(c.MasterKeyFile)
+			if err != nil {
+				return Config{}, &Error{Var: "KESSAI_MASTER_KEY_FILE", Problem: err.Error()}
+			}
+			c.MasterKey = k
+		}
 		if (c.TLSCert == "") != (c.TLSKey == "") {
 			return Config{}, &Error{Var: "KESSAI_TLS_CERT", Problem: "KESSAI_TLS_CERT and KESSAI_TLS_KEY go together: set both or neither"}
 		}
@@ -182,6 +196,20 @@ func (c Config) Key(generate bool) ([]byte, error) {
 		return nil, &Error{Var: "KESSAI_VAR_DIR", Problem: err.Error()}
 	}
 	return secret.ParseKey(hexKey)
+}
+
+// readKeyFile returns the master key in path without the newline an editor or `openssl rand
+// -hex 32 > FILE` leaves at its end.
+func readKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s", path)
+	}
+	k := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if _, err := secret.ParseKey(k); err != nil {
+		return "", fmt.Errorf("%s: %v", path, err)
+	}
+	return k, nil
 }
 
 // TLSConfig is the server TLS configuration: TLS 1.2 at least, as atone requires of shops.
