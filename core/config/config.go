@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -39,6 +40,8 @@ type Config struct {
 	MasterKey string
 	// MetricsToken is KESSAI_METRICS_TOKEN: when set, /metrics wants it as a bearer token.
 	MetricsToken string
+	// AdapterUser is KESSAI_ADAPTER_USER: the system user adapters run as when kessaid is root.
+	AdapterUser string
 	// MasterKeyFile is KESSAI_MASTER_KEY_FILE. Its contents, read once the configuration is
 	// resolved, are in MasterKey: the rest of kessaid need not know where the key came from.
 	MasterKeyFile string
@@ -63,6 +66,7 @@ var vars = []setting{
 	{env: "KESSAI_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "address the HTTP server listens on", field: func(c *Config) *string { return &c.HTTPAddr }, check: checkAddr},
 	{env: "KESSAI_DB_DSN", flag: "db-dsn", def: "sqlite://./var/kessai.db", help: "database: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB", field: func(c *Config) *string { return &c.DBDSN }, check: func(s string) error { _, err := store.ParseDSN(s); return err }},
 	{env: "KESSAI_PLUGIN_DIR", flag: "plugin-dir", def: "./bin", help: "folder holding adapter binaries (kessai-atone, …)", field: func(c *Config) *string { return &c.PluginDir }},
+	{env: "KESSAI_ADAPTER_USER", def: "", help: "system user adapters run as (kessaid must run as root to switch); empty runs them as kessaid's own user", field: func(c *Config) *string { return &c.AdapterUser }, check: checkUser},
 	{env: "KESSAI_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error", field: nil, check: func(s string) error { _, err := parseLevel(s); return err }},
 	{env: "KESSAI_TLS_CERT", flag: "tls-cert", def: "", help: "PEM certificate: serve HTTPS directly (TLS 1.2 minimum)", field: func(c *Config) *string { return &c.TLSCert }, check: checkFile},
 	{env: "KESSAI_TLS_KEY", flag: "tls-key", def: "", help: "PEM private key for KESSAI_TLS_CERT", field: func(c *Config) *string { return &c.TLSKey }, check: checkFile},
@@ -226,6 +230,13 @@ func parseLevel(s string) (slog.Level, error) {
 func checkAddr(s string) error {
 	if _, _, err := net.SplitHostPort(s); err != nil {
 		return fmt.Errorf("%q is not HOST:PORT", s)
+	}
+	return nil
+}
+
+func checkUser(s string) error {
+	if _, err := user.Lookup(s); err != nil {
+		return fmt.Errorf("no user %q on this system", s)
 	}
 	return nil
 }

@@ -140,3 +140,13 @@ func TestMasterKeyFile(t *testing.T) {
 		refused(t, map[string]string{"KESSAI_MASTER_KEY_FILE": bad}, "bad.key")
 	})
 }
+
+func TestAdapterUserMustExist(t *testing.T) {
+	var ce *config.Error
+	if _, err := load(t, nil, map[string]string{"KESSAI_ADAPTER_USER": "kessai-no-such-user"}); !errors.As(err, &ce) || ce.Var != "KESSAI_ADAPTER_USER" || !strings.Contains(err.Error(), "kessai-no-such-user") {
+		t.Fatalf("err = %v", err)
+	}
+	if c, err := load(t, nil, map[string]string{"KESSAI_ADAPTER_USER": "root"}); err != nil || c.AdapterUser != "root" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}

@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 	}
 	d := &Daemon{Config: cfg, Log: log, Store: st, Box: box, HTTP: httpapi.New(log), Scheduler: sched, opt: opt}
 	d.HTTP.AddReadiness("database", d.databaseReady)
-	d.Modules = module.New(st, box, module.Options{PluginDir: cfg.PluginDir, Logger: log})
+	d.Modules = module.New(st, box, module.Options{PluginDir: cfg.PluginDir, Logger: log, User: cfg.AdapterUser})
 	if err := d.Modules.Start(ctx); err != nil {
 		st.Close()
 		return nil, err
