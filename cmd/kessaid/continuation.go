@@ -67,7 +67,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	host := module.New(st, box, module.Options{PluginDir: cfg.PluginDir, Logger: log})
+	host := module.New(st, box, module.Options{PluginDir: cfg.PluginDir, Logger: log, User: cfg.AdapterUser})
 	if err := host.Start(ctx); err != nil {
 		return err
 	}

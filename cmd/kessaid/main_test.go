@@ -124,6 +124,8 @@ func TestBadConfigurationIsOneLine(t *testing.T) {
 		"bad master key":     {[]string{"KESSAI_MASTER_KEY=abc"}, "KESSAI_MASTER_KEY"},
 		"bad address":        {[]string{"KESSAI_HTTP_ADDR=nowhere", "KESSAI_MASTER_KEY=" + secret.NewKey()}, "KESSAI_HTTP_ADDR"},
 		"cert without a key": {[]string{"KESSAI_TLS_CERT=/etc/hostname", "KESSAI_MASTER_KEY=" + secret.NewKey()}, "KESSAI_TLS"},
+		"bad adapter user":   {[]string{"KESSAI_ADAPTER_USER=kessai-no-such-user", "KESSAI_MASTER_KEY=" + secret.NewKey()}, "KESSAI_ADAPTER_USER"},
+		"key and key file":   {[]string{"KESSAI_MASTER_KEY_FILE=/etc/hostname", "KESSAI_MASTER_KEY=" + secret.NewKey()}, "KESSAI_MASTER_KEY_FILE"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(kessaid(t), "serve")

@@ -35,7 +35,7 @@ func openModules(ctx context.Context, name string, args []string, e env) (*modul
 		return nil, nil, nil, err
 	}
 	// No master key: registering and listing never open a module's secrets.
-	return module.New(st, nil, module.Options{PluginDir: cfg.PluginDir, Logger: log}), st, fs.Args(), nil
+	return module.New(st, nil, module.Options{PluginDir: cfg.PluginDir, Logger: log, User: cfg.AdapterUser}), st, fs.Args(), nil
 }
 
 func moduleRegister(ctx context.Context, args []string, e env) error {

@@ -24,6 +24,9 @@ func init() {
 }
 
 func serve(ctx context.Context, name string, args []string, e env, isDemo bool) error {
+	if err := nonDumpable(); err != nil {
+		return err
+	}
 	_, parse := flags(name, e)
 	cfg, err := parse(args)
 	if err != nil {

@@ -15,7 +15,11 @@ func init() {
 	register("shop create", "create a shop; prints its API key as the last line (shown only once)", shopCreate)
 	register("shop list", "list shops and how many active keys each has", shopList)
 	register("shop revoke", "revoke a shop and all its keys: kessaid shop revoke ID", shopRevoke)
-	register("shop key", "add an API key to a shop (for rotation): kessaid shop key ID", shopKey)
+	register("shop keys", "list a shop's API keys by id and prefix (never the keys): kessaid shop keys SHOP_ID", shopKeys)
+	register("shop key rotate", "add an API key to a shop; prints it once: kessaid shop key rotate SHOP_ID", shopKeyRotate)
+	register("shop key revoke", "revoke one API key, the shop's others keep working: kessaid shop key revoke KEY_ID", shopKeyRevoke)
+	// The command's first name, kept for the scripts that use it.
+	register("shop key", "same as shop key rotate: kessaid shop key SHOP_ID", shopKeyRotate)
 }
 
 // openStore opens and migrates the configured database for a command.
@@ -78,13 +82,16 @@ func shopList(ctx context.Context, args []string, e env) error {
 	return tw.Flush()
 }
 
-func shopID(rest []string) (int64, error) {
+func shopID(rest []string) (int64, error) { return oneID(rest, "shop", "kessaid shop list") }
+
+// oneID is the single numeric argument of a command: a shop's or a key's id.
+func oneID(rest []string, what, where string) (int64, error) {
 	if len(rest) != 1 {
-		return 0, usageError{"expects one argument: the shop id (see kessaid shop list)"}
+		return 0, usageError{fmt.Sprintf("expects one argument: the %s id (see %s)", what, where)}
 	}
 	id, err := strconv.ParseInt(rest[0], 10, 64)
 	if err != nil {
-		return 0, usageError{fmt.Sprintf("%q is not a shop id", rest[0])}
+		return 0, usageError{fmt.Sprintf("%q is not a %s id", rest[0], what)}
 	}
 	return id, nil
 }
@@ -106,8 +113,8 @@ func shopRevoke(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-func shopKey(ctx context.Context, args []string, e env) error {
-	st, rest, err := openStore(ctx, "shop key", args, e)
+func shopKeys(ctx context.Context, args []string, e env) error {
+	st, rest, err := openStore(ctx, "shop keys", args, e)
 	if err != nil {
 		return err
 	}
@@ -116,10 +123,69 @@ func shopKey(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	key, err := shop.New(st.DB).NewKey(ctx, id)
+	keys, err := shop.New(st.DB).Keys(ctx, id)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "new API key for shop %d (shown only now):\n%s\n", id, key)
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY ID\tBEGINS WITH\tCREATED (UTC)\tSTATE")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%d\t%s…\t%s\t%s\n", k.ID, k.Prefix, k.CreatedAt.Format("2006-01-02 15:04"), keyState(k))
+	}
+	return tw.Flush()
+}
+
+func keyState(k shop.Key) string {
+	if k.RevokedAt != nil {
+		return "revoked " + k.RevokedAt.Format("2006-01-02 15:04")
+	}
+	return "active"
+}
+
+func shopKeyRotate(ctx context.Context, args []string, e env) error {
+	st, rest, err := openStore(ctx, "shop key rotate", args, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := shopID(rest)
+	if err != nil {
+		return err
+	}
+	k, key, err := shop.New(st.DB).NewKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "new API key %d for shop %d; the shop's other keys keep working until `kessaid shop key revoke KEY_ID`\n"+
+		"its API key (shown only now; kessai keeps only a hash):\n%s\n", k.ID, id, key)
+	return nil
+}
+
+func shopKeyRevoke(ctx context.Context, args []string, e env) error {
+	st, rest, err := openStore(ctx, "shop key revoke", args, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := oneID(rest, "key", "kessaid shop keys SHOP_ID")
+	if err != nil {
+		return err
+	}
+	shops := shop.New(st.DB)
+	k, err := shops.RevokeKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "key %d (%s…) of shop %d: %s\n", k.ID, k.Prefix, k.ShopID, keyState(*k))
+	keys, err := shops.Keys(ctx, k.ShopID)
+	if err != nil {
+		return err
+	}
+	for _, other := range keys {
+		if other.RevokedAt == nil {
+			return nil
+		}
+	}
+	fmt.Fprintf(e.stdout, "shop %d has no active key left: make one with `kessaid shop key rotate %d`\n", k.ShopID, k.ShopID)
 	return nil
 }

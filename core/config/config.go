@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -42,6 +43,13 @@ type Config struct {
 	WebhookAllowPrivate string
 	// MasterKey is the raw KESSAI_MASTER_KEY; use Key to get the parsed key.
 	MasterKey string
+	// MetricsToken is KESSAI_METRICS_TOKEN: when set, /metrics wants it as a bearer token.
+	MetricsToken string
+	// AdapterUser is KESSAI_ADAPTER_USER: the system user adapters run as when kessaid is root.
+	AdapterUser string
+	// MasterKeyFile is KESSAI_MASTER_KEY_FILE. Its contents, read once the configuration is
+	// resolved, are in MasterKey: the rest of kessaid need not know where the key came from.
+	MasterKeyFile string
 }
 
 // Error names the variable at fault and what is wrong with it; main prints it as one line.
@@ -63,6 +71,7 @@ var vars = []setting{
 	{env: "KESSAI_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "address the HTTP server listens on", field: func(c *Config) *string { return &c.HTTPAddr }, check: checkAddr},
 	{env: "KESSAI_DB_DSN", flag: "db-dsn", def: "sqlite://./var/kessai.db", help: "database: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB", field: func(c *Config) *string { return &c.DBDSN }, check: func(s string) error { _, err := store.ParseDSN(s); return err }},
 	{env: "KESSAI_PLUGIN_DIR", flag: "plugin-dir", def: "./bin", help: "folder holding adapter binaries (kessai-atone, …)", field: func(c *Config) *string { return &c.PluginDir }},
+	{env: "KESSAI_ADAPTER_USER", def: "", help: "system user adapters run as (kessaid must run as root to switch); empty runs them as kessaid's own user", field: func(c *Config) *string { return &c.AdapterUser }, check: checkUser},
 	{env: "KESSAI_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error", field: nil, check: func(s string) error { _, err := parseLevel(s); return err }},
 	{env: "KESSAI_TLS_CERT", flag: "tls-cert", def: "", help: "PEM certificate: serve HTTPS directly (TLS 1.2 minimum)", field: func(c *Config) *string { return &c.TLSCert }, check: checkFile},
 	{env: "KESSAI_TLS_KEY", flag: "tls-key", def: "", help: "PEM private key for KESSAI_TLS_CERT", field: func(c *Config) *string { return &c.TLSKey }, check: checkFile},
@@ -73,7 +82,9 @@ var vars = []setting{
 		_, err := secret.ParseKey(s)
 		return err
 	}},
+	{env: "KESSAI_MASTER_KEY_FILE", def: "", help: "file holding the master key instead of KESSAI_MASTER_KEY (not both), so that it is not in kessaid's environment", field: func(c *Config) *string { return &c.MasterKeyFile }, check: checkFile},
 	{env: "KESSAI_ADMIN_TOKEN", def: "", secret: true, help: "bootstrap bearer token for the admin API before any admin user exists", field: func(c *Config) *string { return &c.AdminToken }},
+	{env: "KESSAI_METRICS_TOKEN", def: "", secret: true, help: "bearer token /metrics requires (Authorization: Bearer <token>); empty leaves /metrics open to whoever reaches the listener", field: func(c *Config) *string { return &c.MetricsToken }},
 	{env: "KESSAI_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "where demo runs the atone sandbox", field: func(c *Config) *string { return &c.SandboxAddr }, check: checkAddr},
 	{env: "KESSAI_SMTP_URL", flag: "smtp-url", def: "", help: "mail server, smtp://USER:PASS@HOST:PORT (or smtps://); empty keeps mails queued", field: func(c *Config) *string { return &c.SMTPURL }},
 	{env: "KESSAI_SECURE_COOKIES", flag: "secure-cookies", def: "false", help: "true: mark admin session cookies Secure although TLS ends at a proxy in front of kessaid", field: func(c *Config) *string { return &c.SecureCookies }, check: func(s string) error {
@@ -124,6 +135,16 @@ func Flags(fs *flag.FlagSet) func(getenv func(string) string) (Config, error) {
 		}
 		c.LogLevel, _ = parseLevel(level)
 		c.DB, _ = store.ParseDSN(c.DBDSN)
+		if c.MasterKeyFile != "" {
+			if c.MasterKey != "" {
+				return Config{}, &Error{Var: "KESSAI_MASTER_KEY_FILE", Problem: "KESSAI_MASTER_KEY and KESSAI_MASTER_KEY_FILE are both set: set one"}
+			}
+			k, err := readKeyFile(c.MasterKeyFile)
+			if err != nil {
+				return Config{}, &Error{Var: "KESSAI_MASTER_KEY_FILE", Problem: err.Error()}
+			}
+			c.MasterKey = k
+		}
 		if (c.TLSCert == "") != (c.TLSKey == "") {
 			return Config{}, &Error{Var: "KESSAI_TLS_CERT", Problem: "KESSAI_TLS_CERT and KESSAI_TLS_KEY go together: set both or neither"}
 		}
@@ -188,6 +209,20 @@ func (c Config) Key(generate bool) ([]byte, error) {
 	return secret.ParseKey(hexKey)
 }
 
+// readKeyFile returns the master key in path without the newline an editor or `openssl rand
+// -hex 32 > FILE` leaves at its end.
+func readKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s", path)
+	}
+	k := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if _, err := secret.ParseKey(k); err != nil {
+		return "", fmt.Errorf("%s: %v", path, err)
+	}
+	return k, nil
+}
+
 // TLSConfig is the server TLS configuration: TLS 1.2 at least, as atone requires of shops.
 func TLSConfig() *tls.Config { return &tls.Config{MinVersion: tls.VersionTLS12} }
 
@@ -209,6 +244,13 @@ func checkAddr(s string) error {
 func checkBool(s string) error {
 	if s != "true" && s != "false" {
 		return fmt.Errorf("%q: want true or false", s)
+	}
+	return nil
+}
+
+func checkUser(s string) error {
+	if _, err := user.Lookup(s); err != nil {
+		return fmt.Errorf("no user %q on this system", s)
 	}
 	return nil
 }

@@ -107,3 +107,63 @@ func TestWebhookPolicyIsStrictByDefault(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsTokenIsEnvironmentOnly(t *testing.T) {
+	c, err := load(t, nil, map[string]string{"KESSAI_METRICS_TOKEN": "scrape-s3cret"})
+	if err != nil || c.MetricsToken != "scrape-s3cret" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	var help strings.Builder
+	config.Usage(&help)
+	if !strings.Contains(help.String(), "KESSAI_METRICS_TOKEN") {
+		t.Fatal("--help does not list KESSAI_METRICS_TOKEN")
+	}
+}
+
+func TestMasterKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	hexKey := "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	file := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(file, []byte(hexKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the key comes from the file, its newline trimmed", func(t *testing.T) {
+		c, err := load(t, nil, map[string]string{"KESSAI_MASTER_KEY_FILE": file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := c.Key(false)
+		if err != nil || len(k) != 32 || k[1] != 0x11 || c.MasterKey != hexKey {
+			t.Fatalf("key %x, %v", k, err)
+		}
+	})
+	refused := func(t *testing.T, env map[string]string, want string) {
+		t.Helper()
+		_, err := load(t, nil, env)
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Var != "KESSAI_MASTER_KEY_FILE" || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("err = %v, want one line about KESSAI_MASTER_KEY_FILE saying %q", err, want)
+		}
+	}
+	t.Run("both set is refused", func(t *testing.T) {
+		refused(t, map[string]string{"KESSAI_MASTER_KEY_FILE": file, "KESSAI_MASTER_KEY": hexKey}, "both set")
+	})
+	t.Run("a missing file or a bad key is refused", func(t *testing.T) {
+		refused(t, map[string]string{"KESSAI_MASTER_KEY_FILE": filepath.Join(dir, "nope")}, "cannot read")
+		bad := filepath.Join(dir, "bad.key")
+		if err := os.WriteFile(bad, []byte("short\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, map[string]string{"KESSAI_MASTER_KEY_FILE": bad}, "bad.key")
+	})
+}
+
+func TestAdapterUserMustExist(t *testing.T) {
+	var ce *config.Error
+	if _, err := load(t, nil, map[string]string{"KESSAI_ADAPTER_USER": "kessai-no-such-user"}); !errors.As(err, &ce) || ce.Var != "KESSAI_ADAPTER_USER" || !strings.Contains(err.Error(), "kessai-no-such-user") {
+		t.Fatalf("err = %v", err)
+	}
+	if c, err := load(t, nil, map[string]string{"KESSAI_ADAPTER_USER": "root"}); err != nil || c.AdapterUser != "root" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}

@@ -40,7 +40,7 @@ func TestContinuationLateAnswer(t *testing.T) {
 	// The daemon's front door for atone's notifications, and its metrics.
 	engine := gin.New()
 	inbound.Mount(engine, inbound.Deps{Store: st, Adapters: host, Settlements: ss, Orders: order.New(st.DB), Log: quiet()})
-	m.Mount(engine)
+	m.Mount(engine, "")
 	serve := func(method, path string, body []byte) (int, string) {
 		t.Helper()
 		req := httptest.NewRequest(method, path, strings.NewReader(string(body)))

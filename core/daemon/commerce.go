@@ -74,7 +74,7 @@ func (d *Daemon) commerce() error {
 	st := d.Store
 	m := metrics.Default
 	d.HTTP.Engine.Use(m.Middleware())
-	m.Mount(d.HTTP.Engine)
+	m.Mount(d.HTTP.Engine, d.Config.MetricsToken)
 
 	d.Shops = shop.New(st.DB)
 	d.Methods = paymethod.New(st.DB, codeModules{d.Modules})

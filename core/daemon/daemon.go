@@ -121,20 +121,8 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{Config: cfg, Log: log, Store: st, Box: box, HTTP: httpapi.New(log), Scheduler: sched, opt: opt}
-	d.HTTP.AddReadiness("database", func(ctx context.Context) error {
-		if err := st.Ping(ctx); err != nil {
-			return err
-		}
-		n, err := st.Pending(ctx)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("%d migrations not applied", n)
-		}
-		return nil
-	})
-	d.Modules = module.New(st, box, module.Options{PluginDir: cfg.PluginDir, Logger: log})
+	d.HTTP.AddReadiness("database", d.databaseReady)
+	d.Modules = module.New(st, box, module.Options{PluginDir: cfg.PluginDir, Logger: log, User: cfg.AdapterUser})
 	if err := d.Modules.Start(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -146,6 +134,26 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// errNoDatabase is what /readyz says of a database that does not answer. The cause names the
+// DSN's user, host and schema, so it goes to the log and not to whoever can reach /readyz.
+var errNoDatabase = errors.New("does not answer")
+
+func (d *Daemon) databaseReady(ctx context.Context) error {
+	err := d.Store.Ping(ctx)
+	var n int
+	if err == nil {
+		n, err = d.Store.Pending(ctx)
+	}
+	if err != nil {
+		d.Log.WarnContext(ctx, "readiness: database", "err", err)
+		return errNoDatabase
+	}
+	if n > 0 {
+		return fmt.Errorf("%d migrations not applied", n)
+	}
+	return nil
 }
 
 // OnStop registers f to run at shutdown, after the HTTP server has drained and before the

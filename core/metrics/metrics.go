@@ -8,14 +8,19 @@
 package metrics
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kessai/kessai/core/httpapi"
 )
 
 // Stage is a step of a checkout, for conversion counting.
@@ -104,10 +109,32 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Mount adds GET /metrics to r. The numbers are not secret but say how much a shop sells, so
-// the daemon decides who may reach it (a private listener or the admin token).
-func (m *Metrics) Mount(r gin.IRouter) {
-	r.GET("/metrics", gin.WrapH(m.Handler()))
+// Mount adds GET /metrics to r. The numbers are not secret but say how much a shop sells: with
+// a token (KESSAI_METRICS_TOKEN) the scraper must send `Authorization: Bearer <token>`;
+// without one, who may reach /metrics is the network's business (a private listener).
+func (m *Metrics) Mount(r gin.IRouter, token string) {
+	h := gin.WrapH(m.Handler())
+	if token == "" {
+		r.GET("/metrics", h)
+		return
+	}
+	r.GET("/metrics", bearer(token), h)
+}
+
+// bearer lets through requests that carry the token. Comparing fixed-size digests keeps the
+// comparison constant-time whatever the lengths.
+func bearer(token string) gin.HandlerFunc {
+	want := sha256.Sum256([]byte(token))
+	return func(c *gin.Context) {
+		got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		g := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(g[:], want[:]) != 1 {
+			c.Header("WWW-Authenticate", `Bearer realm="kessai metrics"`)
+			httpapi.Fail(c, http.StatusUnauthorized, "unauthorized", "a valid metrics bearer token is required", "")
+			return
+		}
+		c.Next()
+	}
 }
 
 // AdapterCall records one call to an adapter: module slug ("atone"), operation ("capture"),

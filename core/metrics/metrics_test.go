@@ -22,7 +22,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	r.Use(m.Middleware())
 	r.GET("/api/v1/orders/:id", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{}) })
 	r.POST("/api/v1/checkout", func(c *gin.Context) { c.Status(http.StatusUnprocessableEntity) })
-	m.Mount(r)
+	m.Mount(r, "")
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 
@@ -89,5 +89,29 @@ func TestDefault(t *testing.T) {
 	// Default is shared by the whole process (and by -count=N runs), so only presence counts.
 	if !regexp.MustCompile(`kessai_checkout_total\{method="テスト",stage="ng"\} [1-9]`).MatchString(w.Body.String()) {
 		t.Fatalf("package-level Checkout did not reach Default")
+	}
+}
+
+func TestMetricsToken(t *testing.T) {
+	m := metrics.New()
+	r := gin.New()
+	m.Mount(r, "scrape-s3cret")
+	get := func(auth string) (int, string) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		r.ServeHTTP(w, req)
+		return w.Code, w.Body.String()
+	}
+	for _, auth := range []string{"", "Bearer ", "Bearer scrape-s3cre", "Bearer scrape-s3cretx", "Basic scrape-s3cret", "scrape-s3cret"} {
+		if code, body := get(auth); code != http.StatusUnauthorized || strings.Contains(body, "go_goroutines") {
+			t.Errorf("Authorization %q: %d", auth, code)
+		}
+	}
+	if code, body := get("Bearer scrape-s3cret"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("with the token: %d", code)
 	}
 }

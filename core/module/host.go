@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -55,6 +56,11 @@ type Options struct {
 
 	// WaitTimeout is how long a call waits for a restarting adapter before failing [5s].
 	WaitTimeout time.Duration
+
+	// User is the system user adapters run as (KESSAI_ADAPTER_USER); empty runs them as
+	// kessaid's own user. Only a kessaid running as root can switch: an adapter then holds
+	// no privilege of kessaid's, and cannot read its files.
+	User string
 }
 
 func (o *Options) defaults() {
@@ -100,13 +106,18 @@ type Host struct {
 
 	dying     chan struct{} // closed when Close runs out of time: drains kill at once
 	dyingOnce sync.Once
+
+	// runAs starts adapters as Options.User (nil: as kessaid's own user); runAsErr is why
+	// Options.User cannot be used, returned by Start and by every launch.
+	runAs    *syscall.SysProcAttr
+	runAsErr error
 }
 
 // New returns a host over the modules table. It launches nothing until Start. box may be nil
 // for tools that never touch settings (kessaid module register/list).
 func New(st *store.Store, box *secret.Box, opt Options) *Host {
 	opt.defaults()
-	return &Host{
+	h := &Host{
 		store:    st,
 		box:      box,
 		log:      opt.Logger,
@@ -115,11 +126,17 @@ func New(st *store.Store, box *secret.Box, opt Options) *Host {
 		slots:    map[string]*slot{},
 		dying:    make(chan struct{}),
 	}
+	h.runAs, h.runAsErr = runAs(opt.User, os.Geteuid())
+	return h
 }
 
 // Start launches the adapters of every selected module, in selection order. A module that
-// cannot start is marked failed and shown as such; it does not stop the daemon.
+// cannot start is marked failed and shown as such; it does not stop the daemon. An
+// Options.User that cannot be used does: no adapter could start.
 func (h *Host) Start(ctx context.Context) error {
+	if h.runAsErr != nil { // every launch would fail the same way: refuse to start instead
+		return h.runAsErr
+	}
 	h.ops.Lock()
 	defer h.ops.Unlock()
 	var rows []row
@@ -195,7 +212,7 @@ func (h *Host) start(ctx context.Context, slug string) (*instance, error) {
 // permanent reports whether a launch error will recur on every attempt, so that retrying is
 // pointless and the module must go to failed at once.
 func permanent(err error) bool {
-	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrProtocolVersion) ||
+	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrProtocolVersion) || errors.Is(err, ErrAdapterUser) ||
 		errors.Is(err, ErrPluginDir) || errors.Is(err, ErrUnknownModule) ||
 		errors.Is(err, plugins.ErrProtocol) || errors.Is(err, os.ErrNotExist)
 }

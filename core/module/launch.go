@@ -101,17 +101,23 @@ func fileSHA256(path string) (string, error) {
 // launch starts the binary at path, which must hash to sum, and returns it described but not
 // configured. The go-plugin settings are the hygiene rules of the adapter contract: gRPC only
 // (deadlines must cross the boundary), AutoMTLS, the registered checksum verified at every
-// launch, and SkipHostEnv so that the adapter never sees the daemon's DSN or master key.
+// launch, and SkipHostEnv so that the adapter never sees the daemon's DSN or master key. With
+// Options.User the process runs as that user.
 func (h *Host) launch(ctx context.Context, slug, path, sum string) (*instance, error) {
 	want, err := hex.DecodeString(sum)
 	if err != nil || len(want) != sha256.Size {
 		return nil, fmt.Errorf("module %s: registered SHA-256 %q is malformed: %w", slug, sum, ErrChecksum)
 	}
+	if h.runAsErr != nil {
+		return nil, fmt.Errorf("module %s: %w", slug, h.runAsErr)
+	}
+	cmd := exec.Command(path)
+	cmd.SysProcAttr = h.runAs
 	log := h.log.With("module", slug)
 	c := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  plugins.Handshake,
 		VersionedPlugins: h.versions,
-		Cmd:              exec.Command(path),
+		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,

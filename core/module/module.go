@@ -40,6 +40,10 @@ var (
 
 	// ErrPluginDir: a binary outside the plugin directory (or a symlink) was offered.
 	ErrPluginDir = errors.New("adapter binary outside the plugin directory")
+
+	// ErrAdapterUser: adapters cannot run as the configured user (KESSAI_ADAPTER_USER): no
+	// such user, or kessaid is not root and so cannot switch to it.
+	ErrAdapterUser = errors.New("adapters cannot run as the configured user")
 )
 
 // State is where a selected module's adapter process is in its life.

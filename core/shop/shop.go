@@ -45,9 +45,11 @@ func (Key) TableName() string { return "shop_keys" }
 
 // Errors callers branch on.
 var (
-	ErrBadKey   = errors.New("shop: unknown or revoked API key")
-	ErrNotFound = errors.New("shop: no such shop")
-	ErrName     = errors.New("shop: name must be 1 to 191 characters")
+	ErrBadKey      = errors.New("shop: unknown or revoked API key")
+	ErrNotFound    = errors.New("shop: no such shop")
+	ErrName        = errors.New("shop: name must be 1 to 191 characters")
+	ErrKeyNotFound = errors.New("shop: no such API key")
+	ErrRevoked     = errors.New("shop: the shop is revoked")
 )
 
 // Shops is the shop registry over the database.
@@ -70,7 +72,7 @@ func (s *Shops) Create(ctx context.Context, name string) (*Shop, string, error) 
 			return err
 		}
 		var err error
-		plain, err = newKey(ctx, tx, sh.ID)
+		_, plain, err = newKey(ctx, tx, sh.ID)
 		return err
 	})
 	if err != nil {
@@ -79,25 +81,61 @@ func (s *Shops) Create(ctx context.Context, name string) (*Shop, string, error) 
 	return sh, plain, nil
 }
 
-// NewKey adds a key to a shop (key rotation: make a new one, switch, revoke the old).
-func (s *Shops) NewKey(ctx context.Context, shopID int64) (string, error) {
-	if _, err := s.Get(ctx, shopID); err != nil {
-		return "", err
+// NewKey adds a key to a shop and returns it with its plain text, visible only now. Rotation
+// is NewKey, switching the shop over, then RevokeKey of the old key: both work in between.
+func (s *Shops) NewKey(ctx context.Context, shopID int64) (*Key, string, error) {
+	sh, err := s.Get(ctx, shopID)
+	if err != nil {
+		return nil, "", err
+	}
+	if sh.RevokedAt != nil {
+		return nil, "", fmt.Errorf("shop %d: %w", shopID, ErrRevoked)
 	}
 	return newKey(ctx, s.db, shopID)
 }
 
-func newKey(ctx context.Context, db *gorm.DB, shopID int64) (string, error) {
+func newKey(ctx context.Context, db *gorm.DB, shopID int64) (*Key, string, error) {
 	var b [20]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
+		return nil, "", err
 	}
 	plain := KeyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 	k := &Key{ShopID: shopID, Prefix: plain[:len(KeyPrefix)+6], Hash: hashKey(plain)}
 	if err := db.WithContext(ctx).Create(k).Error; err != nil {
-		return "", fmt.Errorf("create key for shop %d: %w", shopID, err)
+		return nil, "", fmt.Errorf("create key for shop %d: %w", shopID, err)
 	}
-	return plain, nil
+	return k, plain, nil
+}
+
+// Keys returns a shop's keys, oldest first, revoked ones included: ids and prefixes to tell
+// them apart, never a usable key.
+func (s *Shops) Keys(ctx context.Context, shopID int64) ([]Key, error) {
+	if _, err := s.Get(ctx, shopID); err != nil {
+		return nil, err
+	}
+	var ks []Key
+	if err := s.db.WithContext(ctx).Where("shop_id = ?", shopID).Order("id").Find(&ks).Error; err != nil {
+		return nil, fmt.Errorf("keys of shop %d: %w", shopID, err)
+	}
+	return ks, nil
+}
+
+// RevokeKey disables one key; the shop and its other keys keep working. Revoking a revoked key
+// changes nothing and returns it as it is.
+func (s *Shops) RevokeKey(ctx context.Context, keyID int64) (*Key, error) {
+	res := s.db.WithContext(ctx).Model(&Key{}).Where("id = ? AND revoked_at IS NULL", keyID).Update("revoked_at", time.Now().UTC())
+	if res.Error != nil {
+		return nil, fmt.Errorf("revoke key %d: %w", keyID, res.Error)
+	}
+	var k Key
+	err := s.db.WithContext(ctx).First(&k, keyID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrKeyNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key %d: %w", keyID, err)
+	}
+	return &k, nil
 }
 
 func hashKey(plain string) string {
@@ -106,7 +144,8 @@ func hashKey(plain string) string {
 }
 
 // Authenticate returns the shop a key belongs to, or ErrBadKey. The key is looked up by its
-// hash, so the comparison never touches the plain key in the database.
+// hash, so the comparison never touches the plain key in the database. Any other error means
+// the database could not be asked: the key may well be good.
 func (s *Shops) Authenticate(ctx context.Context, plain string) (*Shop, error) {
 	if !strings.HasPrefix(plain, KeyPrefix) {
 		return nil, ErrBadKey
@@ -120,8 +159,11 @@ func (s *Shops) Authenticate(ctx context.Context, plain string) (*Shop, error) {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	sh, err := s.Get(ctx, k.ShopID)
-	if err != nil || sh.RevokedAt != nil {
+	if errors.Is(err, ErrNotFound) || (err == nil && sh.RevokedAt != nil) {
 		return nil, ErrBadKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	return sh, nil
 }

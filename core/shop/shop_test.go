@@ -52,3 +52,58 @@ func TestShopKeys(t *testing.T) {
 		})
 	})
 }
+
+func TestRevokeOneKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		shops := shop.New(st.DB)
+		sh, oldKey, err := shops.Create(ctx, "デモショップ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, newKey, err := shops.NewKey(ctx, sh.ID)
+		if err != nil || k.ShopID != sh.ID || !strings.HasPrefix(newKey, k.Prefix) {
+			t.Fatalf("new key: %+v %v", k, err)
+		}
+		keys, err := shops.Keys(ctx, sh.ID)
+		if err != nil || len(keys) != 2 || keys[1].ID != k.ID {
+			t.Fatalf("keys: %+v %v", keys, err)
+		}
+		t.Run("both keys work until one is revoked", func(t *testing.T) {
+			for _, key := range []string{oldKey, newKey} {
+				if _, err := shops.Authenticate(ctx, key); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		t.Run("revoking the old key leaves the shop and its new key working", func(t *testing.T) {
+			revoked, err := shops.RevokeKey(ctx, keys[0].ID)
+			if err != nil || revoked.RevokedAt == nil {
+				t.Fatalf("%+v %v", revoked, err)
+			}
+			if _, err := shops.Authenticate(ctx, oldKey); !errors.Is(err, shop.ErrBadKey) {
+				t.Fatalf("the revoked key still works: %v", err)
+			}
+			if got, err := shops.Authenticate(ctx, newKey); err != nil || got.ID != sh.ID || got.RevokedAt != nil {
+				t.Fatalf("the other key stopped working: %v %v", got, err)
+			}
+		})
+		t.Run("revoking again changes nothing; an unknown key is not found", func(t *testing.T) {
+			again, err := shops.RevokeKey(ctx, keys[0].ID)
+			if err != nil || again.RevokedAt == nil {
+				t.Fatalf("%+v %v", again, err)
+			}
+			if _, err := shops.RevokeKey(ctx, 999999); !errors.Is(err, shop.ErrKeyNotFound) {
+				t.Fatalf("unknown key: %v", err)
+			}
+		})
+		t.Run("a revoked shop gets no new key", func(t *testing.T) {
+			if err := shops.Revoke(ctx, sh.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := shops.NewKey(ctx, sh.ID); !errors.Is(err, shop.ErrRevoked) {
+				t.Fatalf("new key for a revoked shop: %v", err)
+			}
+		})
+	})
+}

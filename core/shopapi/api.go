@@ -55,7 +55,8 @@ func ShopID(c *gin.Context) int64 {
 	return 0
 }
 
-// Auth authenticates `Authorization: Bearer KEY` and marks answers no-store.
+// Auth authenticates `Authorization: Bearer KEY` and marks answers no-store. A key that
+// cannot be checked because the database does not answer is 503, never 401.
 func (a *API) Auth() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
@@ -66,9 +67,20 @@ func (a *API) Auth() gin.HandlerFunc {
 			return
 		}
 		sh, err := a.Shops.Authenticate(c.Request.Context(), strings.TrimSpace(key))
-		if err != nil {
+		switch {
+		case errors.Is(err, shop.ErrBadKey):
 			c.Header("WWW-Authenticate", `Bearer realm="kessai", error="invalid_token"`)
 			httpapi.Fail(c, http.StatusUnauthorized, "unauthorized", "APIキーが正しくないか、失効しています。", "Authorization")
+			return
+		case errors.Is(err, context.Canceled):
+			httpapi.Fail(c, 499, "canceled", "request canceled", "")
+			return
+		case err != nil:
+			// The key could not be checked (the database is down): telling the shop its key
+			// is wrong would send its operator rotating a good key.
+			c.Error(err) //nolint:errcheck // recorded for the log
+			c.Header("Retry-After", "30")
+			httpapi.Fail(c, http.StatusServiceUnavailable, "service_unavailable", "ただいまサービスを利用できません。しばらくしてから再度お試しください。", "")
 			return
 		}
 		c.Set(shopKey, sh)
@@ -462,12 +474,15 @@ func (a *API) result(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	before := s.Status
 	r, err := a.Settlements.Confirm(ctx, s.ID, body, o.Plugin(s.Attempt), actor(c))
-	if err == nil && a.Funnel != nil {
+	// A replayed result (the page posted twice, or the provider's webhook confirmed first)
+	// finds the settlement already where it is going: only the result that moved it counts.
+	if err == nil && a.Funnel != nil && r.Settlement != nil && r.Settlement.Status != before {
 		switch {
 		case r.Outcome == plugins.Processed && (r.Settlement.Status == settlement.Authorized || r.Settlement.Status == settlement.Captured):
 			a.Funnel.Checkout(o.PaymentName, "succeeded")
-		case r.Settlement != nil && r.Settlement.Status == settlement.Failed:
+		case r.Settlement.Status == settlement.Failed:
 			a.Funnel.Checkout(o.PaymentName, "ng")
 		}
 	}

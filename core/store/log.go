@@ -4,17 +4,36 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"regexp"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 )
 
-// gormLogger sends GORM's messages to slog. SQL text goes out at debug level only: statements
-// carry buyers' names and addresses as parameters, which have no place in an info log.
+// gormLogger sends GORM's messages to slog. SQL goes out with its placeholders, never with the
+// values bound to them: statements carry buyers' names, addresses and phone numbers as
+// parameters, which have no place in any log, debug included.
 type gormLogger struct{ log *slog.Logger }
 
-var _ logger.Interface = gormLogger{}
+var (
+	_ logger.Interface  = gormLogger{}
+	_ gorm.ParamsFilter = gormLogger{}
+)
+
+func init() {
+	// Scan traces its statement through GORM's own recorder, which asks this package-level
+	// filter instead of ours; without it Raw(…).Scan would log its values.
+	logger.RecorderParamsFilter = withoutParams
+}
+
+func withoutParams(_ context.Context, sql string, _ ...any) (string, []any) { return sql, nil }
+
+// ParamsFilter keeps the bound values out of the SQL that Trace receives.
+func (gormLogger) ParamsFilter(ctx context.Context, sql string, params ...any) (string, []any) {
+	return withoutParams(ctx, sql, params...)
+}
 
 func (l gormLogger) LogMode(logger.LogLevel) logger.Interface { return l }
 func (l gormLogger) Info(ctx context.Context, msg string, args ...any) {
@@ -32,7 +51,7 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 	switch {
 	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && l.log.Enabled(ctx, slog.LevelDebug):
 		sql, rows := fc()
-		l.log.DebugContext(ctx, "db error", "err", err, "sql", sql, "rows", rows, "elapsed", elapsed)
+		l.log.DebugContext(ctx, "db error", "err", withoutValues(err), "sql", sql, "rows", rows, "elapsed", elapsed)
 	case elapsed > time.Second:
 		sql, _ := fc()
 		if len(sql) > 80 {
@@ -43,4 +62,18 @@ func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (strin
 		sql, rows := fc()
 		l.log.Log(ctx, slog.LevelDebug-4, "db", "sql", sql, "rows", rows, "elapsed", elapsed)
 	}
+}
+
+// quotedValue is a value MySQL quotes in an error message: "Duplicate entry 'taro@example.jp'
+// for key …", "Incorrect string value: '\xF0…' for column …".
+var quotedValue = regexp.MustCompile(`((?i:entry|value:?) )'(?:[^'\\]|\\.|'')*'`)
+
+// withoutValues is err's text with the values MySQL quotes in it replaced by '…'. SQLite's
+// messages name constraints and columns only.
+func withoutValues(err error) string {
+	var me *gomysql.MySQLError
+	if !errors.As(err, &me) {
+		return err.Error()
+	}
+	return quotedValue.ReplaceAllString(err.Error(), "$1'…'")
 }
