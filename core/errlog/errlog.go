@@ -134,33 +134,7 @@ func Get(ctx context.Context, db *gorm.DB, id int64) (*Entry, error) {
 // Delete removes the given rows (all rows when ids is nil) and clears the notice when none
 // remain, as Welcart's reset_settlement_notice does.
 func Delete(ctx context.Context, db *gorm.DB, ids []int64) (int64, error) {
-	var n int64
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := tx.Where("1 = 1")
-		if ids != nil {
-			if len(ids) == 0 {
-				return nil
-			}
-			q = tx.Where("id IN ?", ids)
-		}
-		res := q.Delete(&Entry{})
-		if res.Error != nil {
-			return res.Error
-		}
-		n = res.RowsAffected
-		var left int64
-		if err := tx.Model(&Entry{}).Count(&left).Error; err != nil {
-			return err
-		}
-		if left == 0 {
-			return tx.Where("name = ?", noticeOption).Delete(&option{}).Error
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("delete error log: %w", err)
-	}
-	return n, nil
+	return DeleteFor(ctx, db, 0, ids)
 }
 
 // ExportName is Welcart's file name for an export made at t (Asia/Tokyo).

@@ -58,17 +58,17 @@ func GetFor(ctx context.Context, db *gorm.DB, shopID, id int64) (*Entry, error) 
 }
 
 // DeleteFor is Delete of the shop's rows among ids (all of them when ids is nil); other rows
-// are left alone. The notice clears when no row of any shop remains.
+// are left alone. The notice clears when no row of any shop remains. Shop 0 is every shop.
 func DeleteFor(ctx context.Context, db *gorm.DB, shopID int64, ids []int64) (int64, error) {
-	if shopID == 0 {
-		return Delete(ctx, db, ids)
-	}
 	if ids != nil && len(ids) == 0 {
 		return 0, nil
 	}
 	var n int64
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := ofShop(tx, shopID)
+		q := tx.Where("1 = 1")
+		if shopID != 0 {
+			q = ofShop(tx, shopID)
+		}
 		if ids != nil {
 			q = q.Where("id IN ?", ids)
 		}
