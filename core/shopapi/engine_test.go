@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/kessai/kessai/core/daemon/daemontest"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
@@ -302,5 +304,49 @@ func TestClientHangUpDoesNotDecideTheAnswer(t *testing.T) {
 	r := h.Do(t, h.ShopKey, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/capture", id), nil, "Idempotency-Key", "hangup-1")
 	if r.Status != http.StatusOK || settlementOf(t, r)["status"] != "captured" {
 		t.Fatalf("retry after hang-up: %d %s", r.Status, r.Raw)
+	}
+}
+
+// A 取引修正 atone accepted whose order could not be saved (here a database trigger refuses
+// it) is not lost and never sent twice: the retry with the same Idempotency-Key is refused
+// while the settlement holds the answer, and recovery adopts the replacement and saves the
+// edited order once the database takes it.
+func TestModifyWhoseOrderSaveFailsIsNeverSentTwice(t *testing.T) {
+	clock := clockwork.NewFakeClockAt(time.Now())
+	h := daemontest.Start(t, daemontest.Clock(clock))
+	id, _ := paid(t, h, "savefail")
+	db := h.D.Store.DB
+	if err := db.Exec(`CREATE TRIGGER refuse_2500 BEFORE UPDATE ON orders FOR EACH ROW
+		BEGIN IF NEW.order_total_full_price = 2500 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END`).Error; err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/v1/orders/%d", id)
+	r := h.Do(t, h.ShopKey, "PATCH", path, amountEdit(2000), "Idempotency-Key", "edit-1")
+	if r.Status < 500 {
+		t.Fatalf("the save was meant to fail: %d %s", r.Status, r.Raw)
+	}
+	r = h.Do(t, h.ShopKey, "PATCH", path, amountEdit(2000), "Idempotency-Key", "edit-1")
+	if r.Status != http.StatusConflict {
+		t.Fatalf("retry: %d %s", r.Status, r.Raw)
+	}
+	s, _ := h.D.Settlements.ForOrder(context.Background(), id)
+	creates := 0
+	for _, tx := range h.Sandbox.Transactions(sandbox.DefaultShop.PublicKey) {
+		if len(tx.ShopTransactionNo) > len(s.TransID) && tx.ShopTransactionNo[:len(s.TransID)] == s.TransID {
+			creates++
+		}
+	}
+	if creates != 2 {
+		t.Fatalf("%d transactions at atone for the settlement, want the original and one replacement", creates)
+	}
+	if err := db.Exec("DROP TRIGGER refuse_2500").Error; err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour) // the claim's lease runs out; the janitor takes over
+	if _, err := h.D.Settlements.ResolveDue(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if s := agrees(t, h, id); s.Amount != 2500 {
+		t.Fatalf("after recovery: %d", s.Amount)
 	}
 }
