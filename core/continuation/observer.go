@@ -19,10 +19,6 @@ import (
 	"github.com/kessai/kessai/webhooks/outbox"
 )
 
-// codeNotSent is the code settlement.Resolve records on a charge whose runner died after
-// claiming the period and before sending it: nothing reached the provider.
-const codeNotSent = settlement.CodeNotSent
-
 // Observer is what a change of a charge's settlement does to its contract, on every path that
 // records one: the run's own answer, 再決済, the janitor or the provider's notification
 // proving an answer that was lost, an admin's 売上計上 or 取消. Register it with
@@ -88,12 +84,6 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 	}
 	if _, err := hook.Publish(ctx, tx, con.ShopID, typ, eventData(con, ch, s, c.Result)); err != nil {
 		return err
-	}
-	if result == kmail.NG && c.Result.Code == codeNotSent {
-		// The runner died before sending: nothing was charged and nothing was declined, so
-		// there is nothing to tell the contractor. The charge is 決済エラー all the same, so
-		// that the admin may 再決済 the period.
-		return nil
 	}
 	return r.mailContractor(ctx, tx, con, ch, s, result, c.Result)
 }

@@ -9,16 +9,17 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/audit"
-	kmail "github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins"
 )
 
 // Settlements is what continuation needs of the settlement service: the charges of the run
-// and of 再決済, and a charge's 売上計上 and 取消 (the 決済情報 dialog of each history row).
+// and of 再決済, the recovery of a charge whose runner died before recording its answer, and
+// a charge's 売上計上 and 取消 (the 決済情報 dialog of each history row).
 type Settlements interface {
 	Charge(ctx context.Context, s *settlement.Settlement, req plugins.ChargeRequest, actor string) (settlement.Result, error)
+	Resolve(ctx context.Context, id int64, actor string) (settlement.Result, error)
 	Capture(ctx context.Context, shopID, id int64, actor string) (settlement.Result, error)
 	Cancel(ctx context.Context, shopID, id int64, actor string) (settlement.Result, error)
 }
@@ -424,10 +425,8 @@ func (sv *Service) Retry(ctx context.Context, id, chargeID int64, actor string) 
 	if err != nil {
 		return RetryResult{}, err
 	}
-	out := RetryResult{Outcome: map[kmail.Result]plugins.Outcome{kmail.OK: plugins.Processed, kmail.NG: plugins.Declined}[res]}
-	if res == kmail.Unknown {
-		out.Outcome = plugins.Undefined
-	}
+	out := RetryResult{Outcome: map[tally]plugins.Outcome{tallyCharged: plugins.Processed, tallyFailed: plugins.Declined,
+		tallyUnknown: plugins.Undefined, tallyGivenBack: plugins.NotAttempted}[res]}
 	for _, ch := range d.Charges {
 		if ch.ID == it.ch.ID {
 			out.Charge = ch

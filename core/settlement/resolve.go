@@ -18,10 +18,6 @@ import (
 // it does not know it); the settlement stays unknown and the janitor asks again later.
 var ErrUnresolved = errors.New("settlement: provider could not confirm the transaction yet")
 
-// CodeNotSent is the Code of a continuation charge recorded as 決済エラー because its runner
-// stopped before sending it: nothing reached the provider.
-const CodeNotSent = "KESSAI_NOT_SENT"
-
 // statusOf maps the provider's state to the settlement status it proves.
 func statusOf(st plugins.State) (Status, bool) {
 	switch st {
@@ -105,6 +101,12 @@ func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result,
 	if err != nil {
 		return Result{Settlement: s}, err
 	}
+	if a == nil && s.WcTransID == "" && s.Status == Pending && s.ContinuationChargeID != nil {
+		// The attempt is written before every call: a charge without one was never sent, so no
+		// money question is open. The runner that claimed its period gives it back
+		// (continuation), for that runner or the next one to charge.
+		return Result{Settlement: s, Outcome: plugins.NotAttempted}, nil
+	}
 	orphaned := s.Orphaned(now)
 	if s.Status != Unknown && !orphaned && !(s.Status == Pending && (s.WcTransID != "" || a != nil)) {
 		return Result{Settlement: s, Outcome: outcomeOfStatus(s.Status)}, nil
@@ -119,22 +121,10 @@ func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result,
 	} else if err != nil {
 		return Result{Settlement: s}, err
 	}
-	if a == nil && s.WcTransID == "" {
-		if s.Status == Pending && s.ContinuationChargeID != nil {
-			// The attempt is written before every call: without one, nothing was sent.
-			na := &Attempt{SettlementID: s.ID, Kind: OpCharge, AttemptNo: s.Attempt, Amount: s.Amount, PriorStatus: Pending, State: AttemptOpen, Actor: actor, CreatedAt: now}
-			if err := sv.st.DB.WithContext(ctx).Create(na).Error; err != nil {
-				sv.release(ctx, s, nil)
-				return Result{Settlement: s}, err
-			}
-			return sv.record(ctx, s, na, nil, plugins.TransactionResult{Result: plugins.Result{Outcome: plugins.NotAttempted,
-				Code: CodeNotSent, Messages: []string{"課金の送信前に処理が中断されました。"}}}, actor, nil)
-		}
-		if s.Status == Pending {
-			// A checkout the buyer has not finished: nothing to ask the provider about yet.
-			sv.release(ctx, s, nil)
-			return Result{Settlement: s, Outcome: plugins.Pending}, nil
-		}
+	if a == nil && s.WcTransID == "" && s.Status == Pending {
+		// A checkout the buyer has not finished: nothing to ask the provider about yet.
+		sv.release(ctx, s, nil)
+		return Result{Settlement: s, Outcome: plugins.Pending}, nil
 	}
 	ad, err := sv.adapter(ctx, s)
 	if err != nil {
@@ -319,7 +309,7 @@ func (sv *Service) reschedule(ctx context.Context, s *Settlement, a *Attempt, wh
 	after := sv.now().Add(backoff(s.ResolveAttempts))
 	s.ResolveAfter = &after
 	return sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		to := s.Status
+		from, to := s.Status, s.Status
 		if a != nil {
 			to = Unknown
 		}
@@ -339,6 +329,16 @@ func (sv *Service) reschedule(ctx context.Context, s *Settlement, a *Attempt, wh
 			s.ClaimedBy, s.ClaimedUntil = "", nil
 		} else if err := Apply(ctx, tx, s, to, h); err != nil {
 			return err
+		} else if to != from {
+			// A call whose holder died becomes 確認中: its observers follow (a continuation
+			// charge's row and its error-log row).
+			c := Change{Settlement: s, From: from, To: to, Op: OpResolve, Attempt: a,
+				Result: plugins.TransactionResult{Result: plugins.Result{Outcome: plugins.Undefined, Messages: []string{why}}}}
+			for _, o := range sv.observers {
+				if err := o.SettlementChanged(ctx, tx, c); err != nil {
+					return err
+				}
+			}
 		}
 		if s.ResolveAttempts == sv.MaxResolve {
 			oid := s.OrderID
@@ -368,6 +368,10 @@ func (sv *Service) ResolveDue(ctx context.Context, limit int) (int, error) {
 			Where("(status = ? OR claimed_until < ? OR (status = ? AND wc_trans_id <> '')) AND (resolve_after IS NULL OR resolve_after <= ?)",
 				Unknown, now, Pending, now).
 			Where("claimed_until IS NULL OR claimed_until < ?", now).
+			// A continuation charge never sent is its runner's to give back, not a question
+			// for the provider.
+			Where("NOT (status = ? AND continuation_charge_id IS NOT NULL AND wc_trans_id = '' AND "+
+				"NOT EXISTS (SELECT 1 FROM settlement_attempts a WHERE a.settlement_id = settlements.id))", Pending).
 			Order("resolve_after").Limit(limit)
 		if err := sv.st.SkipLocked(q).Pluck("id", &ids).Error; err != nil {
 			return err
