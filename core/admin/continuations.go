@@ -33,10 +33,14 @@ const (
 	msgContRetryNG      = "再決済の結果は決済エラーです。"
 	msgContRetryUnknown = "再決済の応答がありませんでした。取引の状態を確認中です。重複して再決済しないよう、状態が確定するまでお待ちください。"
 	msgSettingsSaved    = "継続課金設定を更新しました。"
+	msgContConcluded    = "課金の状態を確定しました: %s"
+	msgContNotCharged   = "atone に取引がないものとして決済エラーにしました。再決済できます。"
 	// Welcart's confirmations of the 決済情報 dialog, and the manual's warnings that go with them.
 	confirmContCapture = "売上計上処理を実行します。よろしいですか？"
 	confirmContCancel  = "取消処理を実行します。決済取消後に同じデータで再決済することは出来ません。よろしいですか？"
 	confirmContRetry   = "再決済処理を実行します。新たに決済が実行されます。よろしいですか？"
+	// kessai's: a person's answer for a charge whose answer was lost.
+	confirmContConclude = "入力した内容で課金の状態を確定します。決済IDが空欄の場合は、決済代行会社に取引がないものとして決済エラーにします（再決済できます）。よろしいですか？"
 )
 
 // contPerPage is the 継続課金会員リスト's page size, as the order list's.
@@ -58,7 +62,8 @@ type continuationScreens struct {
 //	POST /admin/continuations/settings                    継続課金設定 (自動処理の実行時間, result mail)
 //	GET  /admin/continuations/:id                         継続課金会員情報
 //	POST /admin/continuations/:id                         更新 (次回契約更新日, 次回課金日, 決済金額, 契約)
-//	POST /admin/continuations/:id/charges/:cid/:op        capture | cancel | retry of one charge
+//	POST /admin/continuations/:id/charges/:cid/:op        capture | cancel | retry of one charge,
+//	                                                      conclude (provider_id, reason) of a 確認中 one
 func (c *Console) MountContinuations(sv *continuation.Service) {
 	s := &continuationScreens{c: c, sv: sv}
 	c.AddPage(Page{Path: PathContinuations, Handler: s.list})
@@ -350,7 +355,7 @@ type contDetailView struct {
 	Choices []contStatusChoice
 	Charges []contCharge
 
-	ConfirmCapture, ConfirmCancel, ConfirmRetry string
+	ConfirmCapture, ConfirmCancel, ConfirmRetry, ConfirmConclude string
 }
 
 // Contractor is 契約者名.
@@ -400,7 +405,7 @@ func (s *continuationScreens) detail(ctx *gin.Context) {
 
 func (s *continuationScreens) showDetail(ctx *gin.Context, status int, d *continuation.Detail, f contForm, errMsg string) {
 	v := contDetailView{Detail: *d, Form: f,
-		ConfirmCapture: confirmContCapture, ConfirmCancel: confirmContCancel, ConfirmRetry: confirmContRetry}
+		ConfirmCapture: confirmContCapture, ConfirmCancel: confirmContCancel, ConfirmRetry: confirmContRetry, ConfirmConclude: confirmContConclude}
 	// The choices follow the stored state, as Welcart's select does: 継続中 offers 停止 and
 	// 停止中 offers 再開; the selected one is what the form carries.
 	if d.Status == continuation.Active {
@@ -508,6 +513,19 @@ func (s *continuationScreens) chargeOp(ctx *gin.Context) {
 			s.c.redirectWarning(ctx, back, msgContRetryUnknown)
 		default:
 			s.c.redirectError(ctx, back, msgContRetryNG)
+		}
+	case "conclude":
+		// Audited by the service, with the reason.
+		res, err := s.sv.Conclude(rc, id, cid, strings.TrimSpace(ctx.PostForm("provider_id")), ctx.PostForm("reason"), settlementActor(login))
+		switch {
+		case err != nil:
+			s.refuse(ctx, back, err)
+		case res.Settlement != nil && res.Settlement.Status == settlement.Failed:
+			s.c.redirectFlash(ctx, back, msgContNotCharged)
+		case res.Settlement != nil:
+			s.c.redirectFlash(ctx, back, fmt.Sprintf(msgContConcluded, res.Settlement.Status.Label()))
+		default:
+			s.c.redirectFlash(ctx, back, msgUpdated)
 		}
 	case "capture", "cancel":
 		call, done := s.sv.Capture, msgContCaptured

@@ -423,3 +423,66 @@ func TestContinuationScreensRefuse(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestContinuationLostChargeOnScreen: a charge whose answer was lost shows 確認中 with the
+// merchant reference to look it up by at atone, and the admin settles it on 継続課金会員情報
+// with the reason stated; without a reason nothing changes.
+func TestContinuationLostChargeOnScreen(t *testing.T) {
+	h := startContinuationShop(t)
+	bg := context.Background()
+	d := subscribe(t, h, "8101", 1000)
+	// The connection drops before atone reads the charge: atone never sees it.
+	if err := h.Sandbox.AddFault(sandbox.Fault{Kind: sandbox.FaultDropBefore, Path: "/v1/transactions", Method: http.MethodPost, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := h.D.Continuations.Runner().Run(bg, d.NextCharging); err != nil || rep.Unknown != 1 {
+		t.Fatalf("run: %+v %v", rep, err)
+	}
+	ch := contract(t, h, d.ID).Charges[0]
+	srv := &admintest.Server{URL: h.URL}
+	c := srv.NewClient(t)
+	c.SignIn(t, "sachiko", "sachiko-password")
+	page := fmt.Sprintf("/admin/continuations/%d", d.ID)
+	conclude := fmt.Sprintf("%s/charges/%d/conclude", page, ch.ID)
+
+	t.Run("確認中 with 加盟店取引ID", func(t *testing.T) {
+		code, body := c.Get(t, page)
+		if code != http.StatusOK || !strings.Contains(body, "確認中") || !strings.Contains(body, "加盟店取引ID <code>"+ch.ShopTransactionNo+"</code>") ||
+			!strings.Contains(body, `class="charge-conclude"`) || ch.ShopTransactionNo == "" {
+			t.Fatalf("%d\n%s", code, body)
+		}
+	})
+	t.Run("without a reason nothing changes", func(t *testing.T) {
+		if code, _ := c.Post(t, conclude, url.Values{"_csrf": {c.CSRF}, "reason": {"  "}}); code != http.StatusSeeOther {
+			t.Fatalf("conclude: %d", code)
+		}
+		code, body := c.Get(t, page)
+		if code != http.StatusOK || !strings.Contains(body, "確定の理由を入力してください。") {
+			t.Fatalf("%d\n%s", code, body)
+		}
+		if got := contract(t, h, d.ID).Charges[0]; got.Status != settlement.Unknown {
+			t.Fatalf("charge %s", got.Status)
+		}
+	})
+	t.Run("atone holds nothing: 決済エラー, 再決済 offered, audited with the reason", func(t *testing.T) {
+		const why = "atone 管理画面で加盟店取引IDの取引なし"
+		if code, _ := c.Post(t, conclude, url.Values{"_csrf": {c.CSRF}, "reason": {why}}); code != http.StatusSeeOther {
+			t.Fatalf("conclude: %d", code)
+		}
+		code, body := c.Get(t, page)
+		if code != http.StatusOK || !strings.Contains(body, "atone に取引がないものとして決済エラーにしました。") || !strings.Contains(body, "charge-retry") {
+			t.Fatalf("%d\n%s", code, body)
+		}
+		if got := contract(t, h, d.ID).Charges[0]; got.Status != settlement.Failed || !got.CanRetry {
+			t.Fatalf("charge %+v", got)
+		}
+		p, _ := audit.List(bg, h.D.Store.DB, 1, 20)
+		found := false
+		for _, e := range p.Entries {
+			found = found || (e.Action == "continuation.conclude" && e.Actor == "admin:sachiko" && strings.Contains(e.Detail, why))
+		}
+		if !found {
+			t.Fatalf("audit %+v", p.Entries)
+		}
+	})
+}

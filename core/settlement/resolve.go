@@ -486,3 +486,104 @@ func (sv *Service) voidsDue(ctx context.Context, limit int) (int, error) {
 	}
 	return len(as), nil
 }
+
+// CodeNotCharged is the Code of a charge a person concluded the provider never took: its
+// answer was lost, and the provider's own records hold no transaction under its merchant
+// reference (shop_transaction_no).
+const CodeNotCharged = "KESSAI_NOT_CHARGED"
+
+// Refusals of Conclude.
+var (
+	// ErrNotLost: the settlement is not a charge whose answer was lost (確認中).
+	ErrNotLost = errors.New("settlement: not a charge whose answer was lost")
+	// ErrNoReason: a person's conclusion must say why.
+	ErrNoReason = errors.New("settlement: a reason is required")
+)
+
+// Conclude is a person's answer for a continuation charge whose answer was lost (確認中), given
+// after looking its merchant reference (shop_transaction_no) up in the provider's own screens,
+// with the reason stated:
+//
+//   - providerID names the transaction found there. It is a hint, as a provider's
+//     notification is: the settlement follows it only if the provider holds it under the
+//     charge's own merchant reference (ErrUnresolved otherwise, and nothing changes);
+//   - "" says the provider holds nothing under that reference: the charge becomes 決済エラー
+//     with CodeNotCharged, and its period may be charged again (再決済).
+//
+// The reason goes into the history with the person's name.
+func (sv *Service) Conclude(ctx context.Context, shopID, id int64, providerID, reason, actor string) (Result, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Result{}, ErrNoReason
+	}
+	ctx, cancel := sv.detach(ctx)
+	defer cancel()
+	s, err := sv.Get(ctx, shopID, id)
+	if err != nil {
+		return Result{}, err
+	}
+	now := sv.now()
+	if s.Claimed(now) {
+		return Result{Settlement: s}, busy(OpResolve, s)
+	}
+	a, err := openAttempt(ctx, sv.st.DB, s.ID)
+	if err != nil {
+		return Result{Settlement: s}, err
+	}
+	if a == nil || a.Kind != OpCharge || (s.Status != Unknown && (s.Status != Pending || !s.Orphaned(now))) {
+		return Result{Settlement: s}, ErrNotLost
+	}
+	if providerID = strings.TrimSpace(providerID); providerID != "" {
+		prior := a.ProviderID
+		note := func(to string) error {
+			return sv.st.DB.WithContext(ctx).Model(&Attempt{}).Where("id = ? AND state = ?", a.ID, AttemptOpen).Update("provider_id", to).Error
+		}
+		if err := note(providerID); err != nil {
+			return Result{Settlement: s}, fmt.Errorf("conclude %s: %w", s.TransID, err)
+		}
+		h := History{Operation: OpResolve, Amount: s.Amount, ProviderID: providerID, Message: "担当者が決済代行会社の取引を指定: " + reason, Actor: actor}
+		if err := Record(ctx, sv.st.DB, s, h); err != nil {
+			return Result{Settlement: s}, err
+		}
+		r, err := sv.Resolve(ctx, id, actor)
+		if errors.Is(err, ErrUnresolved) && r.Settlement != nil && r.Settlement.Status == Unknown {
+			// Not believed: the attempt keeps what it had, so a notification may still name
+			// the right one.
+			if nerr := note(prior); nerr != nil {
+				sv.log.Warn("settlement: conclude: restore the attempt's provider id", "settlement", s.ID, "err", nerr)
+			}
+		}
+		return r, err
+	}
+	if err := sv.begin(ctx, s, nil); errors.Is(err, ErrBusy) {
+		return Result{Settlement: s}, busy(OpResolve, s)
+	} else if err != nil {
+		return Result{Settlement: s}, err
+	}
+	from := s.Status
+	msg := "決済代行会社に取引がないことを担当者が確認しました: " + reason
+	res := plugins.TransactionResult{Result: plugins.Result{Outcome: plugins.NotAttempted, Code: CodeNotCharged, Messages: []string{msg}}}
+	a.State, a.Outcome, a.Code, a.AnsweredAt = AttemptDone, plugins.NotAttempted.String(), CodeNotCharged, &now
+	s.ResolveAfter, s.ResolveAttempts = nil, 0
+	h := History{Operation: OpResolve, Amount: s.Amount, Outcome: plugins.NotAttempted.String(), Code: CodeNotCharged, Message: msg, Actor: actor}
+	err = sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := saveAttempt(ctx, tx, a); err != nil {
+			return err
+		}
+		if err := Apply(ctx, tx, s, Failed, h); err != nil {
+			return err
+		}
+		c := Change{Settlement: s, From: from, To: Failed, Op: OpResolve, Result: res, Attempt: a}
+		for _, o := range sv.observers {
+			if err := o.SettlementChanged(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		sv.release(ctx, s, nil)
+		return Result{Settlement: s}, fmt.Errorf("conclude %s: %w", s.TransID, err)
+	}
+	return Result{Settlement: s, Outcome: plugins.NotAttempted, Provider: res}, nil
+}
