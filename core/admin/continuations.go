@@ -15,6 +15,7 @@ import (
 
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
@@ -35,6 +36,8 @@ const (
 	msgSettingsSaved    = "継続課金設定を更新しました。"
 	msgContConcluded    = "課金の状態を確定しました: %s"
 	msgContNotCharged   = "atone に取引がないものとして決済エラーにしました。再決済できます。"
+	// The 受注編集 notice of an edit that changed the contract's 決済金額.
+	msgContPriceChanged = "継続課金の決済金額を%s円に変更しました。次回課金日 %s の課金から適用されます（過去の課金の金額は変わりません）。"
 	// Welcart's confirmations of the 決済情報 dialog, and the manual's warnings that go with them.
 	confirmContCapture = "売上計上処理を実行します。よろしいですか？"
 	confirmContCancel  = "取消処理を実行します。決済取消後に同じデータで再決済することは出来ません。よろしいですか？"
@@ -66,6 +69,9 @@ type continuationScreens struct {
 //	                                                      conclude (provider_id, reason) of a 確認中 one
 func (c *Console) MountContinuations(sv *continuation.Service) {
 	s := &continuationScreens{c: c, sv: sv}
+	if c.commerce != nil {
+		c.commerce.continuations = sv
+	}
 	c.AddPage(Page{Path: PathContinuations, Handler: s.list})
 	r := c.authed
 	r.POST(PathContinuations+"/settings", s.saveSettings)
@@ -348,12 +354,20 @@ func (r contCharge) PaymentID() string {
 	return r.TransID
 }
 
+// contPrice is one line of 決済金額の変更履歴.
+type contPrice struct{ continuation.PriceChange }
+
+// FromYen and ToYen are the amounts before and after (1,082円).
+func (p contPrice) FromYen() string { return comma(p.From) + "円" }
+func (p contPrice) ToYen() string   { return comma(p.To) + "円" }
+
 // contDetailView is the 継続課金会員情報 page.
 type contDetailView struct {
 	continuation.Detail
 	Form    contForm
 	Choices []contStatusChoice
 	Charges []contCharge
+	Prices  []contPrice
 
 	ConfirmCapture, ConfirmCancel, ConfirmRetry, ConfirmConclude string
 }
@@ -415,6 +429,14 @@ func (s *continuationScreens) showDetail(ctx *gin.Context, status int, d *contin
 	}
 	for i := range v.Choices {
 		v.Choices[i].Selected = v.Choices[i].Value == f.Status
+	}
+	prices, err := s.sv.PriceChanges(ctx.Request.Context(), d.ID)
+	if err != nil {
+		s.c.fail(ctx, err)
+		return
+	}
+	for _, p := range prices {
+		v.Prices = append(v.Prices, contPrice{p})
 	}
 	for i, ch := range d.Charges {
 		row := contCharge{ChargeView: ch, No: len(d.Charges) - i,
@@ -562,6 +584,27 @@ func (s *continuationScreens) chargeOp(ctx *gin.Context) {
 	default:
 		s.notFound(ctx)
 	}
+}
+
+// priceNotice is what 受注編集 says when the saved edit moved the order's contract to a new
+// 決済金額 (continuation follows the order's total): from which 次回課金日 it applies. "" when
+// the order has no contract, or its 決済金額 did not change.
+func (c *Console) priceNotice(ctx context.Context, before, after *order.Order) string {
+	if c.commerce == nil || c.commerce.continuations == nil || (before.Total == after.Total && before.CartJSON == after.CartJSON) {
+		return ""
+	}
+	d, err := c.commerce.continuations.ForOrder(ctx, 0, after.ID)
+	if err != nil {
+		if !errors.Is(err, continuation.ErrNotFound) {
+			c.log.Warn("admin: contract of an edited order", "order", after.ID, "err", err)
+		}
+		return ""
+	}
+	ps, err := c.commerce.continuations.PriceChanges(ctx, d.ID)
+	if err != nil || len(ps) == 0 || ps[0].Via != "受注編集" || ps[0].To != d.Price || ps[0].To != after.Total {
+		return ""
+	}
+	return fmt.Sprintf(msgContPriceChanged, comma(d.Price), d.NextCharging)
 }
 
 // refuse shows a refusal on the contract's page; anything unexpected is an internal error.

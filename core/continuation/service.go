@@ -246,6 +246,12 @@ func (sv *Service) detail(ctx context.Context, q *gorm.DB, shopID int64) (*Detai
 	return d, nil
 }
 
+// PriceChanges are the contract's changes of 決済金額, newest first: by 受注編集 of its order
+// and on 継続課金会員情報, with the 次回課金日 each applies from.
+func (sv *Service) PriceChanges(ctx context.Context, id int64) ([]PriceChange, error) {
+	return priceChanges(ctx, sv.r.st.DB, id)
+}
+
 // periodsBlocked are the periods 再決済 must refuse: one charge succeeded (or was cancelled
 // after it did), or one may have moved money and is still being looked into.
 func periodsBlocked(chs []Charge, setts map[int64]settlement.Settlement) map[string]bool {
@@ -326,7 +332,7 @@ func (sv *Service) Update(ctx context.Context, id int64, u Update, actor string)
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, "continuation.update", fmt.Sprintf("continuation:%d", id), map[string]any{
+		return audit.Record(ctx, tx, actor, actionUpdate, fmt.Sprintf("continuation:%d", id), map[string]any{
 			"order_id": c.OrderID,
 			"before":   map[string]any{"next_charging": before.NextCharging, "next_contracting": before.NextContracting, "price": before.Price, "status": before.Status},
 			"after":    map[string]any{"next_charging": c.NextCharging, "next_contracting": c.NextContracting, "price": c.Price, "status": c.Status},
