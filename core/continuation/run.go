@@ -472,7 +472,7 @@ func (r *Runner) newCharge(ctx context.Context, tx *gorm.DB, c Contract, ch *Cha
 		return nil, fmt.Errorf("contract %d period %s: charge: %w", c.ID, ch.Period, err)
 	}
 	id := settlement.NewTransID()
-	claimed := r.opt.Clock.Now().UTC()
+	claimed := r.opt.Clock.Now().UTC().Add(-time.Second) // lapsed from the start
 	s := &settlement.Settlement{OrderID: c.OrderID, ShopID: c.ShopID, ContinuationChargeID: &ch.ID, Module: c.Module,
 		SettlementCode: c.Acting, TransID: id, Attempt: id + "-1", Amount: ch.Amount, Status: settlement.Pending, ResolveAfter: &leaseEnd,
 		ClaimedBy: Actor, ClaimedUntil: &claimed}
