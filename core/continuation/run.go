@@ -633,12 +633,14 @@ func (r *Runner) giveBackLapsed(ctx context.Context) (int, error) {
 			var rows []struct {
 				ChargeID, SettlementID int64
 			}
-			q := tx.Table("continuation_charges AS ch").Joins("JOIN settlements s ON s.id = ch.settlement_id").
+			// From the settlements' (status, resolve_after) index: this runs every few seconds.
+			q := tx.Table("settlements AS s").Joins("JOIN continuation_charges ch ON ch.id = s.continuation_charge_id").
 				Select("ch.id AS charge_id", "s.id AS settlement_id").
-				Where("ch.status = ? AND s.status = ? AND s.wc_trans_id = '' AND s.resolve_after <= ?", settlement.Pending, settlement.Pending, now).
+				Where("s.status = ? AND s.resolve_after <= ? AND s.continuation_charge_id IS NOT NULL AND s.wc_trans_id = ''", settlement.Pending, now).
 				Where("s.claimed_until IS NULL OR s.claimed_until < ?", now).
+				Where("ch.status = ?", settlement.Pending).
 				Where("NOT EXISTS (SELECT 1 FROM settlement_attempts a WHERE a.settlement_id = s.id)").
-				Order("ch.id").Limit(r.opt.Batch)
+				Order("s.resolve_after").Limit(r.opt.Batch)
 			if err := r.st.SkipLocked(q).Scan(&rows).Error; err != nil {
 				return err
 			}
@@ -825,7 +827,11 @@ func (r *Runner) finish(ctx context.Context, day Date) (mailed bool, held int64,
 		if err := r.dueQuery(tx, day).Count(&due).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&Charge{}).Where("run_date = ? AND status = ?", day, settlement.Pending).Count(&pending).Error; err != nil {
+		// A charge is held while its settlement has no answer: claimed and not sent yet, or
+		// sent and waiting.
+		err := tx.Table("continuation_charges AS ch").Joins("JOIN settlements s ON s.id = ch.settlement_id").
+			Where("ch.run_date = ? AND ch.status = ? AND s.status = ?", day, settlement.Pending, settlement.Pending).Count(&pending).Error
+		if err != nil {
 			return err
 		}
 		if held = due + pending; held > 0 {
