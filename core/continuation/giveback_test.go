@@ -216,7 +216,19 @@ func TestContinuationRunStopped(t *testing.T) {
 			}
 		}
 	}()
-	rep, err := r.Run(ctx, date("2024-05-10"))
+	var rep continuation.Report
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rep, err = r.Run(ctx, date("2024-05-10"))
+	}()
+	<-ctx.Done()
+	// What the daemon does at shutdown before it stops the adapters.
+	if err := r.Wait(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-done
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("run: %+v %v", rep, err)
 	}
