@@ -22,16 +22,20 @@ func init() {
 
 // continuationRun runs the daily continuation job for one day. It is safe next to a running
 // daemon and safe to repeat: periods are claimed row by row, so a period already charged (by
-// the daemon or an earlier run) is not charged again. It does not take the daemon's daily
-// lock on purpose: an operator catching up a missed day must not be refused because the
-// daemon's job started and died. Each run writes an audit_log row.
+// the daemon or an earlier run) is not charged again, and periods a run that died claimed and
+// never sent are given back and charged. It does not take the daemon's daily lock on purpose:
+// an operator catching up a missed day must not be refused because the daemon's job started
+// and died. SIGTERM or SIGINT stops it: nothing more is claimed, the charges sent finish and
+// are recorded, the rest is given back for the next run, and the summary says so (exit 1).
+// Each run writes an audit_log row.
 func continuationRun(ctx context.Context, args []string, e env) error {
 	fs, parse := flags("continuation run", e)
 	day := fs.String("date", "", "the day to run for, YYYY-MM-DD in Asia/Tokyo (default: today)")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: kessaid continuation run [--date YYYY-MM-DD] [flags]\n\n"+
 			"Charges every 継続中 contract whose 次回課金日 is on or before the date, one period each,\n"+
-			"queues the contractors' and the admin's mails, and records the run in the audit log.\n\n")
+			"queues the contractors' and the admin's mails, and records the run in the audit log.\n"+
+			"Stopped (SIGTERM, Ctrl-C), it finishes the charges it sent and gives the rest back.\n\n")
 		fs.PrintDefaults()
 	}
 	cfg, err := parse(args)
@@ -84,7 +88,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	settlements.Observe(r.Observer())
 	rep, runErr := r.Run(ctx, d)
 	detail := map[string]any{"claimed": rep.Claimed, "charged": rep.Charged, "failed": rep.Failed, "unknown": rep.Unknown,
-		"skipped": rep.Skipped, "renewed": rep.Renewed, "admin_mail": rep.Mailed}
+		"given_back": rep.GivenBack, "skipped": rep.Skipped, "renewed": rep.Renewed, "admin_mail": rep.Mailed}
 	if runErr != nil {
 		detail["error"] = runErr.Error()
 	}
@@ -104,8 +108,8 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 			log.Warn("continuation run: send mails", "err", err)
 		}
 	}
-	fmt.Fprintf(e.stdout, "continuation run %s: %d claimed, %d charged, %d 決済エラー, %d unknown, %d skipped, %d renewed, admin mail %s (%s)\n",
-		d, rep.Claimed, rep.Charged, rep.Failed, rep.Unknown, rep.Skipped, rep.Renewed, yesNo(rep.Mailed), rep.Duration.Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "continuation run %s: %d claimed, %d charged, %d 決済エラー, %d unknown, %d given back, %d skipped, %d renewed, admin mail %s (%s)\n",
+		d, rep.Claimed, rep.Charged, rep.Failed, rep.Unknown, rep.GivenBack, rep.Skipped, rep.Renewed, yesNo(rep.Mailed), rep.Duration.Round(time.Millisecond))
 	return errors.Join(runErr, auditErr)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
@@ -33,10 +34,16 @@ const (
 	msgContRetryNG      = "再決済の結果は決済エラーです。"
 	msgContRetryUnknown = "再決済の応答がありませんでした。取引の状態を確認中です。重複して再決済しないよう、状態が確定するまでお待ちください。"
 	msgSettingsSaved    = "継続課金設定を更新しました。"
+	msgContConcluded    = "課金の状態を確定しました: %s"
+	msgContNotCharged   = "atone に取引がないものとして決済エラーにしました。再決済できます。"
+	// The 受注編集 notice of an edit that changed the contract's 決済金額.
+	msgContPriceChanged = "継続課金の決済金額を%s円に変更しました。次回課金日 %s の課金から適用されます（過去の課金の金額は変わりません）。"
 	// Welcart's confirmations of the 決済情報 dialog, and the manual's warnings that go with them.
 	confirmContCapture = "売上計上処理を実行します。よろしいですか？"
 	confirmContCancel  = "取消処理を実行します。決済取消後に同じデータで再決済することは出来ません。よろしいですか？"
 	confirmContRetry   = "再決済処理を実行します。新たに決済が実行されます。よろしいですか？"
+	// kessai's: a person's answer for a charge whose answer was lost.
+	confirmContConclude = "入力した内容で課金の状態を確定します。決済IDが空欄の場合は、決済代行会社に取引がないものとして決済エラーにします（再決済できます）。よろしいですか？"
 )
 
 // contPerPage is the 継続課金会員リスト's page size, as the order list's.
@@ -58,9 +65,13 @@ type continuationScreens struct {
 //	POST /admin/continuations/settings                    継続課金設定 (自動処理の実行時間, result mail)
 //	GET  /admin/continuations/:id                         継続課金会員情報
 //	POST /admin/continuations/:id                         更新 (次回契約更新日, 次回課金日, 決済金額, 契約)
-//	POST /admin/continuations/:id/charges/:cid/:op        capture | cancel | retry of one charge
+//	POST /admin/continuations/:id/charges/:cid/:op        capture | cancel | retry of one charge,
+//	                                                      conclude (provider_id, reason) of a 確認中 one
 func (c *Console) MountContinuations(sv *continuation.Service) {
 	s := &continuationScreens{c: c, sv: sv}
+	if c.commerce != nil {
+		c.commerce.continuations = sv
+	}
 	c.AddPage(Page{Path: PathContinuations, Handler: s.list})
 	r := c.authed
 	r.POST(PathContinuations+"/settings", s.saveSettings)
@@ -343,14 +354,22 @@ func (r contCharge) PaymentID() string {
 	return r.TransID
 }
 
+// contPrice is one line of 決済金額の変更履歴.
+type contPrice struct{ continuation.PriceChange }
+
+// FromYen and ToYen are the amounts before and after (1,082円).
+func (p contPrice) FromYen() string { return comma(p.From) + "円" }
+func (p contPrice) ToYen() string   { return comma(p.To) + "円" }
+
 // contDetailView is the 継続課金会員情報 page.
 type contDetailView struct {
 	continuation.Detail
 	Form    contForm
 	Choices []contStatusChoice
 	Charges []contCharge
+	Prices  []contPrice
 
-	ConfirmCapture, ConfirmCancel, ConfirmRetry string
+	ConfirmCapture, ConfirmCancel, ConfirmRetry, ConfirmConclude string
 }
 
 // Contractor is 契約者名.
@@ -400,7 +419,7 @@ func (s *continuationScreens) detail(ctx *gin.Context) {
 
 func (s *continuationScreens) showDetail(ctx *gin.Context, status int, d *continuation.Detail, f contForm, errMsg string) {
 	v := contDetailView{Detail: *d, Form: f,
-		ConfirmCapture: confirmContCapture, ConfirmCancel: confirmContCancel, ConfirmRetry: confirmContRetry}
+		ConfirmCapture: confirmContCapture, ConfirmCancel: confirmContCancel, ConfirmRetry: confirmContRetry, ConfirmConclude: confirmContConclude}
 	// The choices follow the stored state, as Welcart's select does: 継続中 offers 停止 and
 	// 停止中 offers 再開; the selected one is what the form carries.
 	if d.Status == continuation.Active {
@@ -410,6 +429,14 @@ func (s *continuationScreens) showDetail(ctx *gin.Context, status int, d *contin
 	}
 	for i := range v.Choices {
 		v.Choices[i].Selected = v.Choices[i].Value == f.Status
+	}
+	prices, err := s.sv.PriceChanges(ctx.Request.Context(), d.ID)
+	if err != nil {
+		s.c.fail(ctx, err)
+		return
+	}
+	for _, p := range prices {
+		v.Prices = append(v.Prices, contPrice{p})
 	}
 	for i, ch := range d.Charges {
 		row := contCharge{ChargeView: ch, No: len(d.Charges) - i,
@@ -509,6 +536,19 @@ func (s *continuationScreens) chargeOp(ctx *gin.Context) {
 		default:
 			s.c.redirectError(ctx, back, msgContRetryNG)
 		}
+	case "conclude":
+		// Audited by the service, with the reason.
+		res, err := s.sv.Conclude(rc, id, cid, strings.TrimSpace(ctx.PostForm("provider_id")), ctx.PostForm("reason"), settlementActor(login))
+		switch {
+		case err != nil:
+			s.refuse(ctx, back, err)
+		case res.Settlement != nil && res.Settlement.Status == settlement.Failed:
+			s.c.redirectFlash(ctx, back, msgContNotCharged)
+		case res.Settlement != nil:
+			s.c.redirectFlash(ctx, back, fmt.Sprintf(msgContConcluded, res.Settlement.Status.Label()))
+		default:
+			s.c.redirectFlash(ctx, back, msgUpdated)
+		}
 	case "capture", "cancel":
 		call, done := s.sv.Capture, msgContCaptured
 		if op == "cancel" {
@@ -544,6 +584,27 @@ func (s *continuationScreens) chargeOp(ctx *gin.Context) {
 	default:
 		s.notFound(ctx)
 	}
+}
+
+// priceNotice is what 受注編集 says when the saved edit moved the order's contract to a new
+// 決済金額 (continuation follows the order's total): from which 次回課金日 it applies. "" when
+// the order has no contract, or its 決済金額 did not change.
+func (c *Console) priceNotice(ctx context.Context, before, after *order.Order) string {
+	if c.commerce == nil || c.commerce.continuations == nil || (before.Total == after.Total && before.CartJSON == after.CartJSON) {
+		return ""
+	}
+	d, err := c.commerce.continuations.ForOrder(ctx, 0, after.ID)
+	if err != nil {
+		if !errors.Is(err, continuation.ErrNotFound) {
+			c.log.Warn("admin: contract of an edited order", "order", after.ID, "err", err)
+		}
+		return ""
+	}
+	ps, err := c.commerce.continuations.PriceChanges(ctx, d.ID)
+	if err != nil || len(ps) == 0 || ps[0].Via != "受注編集" || ps[0].To != d.Price || ps[0].To != after.Total {
+		return ""
+	}
+	return fmt.Sprintf(msgContPriceChanged, comma(d.Price), d.NextCharging)
 }
 
 // refuse shows a refusal on the contract's page; anything unexpected is an internal error.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/daemon/daemontest"
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 )
@@ -423,3 +425,124 @@ func TestContinuationScreensRefuse(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestContinuationLostChargeOnScreen: a charge whose answer was lost shows 確認中 with the
+// merchant reference to look it up by at atone, and the admin settles it on 継続課金会員情報
+// with the reason stated; without a reason nothing changes.
+func TestContinuationLostChargeOnScreen(t *testing.T) {
+	h := startContinuationShop(t)
+	bg := context.Background()
+	d := subscribe(t, h, "8101", 1000)
+	// The connection drops before atone reads the charge: atone never sees it.
+	if err := h.Sandbox.AddFault(sandbox.Fault{Kind: sandbox.FaultDropBefore, Path: "/v1/transactions", Method: http.MethodPost, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := h.D.Continuations.Runner().Run(bg, d.NextCharging); err != nil || rep.Unknown != 1 {
+		t.Fatalf("run: %+v %v", rep, err)
+	}
+	ch := contract(t, h, d.ID).Charges[0]
+	srv := &admintest.Server{URL: h.URL}
+	c := srv.NewClient(t)
+	c.SignIn(t, "sachiko", "sachiko-password")
+	page := fmt.Sprintf("/admin/continuations/%d", d.ID)
+	conclude := fmt.Sprintf("%s/charges/%d/conclude", page, ch.ID)
+
+	t.Run("確認中 with 加盟店取引ID", func(t *testing.T) {
+		code, body := c.Get(t, page)
+		if code != http.StatusOK || !strings.Contains(body, "確認中") || !strings.Contains(body, "加盟店取引ID <code>"+ch.ShopTransactionNo+"</code>") ||
+			!strings.Contains(body, `class="charge-conclude"`) || ch.ShopTransactionNo == "" {
+			t.Fatalf("%d\n%s", code, body)
+		}
+	})
+	t.Run("without a reason nothing changes", func(t *testing.T) {
+		if code, _ := c.Post(t, conclude, url.Values{"_csrf": {c.CSRF}, "reason": {"  "}}); code != http.StatusSeeOther {
+			t.Fatalf("conclude: %d", code)
+		}
+		code, body := c.Get(t, page)
+		if code != http.StatusOK || !strings.Contains(body, "確定の理由を入力してください。") {
+			t.Fatalf("%d\n%s", code, body)
+		}
+		if got := contract(t, h, d.ID).Charges[0]; got.Status != settlement.Unknown {
+			t.Fatalf("charge %s", got.Status)
+		}
+	})
+	t.Run("atone holds nothing: 決済エラー, 再決済 offered, audited with the reason", func(t *testing.T) {
+		const why = "atone 管理画面で加盟店取引IDの取引なし"
+		if code, _ := c.Post(t, conclude, url.Values{"_csrf": {c.CSRF}, "reason": {why}}); code != http.StatusSeeOther {
+			t.Fatalf("conclude: %d", code)
+		}
+		code, body := c.Get(t, page)
+		if code != http.StatusOK || !strings.Contains(body, "atone に取引がないものとして決済エラーにしました。") || !strings.Contains(body, "charge-retry") {
+			t.Fatalf("%d\n%s", code, body)
+		}
+		if got := contract(t, h, d.ID).Charges[0]; got.Status != settlement.Failed || !got.CanRetry {
+			t.Fatalf("charge %+v", got)
+		}
+		p, _ := audit.List(bg, h.D.Store.DB, 1, 20)
+		found := false
+		for _, e := range p.Entries {
+			found = found || (e.Action == "continuation.conclude" && e.Actor == "admin:sachiko" && strings.Contains(e.Detail, why))
+		}
+		if !found {
+			t.Fatalf("audit %+v", p.Entries)
+		}
+	})
+}
+
+// editForm is 受注編集's form for order o as stored, with every line's 単価 set to price.
+func editForm(o *order.Order, csrf string, price int64) url.Values {
+	n := func(v int64) []string { return []string{strconv.FormatInt(v, 10)} }
+	v := url.Values{"_csrf": {csrf}, "email": {o.Email}, "payment_name": {o.PaymentName}, "delivery_method": {o.DeliveryMethod},
+		"note": {o.Note}, "discount": n(o.Discount), "shipping_charge": n(o.ShippingCharge), "cod_fee": n(o.CODFee), "tax": n(o.Tax),
+		"usedpoint": n(o.UsedPoint), "process_status": {""}}
+	address := func(prefix string, a order.Address) {
+		for k, s := range map[string]string{"name1": a.Name1, "name2": a.Name2, "name3": a.Name3, "name4": a.Name4, "zipcode": a.Zipcode,
+			"pref": a.Pref, "address1": a.Address1, "address2": a.Address2, "address3": a.Address3, "tel": a.Tel, "fax": a.Fax} {
+			v.Set(prefix+k, s)
+		}
+	}
+	address("", o.Customer())
+	if d := o.Delivery(); d != nil {
+		address("delivery_", *d)
+	}
+	for _, l := range o.Cart() {
+		v.Add("line_sku", l.SKU)
+		v.Add("line_name", l.ItemName)
+		v.Add("line_price", strconv.FormatInt(price, 10))
+		v.Add("line_qty", strconv.FormatInt(l.Quantity, 10))
+	}
+	return v
+}
+
+// TestContinuationOrderEditNotice: 受注編集 of a continuation order's amount says that the
+// contract's 決済金額 follows and from which 次回課金日, and 継続課金会員情報 lists the change.
+func TestContinuationOrderEditNotice(t *testing.T) {
+	h := startContinuationShop(t)
+	bg := context.Background()
+	d := subscribe(t, h, "8301", 1000)
+	srv := &admintest.Server{URL: h.URL}
+	c := srv.NewClient(t)
+	c.SignIn(t, "sachiko", "sachiko-password")
+	page := fmt.Sprintf("/admin/orders/%d", d.OrderID)
+	c.Get(t, page)
+	o, err := order.Get(bg, h.D.Store.DB, 0, d.OrderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := c.Post(t, page, editForm(o, c.CSRF, 2000)); code != http.StatusSeeOther {
+		t.Fatalf("受注編集: %d\n%s", code, body)
+	}
+	now := contract(t, h, d.ID)
+	want := fmt.Sprintf("継続課金の決済金額を2,500円に変更しました。次回課金日 %s の課金から適用されます", now.NextCharging)
+	if code, body := c.Get(t, page); code != http.StatusOK || !strings.Contains(body, want) {
+		t.Fatalf("%d, want %q\n%s", code, want, body)
+	}
+	if now.Price != 2500 {
+		t.Fatalf("決済金額 %d", now.Price)
+	}
+	code, body := c.Get(t, fmt.Sprintf("/admin/continuations/%d", d.ID))
+	if code != http.StatusOK || !strings.Contains(body, "決済金額の変更履歴") || !strings.Contains(body, "1,500円") ||
+		!strings.Contains(body, "2,500円") || !strings.Contains(body, "受注編集") {
+		t.Fatalf("%d\n%s", code, body)
+	}
+}

@@ -336,6 +336,10 @@ func (c *Console) updateOrder(ctx *gin.Context) {
 	}
 	c.audit(ctx, "order.edit", o.ID, detail)
 	back := fmt.Sprintf("%s/%d", PathOrders, o.ID)
+	var cont string
+	if res.Outcome == nil {
+		cont = c.priceNotice(rc, o, &res.Order)
+	}
 	switch {
 	case res.Outcome != nil && res.Outcome.Outcome == plugins.Undefined:
 		// The edit is saved; whether the provider took the 取引修正 is for the janitor to find out.
@@ -344,16 +348,16 @@ func (c *Console) updateOrder(ctx *gin.Context) {
 		// Declined: nothing was saved, so the form comes back as the admin typed it.
 		c.showOrder(ctx, http.StatusUnprocessableEntity, o, f, msgModifyDeclined+providerMessage(res.Outcome.Provider.Result))
 	case res.Notice != "":
-		c.redirectWarning(ctx, back, msgUpdated+res.Notice)
+		c.redirectWarning(ctx, back, msgUpdated+res.Notice+cont)
 	case res.ProviderUpdated:
 		s, err := c.commerce.Settlements.ForOrder(rc, o.ID)
 		if err != nil {
 			c.fail(ctx, err)
 			return
 		}
-		c.redirectFlash(ctx, back, msgUpdated+fmt.Sprintf(msgModified, s.Module, s.WcTransID))
+		c.redirectFlash(ctx, back, msgUpdated+fmt.Sprintf(msgModified, s.Module, s.WcTransID)+cont)
 	default:
-		c.redirectFlash(ctx, back, msgUpdated)
+		c.redirectFlash(ctx, back, msgUpdated+cont)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
@@ -28,6 +29,10 @@ type Commerce struct {
 	// ShopAPI gives the 受注編集 rules (shopapi.Edit) their settlement service and the
 	// dashboard its conversion funnel.
 	ShopAPI *shopapi.API
+
+	// continuations tells 受注編集 what an edit did to the order's contract; set by
+	// MountContinuations.
+	continuations *continuation.Service
 }
 
 // MountCommerce fills the reserved 受注リスト and 決済エラーログ entries, adds 受注編集 and the

@@ -44,6 +44,8 @@ func Mount(r gin.IRouter, shopID func(*gin.Context) int64, sv *Service) {
 //	POST  /continuations/:id/charges/:cid/retry   再決済 of a failed charge
 //	POST  /continuations/:id/charges/:cid/capture 売上計上 of a 仮売上 charge
 //	POST  /continuations/:id/charges/:cid/cancel  取消
+//	POST  /continuations/:id/charges/:cid/conclude {"provider_id","reason"}: a person's answer
+//	                                              for a 確認中 charge
 //	GET   /continuation-settings                  {"run_time","admin_mail"}
 //	PUT   /continuation-settings
 func MountAdmin(r gin.IRouter, sv *Service) {
@@ -54,6 +56,7 @@ func MountAdmin(r gin.IRouter, sv *Service) {
 	r.POST("/continuations/:id/charges/:cid/retry", a.retry)
 	r.POST("/continuations/:id/charges/:cid/capture", a.operate((*Service).Capture))
 	r.POST("/continuations/:id/charges/:cid/cancel", a.operate((*Service).Cancel))
+	r.POST("/continuations/:id/charges/:cid/conclude", a.conclude)
 	r.GET("/continuation-settings", a.settings)
 	r.PUT("/continuation-settings", a.saveSettings)
 }
@@ -165,6 +168,23 @@ func (a *api) operate(op func(*Service, context.Context, int64, int64, string) (
 	}
 }
 
+// ConcludeJSON is the body of POST /continuations/:id/charges/:cid/conclude.
+type ConcludeJSON struct {
+	ProviderID string `json:"provider_id"` // the transaction found at the provider; "" for none
+	Reason     string `json:"reason"`
+}
+
+func (a *api) conclude(c *gin.Context) {
+	var body ConcludeJSON
+	if err := c.ShouldBindJSON(&body); err != nil {
+		httpapi.Fail(c, http.StatusBadRequest, "invalid_json", err.Error(), "")
+		return
+	}
+	a.operate(func(sv *Service, ctx context.Context, id, cid int64, actor string) (settlement.Result, error) {
+		return sv.Conclude(ctx, id, cid, body.ProviderID, body.Reason, actor)
+	})(c)
+}
+
 func (a *api) settings(c *gin.Context) {
 	s, err := a.sv.Settings(c.Request.Context())
 	if err != nil {
@@ -207,7 +227,7 @@ func (a *api) fail(c *gin.Context, err error) {
 			details[i] = httpapi.Detail{Code: e.Code, Message: e.Message, Field: e.Field}
 		}
 		status := http.StatusUnprocessableEntity
-		if errors.Is(err, ErrRefused) && len(v) > 0 && (v[0].Field == "charge" || v[0].Code == "stopped") {
+		if errors.Is(err, ErrRefused) && len(v) > 0 && (v[0].Field == "charge" || v[0].Code == "stopped" || v[0].Code == "not_this_charge") {
 			status = http.StatusConflict
 		}
 		httpapi.FailDetails(c, status, details)

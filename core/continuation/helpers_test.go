@@ -3,7 +3,6 @@ package continuation_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -48,6 +47,7 @@ const adminMail = "admin@example.jp"
 type world struct {
 	t      testing.TB
 	st     *store.Store
+	key    string // the master key, as KESSAI_MASTER_KEY takes it
 	box    *secret.Box
 	sb     *sandbox.Server
 	sbURL  string
@@ -76,13 +76,16 @@ func newWorld(t testing.TB, st *store.Store) *world {
 	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{sbShop}})
 	ts := httptest.NewServer(sb)
 	t.Cleanup(func() { ts.Close(); _ = sb.Close() })
-	key := make([]byte, secret.KeySize)
-	_, _ = rand.Read(key)
-	box, err := secret.New(key)
+	key := secret.NewKey()
+	raw, err := secret.ParseKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, st: st, box: box, sb: sb, sbURL: ts.URL, smtp: mailtest.Start(t), tokens: map[string][2]string{}}
+	box, err := secret.New(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, st: st, key: key, box: box, sb: sb, sbURL: ts.URL, smtp: mailtest.Start(t), tokens: map[string][2]string{}}
 	// The dispatcher's clock is an hour ahead of the wall clock that stamps new rows, and moves
 	// only when a test says: a failed attempt is retried when the test advances it, never
 	// inside the same DispatchOnce.

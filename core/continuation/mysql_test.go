@@ -27,6 +27,13 @@ import (
 // openShared opens n stores on one fresh MariaDB database, as n kessaid processes would.
 func openShared(t testing.TB, n int) []*store.Store {
 	t.Helper()
+	sts, _ := openSharedDSN(t, n)
+	return sts
+}
+
+// openSharedDSN is openShared, with the database's DSN for a kessaid process of its own.
+func openSharedDSN(t testing.TB, n int) ([]*store.Store, string) {
+	t.Helper()
 	dsn := storetest.NewMySQLDatabase(t)
 	var out []*store.Store
 	for i := range n {
@@ -42,7 +49,7 @@ func openShared(t testing.TB, n int) []*store.Store {
 		}
 		out = append(out, st)
 	}
-	return out
+	return out, dsn
 }
 
 // seed creates n contracts due on 2024-05-10 in one transaction; the contract at index ng

@@ -19,10 +19,6 @@ import (
 	"github.com/kessai/kessai/webhooks/outbox"
 )
 
-// codeNotSent is the code settlement.Resolve records on a charge whose runner died after
-// claiming the period and before sending it: nothing reached the provider.
-const codeNotSent = settlement.CodeNotSent
-
 // Observer is what a change of a charge's settlement does to its contract, on every path that
 // records one: the run's own answer, 再決済, the janitor or the provider's notification
 // proving an answer that was lost, an admin's 売上計上 or 取消. Register it with
@@ -75,8 +71,9 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 	case to == settlement.Failed:
 		result = kmail.NG
 	default:
-		// Unknown sends nothing: no one knows yet whether money moved.
-		return nil
+		// Unknown tells nobody outside yet (no one knows whether money moved), but a person
+		// can look the charge up at the provider by its merchant reference.
+		return r.logUnknown(ctx, tx, ch, s, c)
 	}
 	var con Contract
 	if err := tx.First(&con, ch.ContinuationID).Error; err != nil {
@@ -89,13 +86,38 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 	if _, err := hook.Publish(ctx, tx, con.ShopID, typ, eventData(con, ch, s, c.Result)); err != nil {
 		return err
 	}
-	if result == kmail.NG && c.Result.Code == codeNotSent {
-		// The runner died before sending: nothing was charged and nothing was declined, so
-		// there is nothing to tell the contractor. The charge is 決済エラー all the same, so
-		// that the admin may 再決済 the period.
+	if result == kmail.NG && c.Result.Code == settlement.CodeNotCharged {
+		// A person found that the provider never took the charge: nothing was charged and
+		// nothing declined, so there is nothing to tell the contractor. The period may be
+		// charged again (再決済).
 		return nil
 	}
 	return r.mailContractor(ctx, tx, con, ch, s, result, c.Result)
+}
+
+// logUnknown writes the 決済エラーログ row of a charge that was sent and whose answer was
+// lost (確認中), with the merchant reference (shop_transaction_no) to look it up by at the
+// provider.
+func (r *Runner) logUnknown(ctx context.Context, tx *gorm.DB, ch Charge, s *settlement.Settlement, c settlement.Change) error {
+	var con Contract
+	if err := tx.Select("id", "order_id").First(&con, ch.ContinuationID).Error; err != nil {
+		return fmt.Errorf("charge %d: contract %d: %w", ch.ID, ch.ContinuationID, err)
+	}
+	attempt := s.Attempt
+	if c.Attempt != nil && c.Attempt.AttemptNo != "" {
+		attempt = c.Attempt.AttemptNo
+	}
+	data := map[string]any{
+		"settlement_id": s.ID, "order_id": con.OrderID, "continuation_id": con.ID, "charge_id": ch.ID,
+		"period": ch.Period.String(), "amount": ch.Amount, "attempt": attempt, "shop_transaction_no": attempt,
+		"operation": settlement.OpCharge.Label(), "status": settlement.Unknown.Label(),
+		"message": fmt.Sprintf(msgChargeUnknown, attempt),
+	}
+	if len(c.Result.Messages) > 0 {
+		data["cause"] = strings.Join(c.Result.Messages, " / ")
+	}
+	oid := con.OrderID
+	return errlog.Write(ctx, tx, s.TransID, s.Module, strings.ToUpper(s.Module)+" CONTINUATION UNKNOWN", data, &oid)
 }
 
 // moveCharge writes the charge row's new status in tx, from the status it was read with. A

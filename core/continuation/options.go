@@ -103,6 +103,11 @@ const (
 	msgNotFailed    = "再決済できるのは決済エラーの課金だけです。"
 	msgStoppedRetry = "停止中の契約は再決済できません。"
 	msgNoAdminMail  = "自動継続課金処理結果メールの宛先が設定されていません。"
+	// msgChargeUnknown is the 決済エラーログ message of a charge whose answer was lost.
+	msgChargeUnknown = "課金の応答がなく、決済代行会社で課金されたか確認中です。決済代行会社の管理画面で加盟店取引ID %s の取引を確認してください。通知が届けば自動で確定します。次回以降の課金は通常どおり行われます。"
+	msgReason        = "確定の理由を入力してください。"
+	msgNotLost       = "確定できるのは応答がなく確認中の課金だけです。"
+	msgNotBelieved   = "指定された決済IDの取引を、この課金（加盟店取引ID %s）の取引として確認できませんでした。"
 )
 
 // saveSettings validates and writes the options in tx.

@@ -52,10 +52,15 @@ type Options struct {
 	// CallTimeout is how long one charge call may take (the settlement service bounds the
 	// call itself); Lease is measured from it [45s].
 	CallTimeout time.Duration
-	// Lease is how long a claimed charge counts as in flight for the run's summary: a charge
-	// still pending after it belongs to a runner that died, and is reported as 確認中
+	// Lease is how long a claimed period may wait for its call. A runner claims a period
+	// right before sending it, so one still unsent when the lease runs out belongs to a runner
+	// that died: it is given back, for another runner or the next run to charge
 	// [CallTimeout + 1m].
 	Lease time.Duration
+	// MaxWait bounds how long a run with nothing left to claim waits for the claims that other
+	// runners hold on its day (they are given back or resolved once their leases run out), so
+	// that the day's result mail goes out once every claim is settled [2 × Lease].
+	MaxWait time.Duration
 	// MaxAdminBlocks caps the per-contract blocks in the admin's result mail: every
 	// 異常 block first, then 正常 ones [1000]. Welcart lists them all, but a run of 100,000
 	// contracts would make a mail no server accepts.
@@ -69,6 +74,48 @@ type Runner struct {
 	mods        Adapters
 	settlements Settlements
 	opt         Options
+
+	mu      sync.Mutex
+	running int           // Runs in progress
+	idle    chan struct{} // closed while none is
+}
+
+func closed() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+func (r *Runner) enter() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == 0 {
+		r.idle = make(chan struct{})
+	}
+	r.running++
+}
+
+func (r *Runner) leave() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running--; r.running == 0 {
+		close(r.idle)
+	}
+}
+
+// Wait returns once no Run is in progress, or with ctx's error. A run stopped by its context
+// still finishes the charges it sent and records their answers; a daemon shutting down waits
+// for that before it stops the adapters the calls go through.
+func (r *Runner) Wait(ctx context.Context) error {
+	r.mu.Lock()
+	idle := r.idle
+	r.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("continuation: runs still sending: %w", ctx.Err())
+	}
 }
 
 // NewRunner returns a runner over st. box opens the contracts' tokens. Every charge goes
@@ -90,26 +137,34 @@ func NewRunner(st *store.Store, box *secret.Box, mods Adapters, settlements Sett
 	if opt.CallTimeout <= 0 {
 		opt.CallTimeout = 45 * time.Second
 	}
-	if opt.Lease <= opt.CallTimeout {
+	if opt.Lease <= 0 {
 		opt.Lease = opt.CallTimeout + time.Minute
+	}
+	if opt.MaxWait <= 0 {
+		opt.MaxWait = 2 * opt.Lease
 	}
 	if opt.MaxAdminBlocks <= 0 {
 		opt.MaxAdminBlocks = 1000
 	}
-	return &Runner{st: st, box: box, mods: mods, settlements: settlements, opt: opt}
+	return &Runner{st: st, box: box, mods: mods, settlements: settlements, opt: opt, idle: closed()}
 }
 
 // Report is what one Run did.
 type Report struct {
-	Date     Date
-	Claimed  int // periods this runner claimed
-	Charged  int // 仮売上 or 売上計上
-	Failed   int // 決済エラー
-	Unknown  int // no answer: the janitor asks the provider
-	Skipped  int // due, but the period already had a charge: dates moved on, nothing charged
-	Renewed  int // 次回契約更新日 moved on without a charge
-	Mailed   bool
-	Duration time.Duration
+	Date    Date
+	Claimed int // periods this runner claimed
+	Charged int // 仮売上 or 売上計上
+	Failed  int // 決済エラー
+	// Unknown are charges sent whose answer was lost (確認中): atone's notification, the
+	// janitor or a person settles them; they are never sent again.
+	Unknown int
+	// GivenBack are claimed periods that were never sent, given back for the next run: this
+	// runner's own when it was stopped, and those of runners that died.
+	GivenBack int
+	Skipped   int // due, but the period already had a charge: dates moved on, nothing charged
+	Renewed   int // 次回契約更新日 moved on without a charge
+	Mailed    bool
+	Duration  time.Duration
 	// ChargeTimes are the durations of this runner's charges (call and record), for the
 	// benchmark's percentiles.
 	ChargeTimes []time.Duration
@@ -127,11 +182,19 @@ type claimed struct {
 }
 
 // Run charges every contract due on day (次回課金日 ≤ day, 継続中, order not cancelled), one
-// period per contract, then sends the admin's result mail if this runner is the last one
-// working on day. Several runners may run the same day at once; each period is charged by
-// exactly one of them. Business outcomes are in the Report; the error is about kessai itself
-// (database down), and the Report says how far the run got.
+// period per contract, then sends the admin's result mail once every claim of the day is
+// settled (by whichever runner finishes last). Several runners may run the same day at once;
+// each period is charged by exactly one of them. Periods that runners which died had claimed
+// and never sent are given back and charged here; those they sent are left to the settlement
+// engine's recovery, which this run asks once their claims have lapsed.
+//
+// When ctx ends, no more periods are claimed, the charges already sent finish on a context of
+// their own and are recorded, and the periods claimed but not sent are given back for the next
+// run. Business outcomes are in the Report; the error is about kessai itself (database down)
+// or says the run was stopped, and the Report says how far it got.
 func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
+	r.enter()
+	defer r.leave()
 	start := time.Now()
 	rep := Report{Date: day}
 	if err := r.startRun(ctx, day); err != nil {
@@ -139,114 +202,178 @@ func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
 	}
 	cache := &runCache{r: r, settings: map[string]moduleSettings{}}
 	var errs []error
-	for try := 0; ; try++ {
+	var waitUntil time.Time
+	for try := 0; ctx.Err() == nil; try++ {
+		n, err := r.recover(ctx, day)
+		rep.GivenBack += n
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
 		if err := r.drain(ctx, day, cache, &rep); err != nil {
 			errs = append(errs, err)
 			break
 		}
-		n, err := r.renew(ctx, day)
+		if ctx.Err() != nil {
+			break
+		}
+		n, err = r.renew(ctx, day)
 		rep.Renewed += n
 		if err != nil {
 			errs = append(errs, err)
 			break
 		}
-		mailed, due, err := r.finish(ctx, day)
+		mailed, held, err := r.finish(ctx, day)
 		if err != nil {
 			errs = append(errs, err)
 			break
 		}
 		rep.Mailed = rep.Mailed || mailed
-		// Due contracts we could not claim are held by another runner's claim (it will send
-		// the mail when it is done) or by an admin's edit for a moment: look again shortly.
-		if due == 0 || try >= 4 {
-			if due > 0 {
-				r.opt.Log.Info("continuation: due contracts held by others; leaving the result mail to them", "date", day.String(), "due", due)
-			}
+		if held == 0 {
+			break
+		}
+		// Due contracts we could not claim are locked by another runner's claim or an admin's
+		// edit for a moment; claims others hold are answered by them, or given back (or
+		// resolved) here once their leases run out.
+		if waitUntil.IsZero() {
+			waitUntil = time.Now().Add(r.opt.MaxWait)
+		}
+		if time.Now().After(waitUntil) {
+			r.opt.Log.Info("continuation: claims held by others; leaving the result mail to them", "date", day.String(), "held", held)
 			break
 		}
 		select {
 		case <-ctx.Done():
-			errs = append(errs, ctx.Err())
-		case <-time.After(time.Duration(200*(try+1)) * time.Millisecond):
-			continue
+		case <-time.After(min(200*time.Millisecond<<min(try, 4), 2*time.Second)):
 		}
-		break
+	}
+	// What this run did is recorded, and days that runners left unfinished are closed, even
+	// when it was stopped.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if ctx.Err() != nil {
+		mailed, _, err := r.finish(bctx, day)
+		rep.Mailed = rep.Mailed || mailed
+		errs = append(errs, err, fmt.Errorf("continuation run %s stopped: %w", day, ctx.Err()))
+	}
+	errs = append(errs, r.finishEarlier(bctx, day))
+	now := r.opt.Clock.Now().UTC()
+	if err := r.st.DB.WithContext(bctx).Model(&runRow{}).Where("run_date = ?", day).Updates(map[string]any{"finished_at": now, "updated_at": now}).Error; err != nil {
+		errs = append(errs, fmt.Errorf("continuation run %s: %w", day, err))
 	}
 	rep.Duration = time.Since(start)
 	r.opt.Log.Info("continuation run", "date", day.String(), "claimed", rep.Claimed, "charged", rep.Charged,
-		"failed", rep.Failed, "unknown", rep.Unknown, "skipped", rep.Skipped, "renewed", rep.Renewed,
+		"failed", rep.Failed, "unknown", rep.Unknown, "given_back", rep.GivenBack, "skipped", rep.Skipped, "renewed", rep.Renewed,
 		"admin_mail", rep.Mailed, "took", rep.Duration.Round(time.Millisecond))
 	return rep, errors.Join(errs...)
 }
 
-// drain claims batch after batch and charges them with Workers calls at once, the next claim
-// overlapping the current calls, until no due contract is left to claim.
+// tally is how one claimed period counts in the run's report.
+type tally int
+
+const (
+	tallyCharged tally = iota
+	tallyFailed
+	tallyUnknown
+	tallyGivenBack
+)
+
+// drain claims due contracts only for workers that are free, and charges each at once: a
+// period is claimed right before its call, so a runner that dies leaves next to nothing
+// claimed and unsent. It stops when nothing due is left to claim or ctx ends, and returns
+// once every charge it started is recorded.
 func (r *Runner) drain(ctx context.Context, day Date, cache *runCache, rep *Report) error {
-	work := make(chan *claimed, r.opt.Batch)
+	slots := make(chan struct{}, r.opt.Workers)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var errs []error
-	for range r.opt.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range work {
-				t0 := time.Now()
-				res, err := r.charge(ctx, it, cache)
-				d := time.Since(t0)
-				mu.Lock()
-				rep.ChargeTimes = append(rep.ChargeTimes, d)
-				if err != nil {
-					errs = append(errs, err)
-				}
-				switch res {
-				case kmail.OK:
-					rep.Charged++
-				case kmail.NG:
-					rep.Failed++
-				default:
-					rep.Unknown++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	var claimErr error
 	for ctx.Err() == nil {
-		batch, skipped, err := r.claim(ctx, day)
+		n := take(ctx, slots, r.opt.Batch)
+		if n == 0 {
+			break
+		}
+		batch, skipped, err := r.claim(ctx, day, n)
+		for range n - len(batch) {
+			<-slots
+		}
 		if err != nil {
-			claimErr = err
+			if ctx.Err() == nil {
+				errs = append(errs, err)
+			}
 			break
 		}
 		mu.Lock()
 		rep.Claimed += len(batch)
 		rep.Skipped += skipped
 		mu.Unlock()
+		for _, it := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				t0 := time.Now()
+				res, err := r.charge(ctx, it, cache)
+				mu.Lock()
+				defer mu.Unlock()
+				if res != tallyGivenBack {
+					rep.ChargeTimes = append(rep.ChargeTimes, time.Since(t0))
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+				switch res {
+				case tallyCharged:
+					rep.Charged++
+				case tallyFailed:
+					rep.Failed++
+				case tallyGivenBack:
+					rep.GivenBack++
+				default:
+					rep.Unknown++
+				}
+			}()
+		}
 		if len(batch) == 0 && skipped == 0 {
 			break
 		}
-		for _, it := range batch {
-			work <- it
-		}
 	}
-	close(work)
 	wg.Wait()
-	return errors.Join(append(errs, claimErr)...)
+	return errors.Join(errs...)
 }
 
-// claim takes up to Batch due contracts nobody else holds and, in the same transaction,
+// take waits for one free slot and takes up to limit that are free, or returns 0 when ctx
+// ends first.
+func take(ctx context.Context, slots chan struct{}, limit int) int {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < limit {
+		select {
+		case slots <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// claim takes up to n due contracts nobody else holds and, in the same transaction,
 // writes each period's pending charge and settlement and moves the contract's dates on. Once
 // it commits, the period is this runner's alone: another runner no longer sees it as due, and
 // the unique key (continuation_id, period, attempt) stands behind that. A period that already
 // has a charge (an admin moved 次回課金日 back) is not charged again; its dates just move on.
-func (r *Runner) claim(ctx context.Context, day Date) ([]*claimed, int, error) {
+func (r *Runner) claim(ctx context.Context, day Date, n int) ([]*claimed, int, error) {
 	var out []*claimed
 	skipped := 0
 	now := r.opt.Clock.Now().UTC()
 	leaseEnd := now.Add(r.opt.Lease)
 	err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var cs []Contract
-		q := r.dueQuery(tx, day).Select("c.*").Order("c.next_charging, c.id").Limit(r.opt.Batch)
+		q := r.dueQuery(tx, day).Select("c.*").Order("c.next_charging, c.id").Limit(n)
 		if err := r.st.SkipLocked(q).Find(&cs).Error; err != nil {
 			return err
 		}
@@ -333,20 +460,19 @@ func renewal(c Contract, day Date) Date {
 }
 
 // newCharge inserts ch and its pending settlement, linked both ways. The settlement's
-// ResolveAfter is the end of the lease: should this runner die before the answer is
-// recorded, the janitor may look after that, and not before.
+// ResolveAfter is the end of the period's lease: should this runner die before it sends the
+// charge, the period is given back after that (giveBackLapsed), and not before.
 //
-// The period's claim is the settlement's too, lapsed from the start: the charge's own claim
-// (settlement.Service.Charge) takes it over without a wait, and should this runner die
-// before it sends, the janitor finds a lapsed claim without an attempt once ResolveAfter
-// comes and records the charge as never sent (決済エラー, which the admin may 再決済).
-// Without a claim nothing would ever look at that pending settlement again.
+// The settlement carries a claim lapsed from the start, so that the charge's own claim
+// (settlement.Service.Charge) takes it over without a wait. The engine's recovery leaves a
+// charge without an attempt alone: nothing was sent, so there is nothing to ask the provider,
+// and the period is the runner's to give back.
 func (r *Runner) newCharge(ctx context.Context, tx *gorm.DB, c Contract, ch *Charge, leaseEnd time.Time, note string) (*settlement.Settlement, error) {
 	if err := tx.Create(ch).Error; err != nil {
 		return nil, fmt.Errorf("contract %d period %s: charge: %w", c.ID, ch.Period, err)
 	}
 	id := settlement.NewTransID()
-	claimed := r.opt.Clock.Now().UTC()
+	claimed := r.opt.Clock.Now().UTC().Add(-time.Second) // lapsed from the start
 	s := &settlement.Settlement{OrderID: c.OrderID, ShopID: c.ShopID, ContinuationChargeID: &ch.ID, Module: c.Module,
 		SettlementCode: c.Acting, TransID: id, Attempt: id + "-1", Amount: ch.Amount, Status: settlement.Pending, ResolveAfter: &leaseEnd,
 		ClaimedBy: Actor, ClaimedUntil: &claimed}
@@ -376,14 +502,19 @@ func chargeOrder(c Contract, o order.Order, attempt string, amount int64) plugin
 }
 
 // charge sends one claimed period through the settlement service and says how it counts in
-// the run's summary. What the answer does to the contract (charge row, mail, event) is the
+// the run's report. What the answer does to the contract (charge row, mail, event) is the
 // runner's Observer's, in the transaction that records it.
-func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (kmail.Result, error) {
+func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (tally, error) {
 	if ctx.Err() != nil {
-		// The daemon is stopping before this period was sent: give the claim back, so the
-		// next run charges it, rather than calling it 決済エラー and mailing the buyer so.
-		return kmail.Unknown, r.unclaim(context.WithoutCancel(ctx), it)
+		// The run is stopping before this period was sent: give it back for the next run,
+		// rather than calling it 決済エラー and mailing the buyer so.
+		if _, err := r.unclaim(context.WithoutCancel(ctx), it); err != nil {
+			return tallyUnknown, fmt.Errorf("continuation %d period %s: give back: %w", it.c.ID, it.ch.Period, err)
+		}
+		return tallyGivenBack, nil
 	}
+	// From here the period is sent: a stop does not cut the charge off.
+	ctx = context.WithoutCancel(ctx)
 	ms := cache.module(ctx, it.c.Module)
 	token, first, err := it.c.secrets(r.box)
 	if err != nil {
@@ -395,54 +526,161 @@ func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (kmai
 	}
 	req := plugins.ChargeRequest{Token: token, RelatedProviderID: first,
 		Order: chargeOrder(it.c, it.o, it.s.Attempt, it.ch.Amount), Settle: ms.immediate}
-	// Once it is under way the charge is the settlement service's: a stop does not cut it off.
-	res, err := r.settlements.Charge(context.WithoutCancel(ctx), it.s, req, Actor)
+	res, err := r.settlements.Charge(ctx, it.s, req, Actor)
 	if errors.Is(err, settlement.ErrBusy) {
-		// Recovery took the period over (this runner held it past its lease) and recorded it
-		// as never sent; nothing was sent from here.
+		// This runner held the period past its lease and another gave it back (or took the
+		// charge over): nothing was sent from here.
 		cur, lerr := settlement.Load(ctx, r.st.DB, it.s.ID)
+		if errors.Is(lerr, gorm.ErrRecordNotFound) {
+			return tallyGivenBack, nil
+		}
 		if lerr != nil {
-			return kmail.Unknown, lerr
+			return tallyUnknown, lerr
 		}
 		return counted(cur.Status, true), nil
 	}
 	if err != nil {
-		return kmail.Unknown, fmt.Errorf("continuation %d period %s: %w", it.c.ID, it.ch.Period, err)
+		return tallyUnknown, fmt.Errorf("continuation %d period %s: %w", it.c.ID, it.ch.Period, err)
 	}
 	return counted(res.Settlement.Status, res.Outcome == plugins.Processed), nil
 }
 
-// counted is how a recorded charge counts in the run's summary: 正常 when the provider
+// counted is how a recorded charge counts in the run's report: 正常 when the provider
 // processed it into 仮売上 or 売上計上, 異常 for 決済エラー, 確認中 while its answer is unknown.
-func counted(st settlement.Status, processed bool) kmail.Result {
+func counted(st settlement.Status, processed bool) tally {
 	switch st {
 	case settlement.Authorized, settlement.Captured:
 		if processed {
-			return kmail.OK
+			return tallyCharged
 		}
 	case settlement.Failed:
-		return kmail.NG
+		return tallyFailed
 	}
-	return kmail.Unknown
+	return tallyUnknown
 }
 
-// unclaim undoes a claim whose charge was never sent: the pending settlement and charge go,
-// and the contract's dates return to where they were (only if nobody moved them since).
-func (r *Runner) unclaim(ctx context.Context, it *claimed) error {
-	return r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Contract{}).Where("id = ? AND next_charging = ?", it.c.ID, it.next.NextCharging).
-			Updates(map[string]any{"next_charging": it.c.NextCharging, "next_contracting": it.c.NextContracting})
-		if res.Error != nil {
-			return fmt.Errorf("contract %d: give back the claim: %w", it.c.ID, res.Error)
-		}
-		if err := tx.Where("settlement_id = ?", it.s.ID).Delete(&settlement.History{}).Error; err != nil {
+// unclaim gives back a period this runner claimed and did not send: the contract's dates
+// return to where they were before the claim (only if nobody moved them since).
+func (r *Runner) unclaim(ctx context.Context, it *claimed) (bool, error) {
+	var back bool
+	err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if back, err = giveBack(ctx, tx, it.ch, it.s); err != nil || !back {
 			return err
 		}
-		if err := tx.Delete(&Charge{}, it.ch.ID).Error; err != nil {
-			return err
-		}
-		return tx.Where("id = ? AND status = ?", it.s.ID, settlement.Pending).Delete(&settlement.Settlement{}).Error
+		return tx.Model(&Contract{}).Where("id = ? AND next_charging = ?", it.c.ID, it.next.NextCharging).
+			Updates(map[string]any{"next_charging": it.c.NextCharging, "next_contracting": it.c.NextContracting}).Error
 	})
+	return back, err
+}
+
+// giveBack removes, in tx, the pending settlement and the row of charge ch, which was never
+// sent, and reports whether it did: false means the charge was sent (or changed) meanwhile,
+// and nothing was removed. The caller returns the contract's dates.
+func giveBack(ctx context.Context, tx *gorm.DB, ch Charge, s *settlement.Settlement) (bool, error) {
+	err := settlement.Discard(ctx, tx, s)
+	if errors.Is(err, settlement.ErrConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := tx.Where("id = ? AND status = ?", ch.ID, settlement.Pending).Delete(&Charge{}).Error; err != nil {
+		return false, fmt.Errorf("charge %d: %w", ch.ID, err)
+	}
+	return true, nil
+}
+
+// recover is what a run does first and while it waits for others: it gives back the periods
+// of runners that died before sending them (any day), and asks the settlement engine about
+// the day's charges that were sent by runners that died before recording the answer, as the
+// janitor would, so that the day can be closed.
+func (r *Runner) recover(ctx context.Context, day Date) (int, error) {
+	n, err := r.giveBackLapsed(ctx)
+	if err != nil {
+		return n, err
+	}
+	now := r.opt.Clock.Now().UTC()
+	var ids []int64
+	err = r.st.DB.WithContext(ctx).Table("continuation_charges AS ch").Joins("JOIN settlements s ON s.id = ch.settlement_id").
+		Where("ch.run_date = ? AND ch.status = ? AND s.status = ? AND s.claimed_until < ?", day, settlement.Pending, settlement.Pending, now).
+		Where("EXISTS (SELECT 1 FROM settlement_attempts a WHERE a.settlement_id = s.id)").
+		Pluck("s.id", &ids).Error
+	if err != nil {
+		return n, fmt.Errorf("continuation %s: lapsed charges: %w", day, err)
+	}
+	for _, id := range ids {
+		if _, err := r.settlements.Resolve(ctx, id, Actor); err != nil && !errors.Is(err, settlement.ErrUnresolved) {
+			r.opt.Log.Warn("continuation: resolve a charge whose runner died", "settlement", id, "err", err)
+		}
+	}
+	return n, nil
+}
+
+// giveBackLapsed gives back the periods whose lease ran out before their charge was sent
+// (the runner that claimed them died, or was stopped without giving them back): the pending
+// settlement and the charge row go, and 次回課金日 returns to the period (only if nobody
+// moved it since), so that the next run charges it. 次回契約更新日 stays where the claim
+// moved it: past the run's day, where the day's renewal puts it whether or not it charges.
+// Rows are taken SKIP LOCKED, so replicas give back disjoint ones; a charge sent meanwhile
+// is left alone.
+func (r *Runner) giveBackLapsed(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, more := 0, false
+		err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			now := r.opt.Clock.Now().UTC()
+			var rows []struct {
+				ChargeID, SettlementID int64
+			}
+			// From the settlements' (status, resolve_after) index: this runs every few seconds.
+			q := tx.Table("settlements AS s").Joins("JOIN continuation_charges ch ON ch.id = s.continuation_charge_id").
+				Select("ch.id AS charge_id", "s.id AS settlement_id").
+				Where("s.status = ? AND s.resolve_after <= ? AND s.continuation_charge_id IS NOT NULL AND s.wc_trans_id = ''", settlement.Pending, now).
+				Where("s.claimed_until IS NULL OR s.claimed_until < ?", now).
+				Where("ch.status = ?", settlement.Pending).
+				Where("NOT EXISTS (SELECT 1 FROM settlement_attempts a WHERE a.settlement_id = s.id)").
+				Order("s.resolve_after").Limit(r.opt.Batch)
+			if err := r.st.SkipLocked(q).Scan(&rows).Error; err != nil {
+				return err
+			}
+			more = len(rows) == r.opt.Batch
+			for _, row := range rows {
+				var ch Charge
+				if err := tx.First(&ch, row.ChargeID).Error; err != nil {
+					return err
+				}
+				s, err := settlement.Load(ctx, tx, row.SettlementID)
+				if err != nil {
+					return err
+				}
+				back, err := giveBack(ctx, tx, ch, s)
+				if err != nil || !back {
+					return err
+				}
+				var c Contract
+				if err := tx.First(&c, ch.ContinuationID).Error; err != nil {
+					return err
+				}
+				err = tx.Model(&Contract{}).Where("id = ? AND next_charging = ?", c.ID, c.Schedule().NextCharging(ch.Period)).
+					Updates(map[string]any{"next_charging": ch.Period, "updated_at": now}).Error
+				if err != nil {
+					return fmt.Errorf("contract %d: give back period %s: %w", c.ID, ch.Period, err)
+				}
+				r.opt.Log.Info("continuation: gave back a period claimed and never sent", "contract", c.ID, "period", ch.Period.String(),
+					"claimed_by_run", ch.RunDate.String())
+				n++
+			}
+			return nil
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("continuation: give back lapsed claims: %w", err)
+		}
+		if !more {
+			return total, nil
+		}
+	}
 }
 
 // EventData is the data of the continuation.charged and continuation.failed webhooks.
@@ -568,18 +806,16 @@ func (r *Runner) renew(ctx context.Context, day Date) (int, error) {
 	}
 }
 
-// finish decides, under the lock of the day's run row, whether this runner is the last one
-// working on day, and if so queues the admin's result mail (once: the row remembers, and the
-// outbox event id is unique). It returns how many contracts are still due, which are held by
-// another runner's claim.
-func (r *Runner) finish(ctx context.Context, day Date) (mailed bool, due int64, err error) {
+// finish decides, under the lock of the day's run row, whether every claim of the day is
+// settled, and if so queues the admin's result mail (once: the row remembers, and the outbox
+// event id is unique). It returns how much of the day is still held: contracts still due on
+// it (claimed by nobody yet, or locked by another runner's claim for a moment) and charges
+// still pending (sent and waiting for their answer, or claimed and not yet sent).
+func (r *Runner) finish(ctx context.Context, day Date) (mailed bool, held int64, err error) {
 	now := r.opt.Clock.Now().UTC()
 	err = r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var run runRow
 		if err := r.st.ForUpdate(tx.Where("run_date = ?", day)).First(&run).Error; err != nil {
-			return err
-		}
-		if err := tx.Model(&runRow{}).Where("run_date = ?", day).Updates(map[string]any{"finished_at": now, "updated_at": now}).Error; err != nil {
 			return err
 		}
 		if run.MailedAt != nil {
@@ -587,15 +823,18 @@ func (r *Runner) finish(ctx context.Context, day Date) (mailed bool, due int64, 
 		}
 		// Read after the lock, so the snapshot holds every charge recorded by runners that
 		// finished before us.
+		var due, pending int64
 		if err := r.dueQuery(tx, day).Count(&due).Error; err != nil {
 			return err
 		}
-		var inFlight int64
-		err := tx.Model(&Charge{}).Where("run_date = ? AND status = ? AND updated_at > ?", day, settlement.Pending, now.Add(-r.opt.Lease)).Count(&inFlight).Error
+		// A charge is held while its settlement has no answer: claimed and not sent yet, or
+		// sent and waiting.
+		err := tx.Table("continuation_charges AS ch").Joins("JOIN settlements s ON s.id = ch.settlement_id").
+			Where("ch.run_date = ? AND ch.status = ? AND s.status = ?", day, settlement.Pending, settlement.Pending).Count(&pending).Error
 		if err != nil {
 			return err
 		}
-		if due > 0 || inFlight > 0 {
+		if held = due + pending; held > 0 {
 			return nil
 		}
 		msg, n, err := r.adminMail(ctx, tx, day, now)
@@ -614,9 +853,44 @@ func (r *Runner) finish(ctx context.Context, day Date) (mailed bool, due int64, 
 		return tx.Model(&runRow{}).Where("run_date = ?", day).Update("mailed_at", now).Error
 	})
 	if err != nil {
-		return false, due, fmt.Errorf("continuation finish %s: %w", day, err)
+		return false, held, fmt.Errorf("continuation finish %s: %w", day, err)
 	}
-	return mailed, due, nil
+	return mailed, held, nil
+}
+
+// finishEarlier sends the result mail of the days before day (up to 60) that runners left
+// with charges and without their mail: a runner that died, or was stopped, before the last
+// claim of its day was settled.
+func (r *Runner) finishEarlier(ctx context.Context, day Date) error {
+	var days []Date
+	err := r.st.DB.WithContext(ctx).Model(&runRow{}).
+		Where("mailed_at IS NULL AND run_date < ? AND run_date >= ?", day, day.AddDays(-60)).
+		Where("EXISTS (SELECT 1 FROM continuation_charges ch WHERE ch.run_date = continuation_runs.run_date)").
+		Order("run_date").Pluck("run_date", &days).Error
+	if err != nil {
+		return fmt.Errorf("continuation: unfinished days: %w", err)
+	}
+	var errs []error
+	for _, d := range days {
+		if _, _, err := r.finish(ctx, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Recover is the runs' share of the janitor, for every replica to call every few seconds: it
+// gives back the periods of runners that died before sending them, and sends the result mail
+// of days (up to today) whose runners stopped before every claim was settled.
+func (r *Runner) Recover(ctx context.Context) error {
+	n, err := r.giveBackLapsed(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		r.opt.Log.Info("continuation: periods given back for the next run", "periods", n)
+	}
+	return r.finishEarlier(ctx, DateOf(r.opt.Clock.Now(), Tokyo).AddDays(1))
 }
 
 // adminMail builds the result mail from every charge of the day's run, whoever made it.

@@ -2,9 +2,7 @@ package continuation_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store/storetest"
-	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/atone"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 	"github.com/kessai/kessai/webhooks/hook"
@@ -353,83 +350,6 @@ func TestContinuationOverdueContractOnePeriodPerRun(t *testing.T) {
 	if len(chs) != 2 || chs[0].Period == chs[1].Period {
 		t.Fatalf("charges %+v", chs)
 	}
-}
-
-// diesBeforeSending is the settlement service of a runner that dies between claiming a period
-// and sending its charge: the call never reaches the engine.
-type diesBeforeSending struct{ *settlement.Service }
-
-func (diesBeforeSending) Charge(context.Context, *settlement.Settlement, plugins.ChargeRequest, string) (settlement.Result, error) {
-	return settlement.Result{}, errors.New("the runner's process died")
-}
-
-// A runner that dies after claiming a period and before sending it leaves a pending charge
-// that nothing was sent for. The janitor records it as 決済エラー (KESSAI_NOT_SENT), which the
-// shop hears as continuation.failed; the contractor is not mailed, since nothing was charged
-// or declined; and the admin may 再決済 the period.
-func TestContinuationRunnerDiesBeforeSending(t *testing.T) {
-	st := storetest.SQLite(t)
-	w := newWorld(t, st)
-	w.useInProcess(nil)
-	const to = "died@example.jp"
-	c := w.create(spec{ordered: tokyoAt(2024, 4, 10, 9, 0), frequency: 1, chargingDay: 10, email: to})
-	if _, _, err := hook.NewEndpoints(st.DB, w.box, hook.Policy{AllowHTTP: true, AllowPrivate: true}).Create(ctxT(t), w.shopID, "http://127.0.0.1:9/kessai", []hook.Type{hook.AllTypes}); err != nil {
-		t.Fatal(err)
-	}
-	events := func(typ hook.Type) int64 {
-		var n int64
-		st.DB.Table("outbox").Where("kind = ? AND payload LIKE ?", hook.Kind, `%"type":"`+string(typ)+`"%`).Count(&n)
-		return n
-	}
-	clock := clockwork.NewFakeClockAt(tokyoAt(2024, 5, 10, 1, 0))
-	healthy, ss := w.engine(st, nil, continuation.Options{Clock: clock})
-	ss.Clock = clockwork.NewFakeClockAt(time.Now())
-	dying := continuation.NewRunner(st, w.box, w.mods, diesBeforeSending{ss}, continuation.Options{Clock: clock, Log: quiet()})
-	if rep, err := dying.Run(ctxT(t), date("2024-05-10")); err == nil || rep.Claimed != 1 {
-		t.Fatalf("run: %+v %v", rep, err)
-	}
-	ch := w.charges(c.ID)[0]
-	if ch.Status != settlement.Pending {
-		t.Fatalf("charge %s", ch.Status)
-	}
-
-	t.Run("the janitor records it as never sent: 決済エラー and continuation.failed, no mail", func(t *testing.T) {
-		if n, err := ss.ResolveDue(ctxT(t), 50); err != nil || n != 1 {
-			t.Fatalf("janitor: %d %v", n, err)
-		}
-		s, _ := settlement.Load(ctxT(t), st.DB, *ch.SettlementID)
-		hs, _ := settlement.Histories(ctxT(t), st.DB, s.ID)
-		if s.Status != settlement.Failed || hs[len(hs)-1].Code != "KESSAI_NOT_SENT" {
-			t.Fatalf("settlement %s, history %+v", s.Status, hs[len(hs)-1])
-		}
-		if got := w.charges(c.ID)[0]; got.Status != settlement.Failed || !got.SettledPeriod.IsZero() {
-			t.Fatalf("charge %s settled %s", got.Status, got.SettledPeriod)
-		}
-		if n := events(hook.ContinuationFailed); n != 1 || events(hook.ContinuationCharged) != 0 {
-			t.Fatalf("%d continuation.failed", n)
-		}
-		if len(w.sb.Transactions(sbShop.PublicKey)) != 1 { // the first order's
-			t.Fatal("something reached atone")
-		}
-		w.dispatch()
-		if got := w.smtp.To(to); len(got) != 0 {
-			t.Fatalf("the contractor was mailed: %+v", got)
-		}
-	})
-
-	t.Run("再決済 charges the period", func(t *testing.T) {
-		res, err := continuation.NewService(healthy).Retry(ctxT(t), c.ID, ch.ID, "admin:test")
-		if err != nil || res.Outcome != plugins.Processed || res.Charge.Attempt != 2 || res.Charge.Status.Label() != "売上計上" {
-			t.Fatalf("再決済: %+v %v", res, err)
-		}
-		if n := events(hook.ContinuationCharged); n != 1 {
-			t.Fatalf("%d continuation.charged", n)
-		}
-		w.dispatch()
-		if got := w.smtp.To(to); len(got) != 1 || !strings.Contains(got[0].Body, "処理結果 : 正常") {
-			t.Fatalf("contractor mails %+v", got)
-		}
-	})
 }
 
 // With 自動継続課金完了メール off the contractor gets no mail, while the shop still hears of

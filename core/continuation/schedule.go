@@ -212,8 +212,10 @@ type Parts struct {
 	Options Options
 }
 
-// Register builds the runner and the service and schedules the daily run with the job_locks
-// locker, so that of several replicas one runs each day.
+// Register builds the runner and the service, schedules the daily run with the job_locks
+// locker, so that of several replicas one runs each day, and schedules Recover on every
+// replica. At shutdown, wait for Runner().Wait before stopping the adapters: a run stopped by
+// the scheduler still finishes the charges it sent.
 func Register(ctx context.Context, p Parts) (*Service, error) {
 	opt := p.Options
 	if opt.Log == nil {
@@ -226,8 +228,21 @@ func Register(ctx context.Context, p Parts) (*Service, error) {
 		return nil, err
 	}
 	sv.job = job
+	// Every replica gives back, next to the janitor, the periods of runners that died, and
+	// closes the days they left unfinished.
+	_, err = p.Scheduler.NewJob(gocron.DurationJob(RecoverEvery), gocron.NewTask(func(ctx context.Context) {
+		if err := r.Recover(ctx); err != nil && ctx.Err() == nil {
+			r.opt.Log.Warn("continuation: recover", "err", err)
+		}
+	}), gocron.WithName(JobName+"-recover"), gocron.WithSingletonMode(gocron.LimitModeReschedule))
+	if err != nil {
+		return nil, fmt.Errorf("schedule continuation recovery: %w", err)
+	}
 	return sv, nil
 }
+
+// RecoverEvery is how often each replica runs Runner.Recover.
+const RecoverEvery = 15 * time.Second
 
 // Job is the scheduled run, nil when the service was not registered with a scheduler.
 func (sv *Service) Job() *Job { return sv.job }

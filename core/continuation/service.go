@@ -4,21 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/audit"
-	kmail "github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins"
 )
 
 // Settlements is what continuation needs of the settlement service: the charges of the run
-// and of 再決済, and a charge's 売上計上 and 取消 (the 決済情報 dialog of each history row).
+// and of 再決済, the recovery of a charge whose runner died before recording its answer, and
+// a charge's 売上計上 and 取消 (the 決済情報 dialog of each history row).
 type Settlements interface {
 	Charge(ctx context.Context, s *settlement.Settlement, req plugins.ChargeRequest, actor string) (settlement.Result, error)
+	Resolve(ctx context.Context, id int64, actor string) (settlement.Result, error)
+	Conclude(ctx context.Context, shopID, id int64, providerID, reason, actor string) (settlement.Result, error)
 	Capture(ctx context.Context, shopID, id int64, actor string) (settlement.Result, error)
 	Cancel(ctx context.Context, shopID, id int64, actor string) (settlement.Result, error)
 }
@@ -85,8 +88,14 @@ type ChargeView struct {
 	SettlementID int64             `json:"settlement_id,omitempty"`
 	TransID      string            `json:"trans_id,omitempty"`    // 決済ID (link key)
 	ProviderID   string            `json:"provider_id,omitempty"` // the provider's transaction id
-	At           time.Time         `json:"at"`                    // 処理日時
-	CanRetry     bool              `json:"can_retry"`             // 再決済 is offered
+	// ShopTransactionNo is the merchant reference the charge was sent with (atone's
+	// shop_transaction_no): what to look a 確認中 charge up by in the provider's screens.
+	ShopTransactionNo string    `json:"shop_transaction_no,omitempty"`
+	At                time.Time `json:"at"`        // 処理日時
+	CanRetry          bool      `json:"can_retry"` // 再決済 is offered
+	// CanConclude: the charge was sent and its answer lost (確認中); a person may state what
+	// the provider holds (Conclude).
+	CanConclude bool `json:"can_conclude"`
 }
 
 // Detail is one contract with its charges, newest first (継続課金会員情報).
@@ -227,13 +236,20 @@ func (sv *Service) detail(ctx context.Context, q *gorm.DB, shopID int64) (*Detai
 		v := ChargeView{ID: ch.ID, Period: ch.Period, Attempt: ch.Attempt, Amount: ch.Amount, Status: ch.Status, At: ch.CreatedAt}
 		if ch.SettlementID != nil {
 			s := setts[*ch.SettlementID]
-			v.SettlementID, v.TransID, v.ProviderID, v.Status = s.ID, s.TransID, s.WcTransID, s.Status
+			v.SettlementID, v.TransID, v.ProviderID, v.ShopTransactionNo, v.Status = s.ID, s.TransID, s.WcTransID, s.Attempt, s.Status
 		}
 		v.StatusLabel = v.Status.Label()
 		v.CanRetry = c.Status == Active && v.Status == settlement.Failed && !blocked[ch.Period.String()]
+		v.CanConclude = v.Status == settlement.Unknown
 		d.Charges = append(d.Charges, v)
 	}
 	return d, nil
+}
+
+// PriceChanges are the contract's changes of 決済金額, newest first: by 受注編集 of its order
+// and on 継続課金会員情報, with the 次回課金日 each applies from.
+func (sv *Service) PriceChanges(ctx context.Context, id int64) ([]PriceChange, error) {
+	return priceChanges(ctx, sv.r.st.DB, id)
 }
 
 // periodsBlocked are the periods 再決済 must refuse: one charge succeeded (or was cancelled
@@ -316,7 +332,7 @@ func (sv *Service) Update(ctx context.Context, id int64, u Update, actor string)
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, "continuation.update", fmt.Sprintf("continuation:%d", id), map[string]any{
+		return audit.Record(ctx, tx, actor, actionUpdate, fmt.Sprintf("continuation:%d", id), map[string]any{
 			"order_id": c.OrderID,
 			"before":   map[string]any{"next_charging": before.NextCharging, "next_contracting": before.NextContracting, "price": before.Price, "status": before.Status},
 			"after":    map[string]any{"next_charging": c.NextCharging, "next_contracting": c.NextContracting, "price": c.Price, "status": c.Status},
@@ -424,10 +440,8 @@ func (sv *Service) Retry(ctx context.Context, id, chargeID int64, actor string) 
 	if err != nil {
 		return RetryResult{}, err
 	}
-	out := RetryResult{Outcome: map[kmail.Result]plugins.Outcome{kmail.OK: plugins.Processed, kmail.NG: plugins.Declined}[res]}
-	if res == kmail.Unknown {
-		out.Outcome = plugins.Undefined
-	}
+	out := RetryResult{Outcome: map[tally]plugins.Outcome{tallyCharged: plugins.Processed, tallyFailed: plugins.Declined,
+		tallyUnknown: plugins.Undefined, tallyGivenBack: plugins.NotAttempted}[res]}
 	for _, ch := range d.Charges {
 		if ch.ID == it.ch.ID {
 			out.Charge = ch
@@ -448,6 +462,52 @@ func (sv *Service) Cancel(ctx context.Context, id, chargeID int64, actor string)
 	return sv.operate(ctx, id, chargeID, actor, func(ctx context.Context, sid int64) (settlement.Result, error) {
 		return sv.r.settlements.Cancel(ctx, 0, sid, actor)
 	})
+}
+
+// Conclude is a person's answer for a charge whose answer was lost (確認中), after looking its
+// merchant reference (ChargeView.ShopTransactionNo) up in the provider's screens, with the
+// reason stated: providerID names the transaction found there, which the charge follows only
+// if the provider holds it under that reference; "" says there is none, and the charge is
+// 決済エラー, which may be charged again (再決済). It is audited with the reason.
+func (sv *Service) Conclude(ctx context.Context, id, chargeID int64, providerID, reason, actor string) (settlement.Result, error) {
+	var refuse ValidationError
+	switch {
+	case strings.TrimSpace(reason) == "":
+		refuse = ValidationError{{Field: "reason", Code: "required", Message: msgReason}}
+	case sv.r.settlements == nil:
+		return settlement.Result{}, ErrUnavailable
+	}
+	if refuse != nil {
+		return settlement.Result{}, fmt.Errorf("%w: %w", ErrRefused, refuse)
+	}
+	var ch Charge
+	res, err := sv.operate(ctx, id, chargeID, actor, func(ctx context.Context, sid int64) (settlement.Result, error) {
+		if err := sv.r.st.DB.WithContext(ctx).First(&ch, chargeID).Error; err != nil {
+			return settlement.Result{}, err
+		}
+		return sv.r.settlements.Conclude(ctx, 0, sid, providerID, reason, actor)
+	})
+	switch {
+	case errors.Is(err, settlement.ErrNotLost):
+		return res, fmt.Errorf("%w: %w", ErrRefused, ValidationError{{Field: "charge", Code: "not_unknown", Message: msgNotLost}})
+	case errors.Is(err, settlement.ErrUnresolved) && providerID != "":
+		no := ""
+		if res.Settlement != nil {
+			no = res.Settlement.Attempt
+		}
+		return res, fmt.Errorf("%w: %w", ErrRefused, ValidationError{{Field: "provider_id", Code: "not_this_charge", Message: fmt.Sprintf(msgNotBelieved, no)}})
+	case err != nil:
+		return res, err
+	}
+	detail := map[string]any{"charge_id": chargeID, "period": ch.Period, "provider_id": providerID, "reason": reason, "outcome": res.Outcome.String()}
+	if res.Settlement != nil {
+		detail["status"] = res.Settlement.Status.Label()
+		detail["shop_transaction_no"] = res.Settlement.Attempt
+	}
+	if err := audit.Record(ctx, sv.r.st.DB, actor, "continuation.conclude", fmt.Sprintf("continuation:%d", id), detail); err != nil {
+		return res, err
+	}
+	return res, nil
 }
 
 func (sv *Service) operate(ctx context.Context, id, chargeID int64, _ string, f func(context.Context, int64) (settlement.Result, error)) (settlement.Result, error) {

@@ -126,6 +126,9 @@ func (d *Daemon) commerce() error {
 		return err
 	}
 	d.Continuations = cont
+	// A run stopped at shutdown records the charges it sent before the adapters they go
+	// through are stopped (OnStop runs this before the module host's Close).
+	d.OnStop(cont.Runner().Wait)
 	d.Admin.MountContinuations(cont)
 	// A recurring order's first payment creates its contract in the same transaction.
 	d.Settlements.Observe(settlement.ObserverFunc(func(ctx context.Context, tx *gorm.DB, c settlement.Change) error {

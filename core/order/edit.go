@@ -36,7 +36,8 @@ type EditResult struct {
 // retry never sends a second replacement. An edit of an order whose settlement is held by an
 // operation in flight, or whose last call has no known answer, is refused (409). When the
 // order is キャンセル or the settlement 取消済み, the edit is saved locally and the notice
-// says the provider was not updated.
+// says the provider was not updated. Whatever keeps figures derived from the order (OnSaved)
+// follows in the transaction that saves it.
 func Update(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *Order, e Edit, actor string) (EditResult, error) {
 	n, changed, err := e.Apply(*o)
 	if err != nil {
@@ -79,10 +80,38 @@ func Update(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *Order, 
 			out.Notice = NoticeNoTx
 		}
 	}
-	if err := Save(ctx, db, &out.Order); err != nil {
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := Save(ctx, tx, &out.Order); err != nil {
+			return err
+		}
+		return runSaved(ctx, tx, o, &out.Order, actor)
+	})
+	if err != nil {
 		return EditResult{}, err
 	}
 	return out, nil
+}
+
+// Saved is told of an edited order in the transaction that saves it, whichever way it is
+// saved: by Update when the provider need not be told, or by Follow once the 取引修正 is
+// proven (at once, or by recovery after a lost answer). before is the order as it was stored;
+// actor is who asked for the edit. An error undoes the save.
+type Saved func(ctx context.Context, tx *gorm.DB, before, after *Order, actor string) error
+
+var saved []Saved
+
+// OnSaved adds f to what every saved edit runs. Packages that keep figures derived from an
+// order (continuation: the contract's 決済金額) register from an init function, as
+// database/sql drivers do: order cannot import them, and the list is read without a lock.
+func OnSaved(f Saved) { saved = append(saved, f) }
+
+func runSaved(ctx context.Context, tx *gorm.DB, before, after *Order, actor string) error {
+	for _, f := range saved {
+		if err := f(ctx, tx, before, after, actor); err != nil {
+			return fmt.Errorf("order %d edit: %w", after.ID, err)
+		}
+	}
+	return nil
 }
 
 // Follow saves an edited order in the transaction that proves its 取引修正: the answer itself,
@@ -106,6 +135,13 @@ func Follow() settlement.Observer {
 		if n.ID != c.Settlement.OrderID {
 			return fmt.Errorf("order edit of attempt %s names order %d, not %d", a.AttemptNo, n.ID, c.Settlement.OrderID)
 		}
-		return Save(ctx, tx, &n)
+		before, err := Get(ctx, tx, 0, n.ID)
+		if err != nil {
+			return err
+		}
+		if err := Save(ctx, tx, &n); err != nil {
+			return err
+		}
+		return runSaved(ctx, tx, before, &n, a.Actor)
 	})
 }

@@ -46,6 +46,20 @@ func (sv *Service) ForOrder(ctx context.Context, orderID int64) (*Settlement, er
 	return &s, nil
 }
 
+// OfOrder returns the settlement of order orderID whose link key is transID: the order's own,
+// or one of its continuation charges'; ErrNotFound otherwise.
+func (sv *Service) OfOrder(ctx context.Context, orderID int64, transID string) (*Settlement, error) {
+	var s Settlement
+	err := sv.st.DB.WithContext(ctx).Where("order_id = ? AND trans_id = ?", orderID, transID).First(&s).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settlement %s of order %d: %w", transID, orderID, err)
+	}
+	return &s, nil
+}
+
 func (sv *Service) adapter(ctx context.Context, s *Settlement) (plugins.Adapter, error) {
 	ad, err := sv.adapters.Get(ctx, s.Module)
 	if err != nil {

@@ -18,10 +18,6 @@ import (
 // it does not know it); the settlement stays unknown and the janitor asks again later.
 var ErrUnresolved = errors.New("settlement: provider could not confirm the transaction yet")
 
-// CodeNotSent is the Code of a continuation charge recorded as 決済エラー because its runner
-// stopped before sending it: nothing reached the provider.
-const CodeNotSent = "KESSAI_NOT_SENT"
-
 // statusOf maps the provider's state to the settlement status it proves.
 func statusOf(st plugins.State) (Status, bool) {
 	switch st {
@@ -105,6 +101,12 @@ func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result,
 	if err != nil {
 		return Result{Settlement: s}, err
 	}
+	if a == nil && s.WcTransID == "" && s.Status == Pending && s.ContinuationChargeID != nil {
+		// The attempt is written before every call: a charge without one was never sent, so no
+		// money question is open. The runner that claimed its period gives it back
+		// (continuation), for that runner or the next one to charge.
+		return Result{Settlement: s, Outcome: plugins.NotAttempted}, nil
+	}
 	orphaned := s.Orphaned(now)
 	if s.Status != Unknown && !orphaned && !(s.Status == Pending && (s.WcTransID != "" || a != nil)) {
 		return Result{Settlement: s, Outcome: outcomeOfStatus(s.Status)}, nil
@@ -119,22 +121,10 @@ func (sv *Service) Resolve(ctx context.Context, id int64, actor string) (Result,
 	} else if err != nil {
 		return Result{Settlement: s}, err
 	}
-	if a == nil && s.WcTransID == "" {
-		if s.Status == Pending && s.ContinuationChargeID != nil {
-			// The attempt is written before every call: without one, nothing was sent.
-			na := &Attempt{SettlementID: s.ID, Kind: OpCharge, AttemptNo: s.Attempt, Amount: s.Amount, PriorStatus: Pending, State: AttemptOpen, Actor: actor, CreatedAt: now}
-			if err := sv.st.DB.WithContext(ctx).Create(na).Error; err != nil {
-				sv.release(ctx, s, nil)
-				return Result{Settlement: s}, err
-			}
-			return sv.record(ctx, s, na, nil, plugins.TransactionResult{Result: plugins.Result{Outcome: plugins.NotAttempted,
-				Code: CodeNotSent, Messages: []string{"課金の送信前に処理が中断されました。"}}}, actor, nil)
-		}
-		if s.Status == Pending {
-			// A checkout the buyer has not finished: nothing to ask the provider about yet.
-			sv.release(ctx, s, nil)
-			return Result{Settlement: s, Outcome: plugins.Pending}, nil
-		}
+	if a == nil && s.WcTransID == "" && s.Status == Pending {
+		// A checkout the buyer has not finished: nothing to ask the provider about yet.
+		sv.release(ctx, s, nil)
+		return Result{Settlement: s, Outcome: plugins.Pending}, nil
 	}
 	ad, err := sv.adapter(ctx, s)
 	if err != nil {
@@ -319,7 +309,7 @@ func (sv *Service) reschedule(ctx context.Context, s *Settlement, a *Attempt, wh
 	after := sv.now().Add(backoff(s.ResolveAttempts))
 	s.ResolveAfter = &after
 	return sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		to := s.Status
+		from, to := s.Status, s.Status
 		if a != nil {
 			to = Unknown
 		}
@@ -339,6 +329,16 @@ func (sv *Service) reschedule(ctx context.Context, s *Settlement, a *Attempt, wh
 			s.ClaimedBy, s.ClaimedUntil = "", nil
 		} else if err := Apply(ctx, tx, s, to, h); err != nil {
 			return err
+		} else if to != from {
+			// A call whose holder died becomes 確認中: its observers follow (a continuation
+			// charge's row and its error-log row).
+			c := Change{Settlement: s, From: from, To: to, Op: OpResolve, Attempt: a,
+				Result: plugins.TransactionResult{Result: plugins.Result{Outcome: plugins.Undefined, Messages: []string{why}}}}
+			for _, o := range sv.observers {
+				if err := o.SettlementChanged(ctx, tx, c); err != nil {
+					return err
+				}
+			}
 		}
 		if s.ResolveAttempts == sv.MaxResolve {
 			oid := s.OrderID
@@ -368,6 +368,10 @@ func (sv *Service) ResolveDue(ctx context.Context, limit int) (int, error) {
 			Where("(status = ? OR claimed_until < ? OR (status = ? AND wc_trans_id <> '')) AND (resolve_after IS NULL OR resolve_after <= ?)",
 				Unknown, now, Pending, now).
 			Where("claimed_until IS NULL OR claimed_until < ?", now).
+			// A continuation charge never sent is its runner's to give back, not a question
+			// for the provider.
+			Where("NOT (status = ? AND continuation_charge_id IS NOT NULL AND wc_trans_id = '' AND "+
+				"NOT EXISTS (SELECT 1 FROM settlement_attempts a WHERE a.settlement_id = settlements.id))", Pending).
 			Order("resolve_after").Limit(limit)
 		if err := sv.st.SkipLocked(q).Pluck("id", &ids).Error; err != nil {
 			return err
@@ -481,4 +485,105 @@ func (sv *Service) voidsDue(ctx context.Context, limit int) (int, error) {
 		sv.recordVoid(ctx, s, a, res, callErr, "janitor", false)
 	}
 	return len(as), nil
+}
+
+// CodeNotCharged is the Code of a charge a person concluded the provider never took: its
+// answer was lost, and the provider's own records hold no transaction under its merchant
+// reference (shop_transaction_no).
+const CodeNotCharged = "KESSAI_NOT_CHARGED"
+
+// Refusals of Conclude.
+var (
+	// ErrNotLost: the settlement is not a charge whose answer was lost (確認中).
+	ErrNotLost = errors.New("settlement: not a charge whose answer was lost")
+	// ErrNoReason: a person's conclusion must say why.
+	ErrNoReason = errors.New("settlement: a reason is required")
+)
+
+// Conclude is a person's answer for a continuation charge whose answer was lost (確認中), given
+// after looking its merchant reference (shop_transaction_no) up in the provider's own screens,
+// with the reason stated:
+//
+//   - providerID names the transaction found there. It is a hint, as a provider's
+//     notification is: the settlement follows it only if the provider holds it under the
+//     charge's own merchant reference (ErrUnresolved otherwise, and nothing changes);
+//   - "" says the provider holds nothing under that reference: the charge becomes 決済エラー
+//     with CodeNotCharged, and its period may be charged again (再決済).
+//
+// The reason goes into the history with the person's name.
+func (sv *Service) Conclude(ctx context.Context, shopID, id int64, providerID, reason, actor string) (Result, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Result{}, ErrNoReason
+	}
+	ctx, cancel := sv.detach(ctx)
+	defer cancel()
+	s, err := sv.Get(ctx, shopID, id)
+	if err != nil {
+		return Result{}, err
+	}
+	now := sv.now()
+	if s.Claimed(now) {
+		return Result{Settlement: s}, busy(OpResolve, s)
+	}
+	a, err := openAttempt(ctx, sv.st.DB, s.ID)
+	if err != nil {
+		return Result{Settlement: s}, err
+	}
+	if a == nil || a.Kind != OpCharge || (s.Status != Unknown && (s.Status != Pending || !s.Orphaned(now))) {
+		return Result{Settlement: s}, ErrNotLost
+	}
+	if providerID = strings.TrimSpace(providerID); providerID != "" {
+		prior := a.ProviderID
+		note := func(to string) error {
+			return sv.st.DB.WithContext(ctx).Model(&Attempt{}).Where("id = ? AND state = ?", a.ID, AttemptOpen).Update("provider_id", to).Error
+		}
+		if err := note(providerID); err != nil {
+			return Result{Settlement: s}, fmt.Errorf("conclude %s: %w", s.TransID, err)
+		}
+		h := History{Operation: OpResolve, Amount: s.Amount, ProviderID: providerID, Message: "担当者が決済代行会社の取引を指定: " + reason, Actor: actor}
+		if err := Record(ctx, sv.st.DB, s, h); err != nil {
+			return Result{Settlement: s}, err
+		}
+		r, err := sv.Resolve(ctx, id, actor)
+		if errors.Is(err, ErrUnresolved) && r.Settlement != nil && r.Settlement.Status == Unknown {
+			// Not believed: the attempt keeps what it had, so a notification may still name
+			// the right one.
+			if nerr := note(prior); nerr != nil {
+				sv.log.Warn("settlement: conclude: restore the attempt's provider id", "settlement", s.ID, "err", nerr)
+			}
+		}
+		return r, err
+	}
+	if err := sv.begin(ctx, s, nil); errors.Is(err, ErrBusy) {
+		return Result{Settlement: s}, busy(OpResolve, s)
+	} else if err != nil {
+		return Result{Settlement: s}, err
+	}
+	from := s.Status
+	msg := "決済代行会社に取引がないことを担当者が確認しました: " + reason
+	res := plugins.TransactionResult{Result: plugins.Result{Outcome: plugins.NotAttempted, Code: CodeNotCharged, Messages: []string{msg}}}
+	a.State, a.Outcome, a.Code, a.AnsweredAt = AttemptDone, plugins.NotAttempted.String(), CodeNotCharged, &now
+	s.ResolveAfter, s.ResolveAttempts = nil, 0
+	h := History{Operation: OpResolve, Amount: s.Amount, Outcome: plugins.NotAttempted.String(), Code: CodeNotCharged, Message: msg, Actor: actor}
+	err = sv.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := saveAttempt(ctx, tx, a); err != nil {
+			return err
+		}
+		if err := Apply(ctx, tx, s, Failed, h); err != nil {
+			return err
+		}
+		c := Change{Settlement: s, From: from, To: Failed, Op: OpResolve, Result: res, Attempt: a}
+		for _, o := range sv.observers {
+			if err := o.SettlementChanged(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		sv.release(ctx, s, nil)
+		return Result{Settlement: s}, fmt.Errorf("conclude %s: %w", s.TransID, err)
+	}
+	return Result{Settlement: s, Outcome: plugins.NotAttempted, Provider: res}, nil
 }

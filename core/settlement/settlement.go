@@ -207,3 +207,29 @@ func Histories(ctx context.Context, db *gorm.DB, settlementID int64) ([]History,
 	}
 	return hs, nil
 }
+
+// Discard removes, in tx, a pending settlement that was never sent (it has no attempt), with
+// its history: what a continuation charge's runner does when it gives the period back. It is
+// a compare-and-set on the version s was read with: ErrConflict means the settlement was sent
+// or changed meanwhile, and nothing was removed.
+func Discard(ctx context.Context, tx *gorm.DB, s *Settlement) error {
+	tx = tx.WithContext(ctx)
+	// Take the row first (a compare-and-set that also locks it), then remove what refers to
+	// it, then the row.
+	res := tx.Model(&Settlement{}).Where("id = ? AND version = ? AND status = ?", s.ID, s.Version, Pending).
+		Where("NOT EXISTS (SELECT 1 FROM settlement_attempts a WHERE a.settlement_id = settlements.id)").
+		Update("version", s.Version+1)
+	if res.Error != nil {
+		return fmt.Errorf("discard settlement %s: %w", s.TransID, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("discard settlement %s: %w", s.TransID, ErrConflict)
+	}
+	if err := tx.Where("settlement_id = ?", s.ID).Delete(&History{}).Error; err != nil {
+		return fmt.Errorf("discard settlement %s: history: %w", s.TransID, err)
+	}
+	if err := tx.Delete(&Settlement{}, s.ID).Error; err != nil {
+		return fmt.Errorf("discard settlement %s: %w", s.TransID, err)
+	}
+	return nil
+}

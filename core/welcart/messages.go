@@ -21,6 +21,8 @@ const (
 	msgAmountUp       = "値引きの調整では利用金額を増やせません。受注明細（cart / order）を指定してください。"
 	msgChangeNothing  = "変更内容（amount、または cart / order / customer / delivery）を指定してください。"
 	msgNoChange       = "金額・明細・購入者情報に変更がないため、取引修正は行いませんでした。"
+	// The atone manual's 取引修正（継続課金）.
+	msgChargeChange   = "自動継続課金の課金処理実行後は、金額変更は出来ません。必要な場合は atone 管理画面よりご変更ください。次回以降の課金金額は受注編集で変更できます。"
 	msgBadJSON        = "%s のJSONが正しくありません: %s"
 	msgBadID          = "IDが正しくありません。"
 	msgMethodNotFound = "支払方法が見つかりません。"

@@ -36,7 +36,9 @@ var ops = map[string]op{
 }
 
 // settlementAjax is action=usces_admin_ajax: the 決済情報 dialog's operations on one order,
-// named by order_id (kessai's order id) and trans_id (the settlement's link key).
+// named by order_id (kessai's order id) and trans_id (the settlement's link key): the order's
+// own settlement, or one of its continuation charges, as Welcart's 継続課金会員情報 opens the
+// dialog of each history row.
 func (f *facade) settlementAjax(c *gin.Context) {
 	ctx := c.Request.Context()
 	name, module, _ := strings.Cut(c.PostForm("mode"), "_")
@@ -59,19 +61,19 @@ func (f *facade) settlementAjax(c *gin.Context) {
 		internal(c, err)
 		return
 	}
-	s, err := f.d.Settlements.ForOrder(ctx, o.ID)
+	// The link key proves the bridge is looking at the same settlement as kessai; a stale or
+	// mistyped one must not operate on whatever the order holds now.
+	s, err := f.d.Settlements.OfOrder(ctx, o.ID, c.PostForm("trans_id"))
 	if errors.Is(err, settlement.ErrNotFound) {
-		ng(c, http.StatusNotFound, msgNoSettlement)
+		if _, err := f.d.Settlements.ForOrder(ctx, o.ID); errors.Is(err, settlement.ErrNotFound) {
+			ng(c, http.StatusNotFound, msgNoSettlement)
+			return
+		}
+		ng(c, http.StatusNotFound, msgTransID)
 		return
 	}
 	if err != nil {
 		internal(c, err)
-		return
-	}
-	// The link key proves the bridge is looking at the same settlement as kessai; a stale or
-	// mistyped one must not operate on whatever the order holds now.
-	if c.PostForm("trans_id") != s.TransID {
-		ng(c, http.StatusNotFound, msgTransID)
 		return
 	}
 	if module != s.Module {
@@ -87,16 +89,16 @@ func (f *facade) settlementAjax(c *gin.Context) {
 		}
 		out.view.Notice = msg
 	}
-	f.answerDialog(c, o, out)
+	f.answerDialog(c, s.ID, out)
 }
 
-// answerDialog renders the dialog and the badge of the settlement as it is now.
-func (f *facade) answerDialog(c *gin.Context, o *order.Order, out outcome) {
+// answerDialog renders the dialog and the badge of settlement id as it is now.
+func (f *facade) answerDialog(c *gin.Context, id int64, out outcome) {
 	ctx := c.Request.Context()
 	s := out.settlement
 	if s == nil {
 		var err error
-		if s, err = f.d.Settlements.ForOrder(ctx, o.ID); err != nil {
+		if s, err = f.d.Settlements.Get(ctx, 0, id); err != nil {
 			internal(c, err)
 			return
 		}
@@ -189,8 +191,12 @@ func providerMessage(r plugins.Result, fallback string) string {
 // The edit goes through shopapi.Edit, so the rules are the shop API's: when the order is
 // キャンセル or the settlement 取消済み the edit is saved in kessai, as Welcart saves it, but
 // atone is not told, and the answer is NG with that notice.
-func (f *facade) change(c *gin.Context, o *order.Order, _ *settlement.Settlement) (outcome, error) {
+func (f *facade) change(c *gin.Context, o *order.Order, s *settlement.Settlement) (outcome, error) {
 	ctx := c.Request.Context()
+	if s.ContinuationChargeID != nil {
+		// A charge is its period's amount; later periods follow the order's 受注編集.
+		return outcome{settlement: s, view: View{Notice: msgChargeChange}}, nil
+	}
 	e, msg := editOf(c, o)
 	if msg != "" {
 		return outcome{view: View{Notice: msg}}, nil

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/encoding/japanese"
 
 	"github.com/kessai/kessai/core/admin"
+	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/daemon/daemontest"
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/order"
@@ -546,5 +547,82 @@ func shopScopes(t *testing.T, h *daemontest.Harness) {
 		if r := logs("something-else", "mode", "get_settlement_error_log"); r.Code != 401 {
 			t.Fatalf("%d %s", r.Code, r.Raw)
 		}
+	})
+}
+
+// The 決済情報 modes take a continuation charge's link key, as Welcart's 継続課金会員情報 opens
+// the dialog of each history row, and operate on that charge: 取引参照, 売上計上 (the contract's
+// history follows), no 取引修正 of a charge; the order's own settlement is left alone, and a
+// charge of another order is not this order's.
+func TestSettlementDialogOfContinuationCharge(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	subscribe := func(number string) (int64, int64) {
+		o := daemontest.Order(number, 1500, 1, h.Method)
+		o["cart"].([]any)[0].(map[string]any)["continuation"] = map[string]any{"frequency": 1, "chargingday": 99, "interval": 12}
+		r := h.Shop(t, "POST", "/api/v1/orders", o)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("order: %d %s", r.Status, r.Raw)
+		}
+		id := int64(r.Body["id"].(float64))
+		w := h.CompleteWidget(t, r.Body["config"].(map[string]any), sandbox.OKMemberPhone)
+		if r = h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/result", id), w); r.Status != http.StatusOK {
+			t.Fatalf("result: %d %s", r.Status, r.Raw)
+		}
+		d, err := h.D.Continuations.ForOrder(ctx, 0, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, d.ID
+	}
+	id, cid := subscribe("wc1")
+	_, otherID := subscribe("wc2")
+	d, _ := h.D.Continuations.Get(ctx, 0, cid)
+	if rep, err := h.D.Continuations.Runner().Run(ctx, d.NextCharging); err != nil || rep.Charged != 2 {
+		t.Fatalf("run: %+v %v", rep, err)
+	}
+	charge := func(contract int64) continuation.ChargeView {
+		d, err := h.D.Continuations.Get(ctx, 0, contract)
+		if err != nil || len(d.Charges) != 1 {
+			t.Fatalf("contract %d: %+v %v", contract, d, err)
+		}
+		return d.Charges[0]
+	}
+	ch := charge(cid)
+	op := func(mode, transID string, kv ...string) reply {
+		return ajax(t, h, h.ShopKey, form(append([]string{"action", "usces_admin_ajax", "mode", mode,
+			"order_id", fmt.Sprint(id), "trans_id", transID}, kv...)...))
+	}
+
+	t.Run("get_atone on the charge's trans_id: its 取引参照 and buttons", func(t *testing.T) {
+		r := op("get_atone", ch.TransID)
+		want(t, r, 200, "OK")
+		contains(t, "dialog", r.Result, "取引参照", ch.ProviderID, "2000 円", `data-mode="capture_atone"`, `data-mode="cancel_atone"`)
+		contains(t, "badge", r.ActingStatus, "仮売上")
+	})
+	t.Run("capture_atone: the charge is 売上計上, the order's own settlement is not touched", func(t *testing.T) {
+		r := op("capture_atone", ch.TransID)
+		want(t, r, 200, "OK")
+		contains(t, "badge", r.ActingStatus, "card-capture", "売上計上")
+		if got := charge(cid); got.Status != settlement.Captured {
+			t.Fatalf("charge %s", got.Status)
+		}
+		own, err := h.D.Settlements.ForOrder(ctx, id)
+		if err != nil || own.Status != settlement.Authorized {
+			t.Fatalf("the order's settlement %+v %v", own, err)
+		}
+		if tr, ok := h.Sandbox.Transaction(sandbox.DefaultShop.PublicKey, ch.ProviderID); !ok || tr.SalesSettledDatetime == nil {
+			t.Fatalf("atone: %+v", tr)
+		}
+	})
+	t.Run("change_atone of a charge is refused with the manual's words", func(t *testing.T) {
+		r := op("change_atone", ch.TransID, "amount", "1000")
+		want(t, r, 200, "NG")
+		contains(t, "dialog", r.Result, "自動継続課金の課金処理実行後は、金額変更は出来ません。")
+	})
+	t.Run("another order's charge is not this order's", func(t *testing.T) {
+		r := op("get_atone", charge(otherID).TransID)
+		want(t, r, 404, "NG")
+		contains(t, "message", r.Result, "決済情報が一致しません")
 	})
 }
