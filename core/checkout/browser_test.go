@@ -107,16 +107,30 @@ func waitEvent(ctx context.Context, t *testing.T, want string) []event {
 	return nil
 }
 
-func widget(ctx context.Context, t *testing.T) chromedp.QueryOption {
+// widget waits until sel shows in the widget's iframe and returns the iframe to query in. A
+// node taken while the iframe still loads may point at its blank first document, so it is
+// looked up again rather than waited on forever.
+func widget(ctx context.Context, t *testing.T, sel string) chromedp.QueryOption {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS("#authentication-form-iframe"))); err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		frames, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#authentication-form-iframe"), chromedp.AtLeast(0)))
+		if err == nil && len(frames) > 1 {
+			t.Fatalf("%d widget iframes", len(frames))
+		}
+		if err == nil && len(frames) == 1 {
+			in := chromedp.FromNode(frames[0])
+			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err = chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(sel), in))
+			cancel()
+			if err == nil {
+				return in
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	frames, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#authentication-form-iframe")))
-	if err != nil || len(frames) != 1 {
-		t.Fatalf("widget iframes: %d %v", len(frames), err)
-	}
-	return chromedp.FromNode(frames[0])
+	t.Fatalf("%s never showed in the widget", sel)
+	return nil
 }
 
 // TestKessaiJSWidgetErrorThenPay: the shop's page gets a payment whose checksum is wrong
@@ -132,12 +146,9 @@ func TestKessaiJSWidgetErrorThenPay(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(shop), chromedp.Click(chromedp.CSS("#buy"))); err != nil {
 		t.Fatal(err)
 	}
-	in := widget(ctx, t)
+	in := widget(ctx, t, "#close-error")
 
 	t.Run("the buyer reads the error in the widget and closes it", func(t *testing.T) {
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#close-error"), in)); err != nil {
-			t.Fatal(err)
-		}
 		msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error-message"), in))
 		if err != nil || !strings.Contains(msg, wire.Lookup(wire.CodeWidgetChecksum).Message) {
 			t.Fatalf("the widget shows %q (%v)", msg, err)
@@ -166,9 +177,11 @@ func TestKessaiJSWidgetErrorThenPay(t *testing.T) {
 	})
 
 	t.Run("pressing the button again pays with a fresh checkout", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#buy"))); err != nil {
+			t.Fatal(err)
+		}
+		in := widget(ctx, t, "#phone")
 		err := chromedp.Do(ctx,
-			chromedp.Click(chromedp.CSS("#buy")),
-			chromedp.WaitVisible(chromedp.CSS("#phone"), in),
 			chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.OKMemberPhone, in),
 			chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
 			chromedp.Click(chromedp.CSS("#login"), in),
