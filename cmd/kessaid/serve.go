@@ -84,12 +84,16 @@ func serve(ctx context.Context, name string, args []string, e env, isDemo bool) 
 	return d.Run(ctx)
 }
 
-// setupDemo puts the atone module in use with the sandbox's keys and a payment method, and
-// returns the demo shop's API key, made once and kept under the var folder.
+// setupDemo puts the atone module in use with the sandbox's keys and a payment method, adds the
+// storefront's other methods (代金引換), and returns the demo shop's API key, made once and
+// kept under the var folder.
 func setupDemo(ctx context.Context, d *daemon.Daemon, varDir, sandboxURL string, log *slog.Logger) (string, error) {
 	err := d.SetupAtone(ctx, daemon.AtoneSetup{Binary: "kessai-atone", PublicKey: sandbox.DefaultShop.PublicKey,
 		SecretKey: sandbox.DefaultShop.SecretKey, APIBase: sandboxURL + "/v1/", Actor: "demo"})
 	if err != nil {
+		return "", err
+	}
+	if err := demo.AddMethods(ctx, d.Methods); err != nil {
 		return "", err
 	}
 	keyFile := filepath.Join(varDir, "demo-shop.key")

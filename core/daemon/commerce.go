@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/admin"
+	"github.com/kessai/kessai/core/checkout"
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/idempotency"
 	"github.com/kessai/kessai/core/mail"
@@ -102,6 +103,8 @@ func (d *Daemon) commerce() error {
 	d.ShopAPI = &shopapi.API{Store: st, Shops: d.Shops, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements, Funnel: funnel{m}}
 	api := d.HTTP.Engine.Group("/api/v1")
 	d.ShopAPI.Mount(api)
+	// kessai.js runs the shop API's checkouts on the buyer's page.
+	checkout.Mount(d.HTTP.Engine)
 	d.Admin.MountCommerce(admin.Commerce{Orders: d.Orders, Settlements: d.Settlements, ShopAPI: d.ShopAPI})
 	endpoints := hook.NewEndpoints(st.DB, d.Box, hook.Policy{
 		AllowHTTP: d.Config.WebhookAllowHTTP == "true", AllowPrivate: d.Config.WebhookAllowPrivate == "true"})

@@ -1,12 +1,16 @@
 // Package demo is the offline demo's storefront: a small shop page that plays a shop front
-// end — cart, payment method, the atone widget, order complete — and talks to kessai's shop
-// API from the server side with the demo shop's key, as a real shop's back end would.
+// end — cart, payment method, the provider's widget through kessai.js, order complete — and
+// talks to kessai's shop API from the server side with the demo shop's key, as a real shop's
+// back end would. kessai.js on the page calls the storefront's back end, never kessai with
+// the key.
 package demo
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/paymethod"
 )
 
 //go:embed assets
@@ -48,8 +53,35 @@ func (s *Store) Mount(r gin.IRouter) {
 	})
 	g.GET("/api/payment-methods", func(c *gin.Context) { s.proxy(c, "GET", "/api/v1/payment-methods", nil) })
 	g.POST("/api/checkout", s.checkout)
+	// kessai.js's endpoint: /demo/api/orders/{id}/ + result, cancelled or checkout.
 	g.POST("/api/orders/:id/result", func(c *gin.Context) { s.forward(c, "/settlement/result") })
 	g.POST("/api/orders/:id/cancelled", func(c *gin.Context) { s.forward(c, "/settlement/cancelled") })
+	g.POST("/api/orders/:id/checkout", func(c *gin.Context) { s.forward(c, "/settlement/checkout") })
+	g.POST("/api/orders/:id/withdraw", s.withdraw)
+}
+
+// Methods are the demo's payment methods beside atone: a buyer whom atone declined chooses
+// one of them on the payment step.
+var Methods = []paymethod.Method{
+	{Name: "代金引換", Settlement: "COD", Use: paymethod.Activate, Explanation: "<p>商品お届け時に配達員へお支払いください。</p>"},
+}
+
+// AddMethods adds the demo's other payment methods that are missing; running it again changes
+// nothing.
+func AddMethods(ctx context.Context, m *paymethod.Methods) error {
+	for _, pm := range Methods {
+		_, err := m.ByName(ctx, pm.Name)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, paymethod.ErrNotFound) {
+			return err
+		}
+		if _, err := m.Add(ctx, pm); err != nil {
+			return fmt.Errorf("demo payment method %s: %w", pm.Name, err)
+		}
+	}
+	return nil
 }
 
 // Product is one item the demo sells.
@@ -99,6 +131,36 @@ func (s *Store) checkout(c *gin.Context) {
 	s.proxy(c, "POST", "/api/v1/orders", body)
 }
 
+// withdraw cancels an order the buyer leaves unpaid to order again with another method or
+// another cart, so that it does not wait as 処理中. An order whose payment went through is
+// left alone (409).
+func (s *Store) withdraw(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		httpapi.Fail(c, http.StatusNotFound, "not_found", "no such order", "")
+		return
+	}
+	var o struct {
+		Settlement *struct {
+			Status string `json:"status"`
+		} `json:"settlement"`
+	}
+	status, err := s.call(c.Request.Context(), "GET", fmt.Sprintf("/api/v1/orders/%d", id), nil, &o)
+	if err != nil || status != http.StatusOK {
+		httpapi.Fail(c, http.StatusBadGateway, "shop_api", fmt.Sprintf("order %d: %d %v", id, status, err), "")
+		return
+	}
+	if o.Settlement != nil {
+		switch o.Settlement.Status {
+		case "pending", "error", "abandoned":
+		default:
+			httpapi.Fail(c, http.StatusConflict, "paid", "the order's payment is "+o.Settlement.Status, "")
+			return
+		}
+	}
+	s.proxy(c, "PATCH", fmt.Sprintf("/api/v1/orders/%d", id), []byte(`{"process_status":"cancel"}`))
+}
+
 func (s *Store) forward(c *gin.Context, op string) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
@@ -111,14 +173,7 @@ func (s *Store) forward(c *gin.Context, op string) {
 
 // proxy calls the shop API with the demo key and passes the answer through.
 func (s *Store) proxy(c *gin.Context, method, path string, body []byte) {
-	req, err := http.NewRequestWithContext(c.Request.Context(), method, s.API+path, bytes.NewReader(body))
-	if err != nil {
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", err.Error(), "")
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+s.Key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.hc.Do(req)
+	resp, err := s.do(c.Request.Context(), method, path, body)
 	if err != nil {
 		httpapi.Fail(c, http.StatusBadGateway, "shop_api", err.Error(), "")
 		return
@@ -127,4 +182,24 @@ func (s *Store) proxy(c *gin.Context, method, path string, body []byte) {
 	raw, _ := io.ReadAll(resp.Body)
 	c.Header("Cache-Control", "no-store")
 	c.Data(resp.StatusCode, "application/json; charset=utf-8", raw)
+}
+
+// call calls the shop API with the demo key and decodes its answer into out.
+func (s *Store) call(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	resp, err := s.do(ctx, method, path, body)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (s *Store) do(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.API+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Key)
+	req.Header.Set("Content-Type", "application/json")
+	return s.hc.Do(req)
 }

@@ -103,6 +103,44 @@ func TestLifecycleCreateReferenceSettleRefund(t *testing.T) {
 	})
 }
 
+// TestAnswersCarryEveryField: atone answers every documented field of a transaction and of
+// its refunds, an empty text as "", and clients that read a field's presence must meet that
+// here too.
+func TestAnswersCarryEveryField(t *testing.T) {
+	e := start(t)
+	tok := e.token(sandbox.OKMemberPhone)
+	tx := e.create(tok, payment(900)).tx(t)
+	a := e.do(req{method: "PATCH", path: "/v1/transactions/" + tx.ID + "/refund", body: map[string]any{}})
+	var got map[string]any
+	if err := json.Unmarshal(a.raw, &got); err != nil {
+		t.Fatalf("refund: %d %s", a.status, a.raw)
+	}
+	for _, k := range []string{"id", "object", "livemode", "authentication_token", "shop_transaction_no", "amount",
+		"authorization_result", "authorization_result_ng_reason", "amount_refund_total", "discount_amount", "subtract_point",
+		"registration_datetime", "sales_settled_datetime", "transaction_options", "related_transaction",
+		"updated_transactions", "description_trans", "shop_name", "customer", "dest_customers", "items", "refunds"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("transaction answer lacks %s: %s", k, a.raw)
+		}
+	}
+	if got["description_trans"] != "" {
+		t.Errorf("description_trans = %#v, want \"\"", got["description_trans"])
+	}
+	refunds, _ := got["refunds"].([]any)
+	if len(refunds) != 1 {
+		t.Fatalf("refunds %s", a.raw)
+	}
+	r := refunds[0].(map[string]any)
+	for _, k := range []string{"object", "amount_refund", "refund_datetime", "refund_reason", "description_refund"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("refund lacks %s: %s", k, a.raw)
+		}
+	}
+	if r["refund_reason"] != "" || r["description_refund"] != "" {
+		t.Errorf("empty refund texts answered as %#v, %#v", r["refund_reason"], r["description_refund"])
+	}
+}
+
 func TestLifecycleModification(t *testing.T) {
 	e := start(t)
 	tok := e.token(sandbox.OKMemberPhone)

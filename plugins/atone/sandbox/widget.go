@@ -26,6 +26,13 @@ func (s *Server) serveAtoneJS(w http.ResponseWriter, r *http.Request) {
 	// atone.js finds its origin from its own <script src>; the origin of this request is
 	// the fallback for pages that load it in unusual ways.
 	b = bytes.ReplaceAll(b, []byte("__SANDBOX_ORIGIN__"), []byte(requestOrigin(r)))
+	// atone.js throws where production's throws; ?lenient=1 keeps the forgiving script of
+	// old for pages written against it.
+	lenient := "false"
+	if r.URL.Query().Get("lenient") == "1" {
+		lenient = "true"
+	}
+	b = bytes.ReplaceAll(b, []byte("__SANDBOX_LENIENT__"), []byte(lenient))
 	w.Header().Set("Content-Type", "application/javascript; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(b)

@@ -133,12 +133,14 @@ const (
 // refund, and the body of the payment webhook.
 //
 // Nullable fields are pointers or nil slices so that null and absent survive a round trip:
-// clients read "sales_settled_datetime is null" as "not settled".
+// clients read "sales_settled_datetime is null" as "not settled". Every field atone documents
+// is answered, an empty text as "" (description_trans, shop_name, a refund's refund_reason and
+// description_refund), as atone answers them.
 type Transaction struct {
 	ID                          string         `json:"id"`
 	Object                      string         `json:"object"`
 	Livemode                    bool           `json:"livemode"`
-	AuthenticationToken         string         `json:"authentication_token,omitempty"`
+	AuthenticationToken         string         `json:"authentication_token"`
 	ShopTransactionNo           string         `json:"shop_transaction_no"`
 	Amount                      int64          `json:"amount"`
 	AuthorizationResult         int            `json:"authorization_result"`
@@ -151,9 +153,9 @@ type Transaction struct {
 	TransactionOptions          []int          `json:"transaction_options"`
 	RelatedTransaction          *string        `json:"related_transaction"`
 	UpdatedTransactions         []string       `json:"updated_transactions"`
-	DescriptionTrans            string         `json:"description_trans,omitempty"`
-	ShopName                    string         `json:"shop_name,omitempty"`
-	Customer                    *Customer      `json:"customer,omitempty"`
+	DescriptionTrans            string         `json:"description_trans"`
+	ShopName                    string         `json:"shop_name"`
+	Customer                    *Customer      `json:"customer"`
 	DestCustomers               []DestCustomer `json:"dest_customers"`
 	Items                       []Item         `json:"items"`
 	Refunds                     []Refund       `json:"refunds"`
@@ -183,8 +185,8 @@ type Refund struct {
 	Object            string `json:"object"`
 	AmountRefund      int64  `json:"amount_refund"`
 	RefundDatetime    string `json:"refund_datetime"`
-	RefundReason      string `json:"refund_reason,omitempty"`
-	DescriptionRefund string `json:"description_refund,omitempty"`
+	RefundReason      string `json:"refund_reason"`
+	DescriptionRefund string `json:"description_refund"`
 }
 
 // RefundRequest is the body of PATCH /v1/transactions/{id}/refund. A nil AmountRefund
