@@ -36,8 +36,14 @@ func serve(ctx context.Context, name string, args []string, e env, isDemo bool) 
 		if _, err := os.Stat(filepath.Join(cfg.PluginDir, "kessai-atone")); err != nil {
 			return fmt.Errorf("the demo needs the atone adapter at %s: build it with `make build` (%v)", filepath.Join(cfg.PluginDir, "kessai-atone"), err)
 		}
-		sb = sandbox.New(sandbox.Config{Logger: log.With("component", "atone-sandbox")})
+		// The sandbox keeps its transactions beside the demo's database, so that an order taken
+		// before a restart can still be captured or cancelled after it.
+		sb, err = sandbox.Open(sandbox.Config{Logger: log.With("component", "atone-sandbox"), DataPath: filepath.Join(cfg.VarDir, "atone-sandbox.db")})
+		if err != nil {
+			return fmt.Errorf("KESSAI_VAR_DIR: %w", err)
+		}
 		if sandboxURL, err = sb.Start(cfg.SandboxAddr); err != nil {
+			_ = sb.Close()
 			return fmt.Errorf("KESSAI_SANDBOX_ADDR: start the atone sandbox: %w", err)
 		}
 		defer sb.Close()
