@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -65,4 +66,47 @@ func TestCommandsFindTheDemosMasterKey(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 	})
+}
+
+// TestShopListAlignsByDisplayWidth: with Japanese, half-width kana and ASCII names, every
+// column after NAME starts in the same terminal cell.
+func TestShopListAlignsByDisplayWidth(t *testing.T) {
+	vars := map[string]string{"KESSAI_DB_DSN": "sqlite://" + filepath.Join(t.TempDir(), "k.db")}
+	for _, name := range []string{"デモショップ", "ABC", "ｶﾅ商店", "Ｆｕｌｌ"} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"shop", "create", name}, env2(&out, &errb, vars)); code != 0 {
+			t.Fatalf("create %s: %s", name, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"shop", "list"}, env2(&out, &errb, vars)); code != 0 {
+		t.Fatalf("list: %s", errb.String())
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("list:\n%s", out.String())
+	}
+	keys := regexp.MustCompile(`  (KEYS|\d+)  `)
+	want := -1
+	for _, l := range lines {
+		m := keys.FindStringIndex(l)
+		if m == nil {
+			t.Fatalf("no KEYS column in %q", l)
+		}
+		at := displayWidth(l[:m[0]])
+		if want == -1 {
+			want = at
+		}
+		if at != want || strings.HasSuffix(l, " ") {
+			t.Fatalf("KEYS at cell %d in %q, %d in the header:\n%s", at, l, want, out.String())
+		}
+	}
+}
+
+func TestDisplayWidth(t *testing.T) {
+	for s, want := range map[string]int{"": 0, "abc": 3, "デモ": 4, "ｶﾅ": 2, "Ａ": 2, "か\u3099": 2, "店 1": 4} {
+		if got := displayWidth(s); got != want {
+			t.Errorf("displayWidth(%q) = %d, want %d", s, got, want)
+		}
+	}
 }
