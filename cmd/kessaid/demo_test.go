@@ -173,6 +173,25 @@ func TestDemoRestartKeepsOrdersWorkable(t *testing.T) {
 		t.Fatalf("result: %d %v", status, r)
 	}
 	first.stop(t)
+	t.Run("the banner shows the first steps", func(t *testing.T) {
+		for _, want := range []string{"storefront:     " + first.base + "/demo/", "console:        " + first.base + "/admin/",
+			"kessaid admin create --db-dsn sqlite://" + filepath.Join(varDir, "kessai.db") + " LOGIN", "shop key:       " + first.key,
+			"atone sandbox:  " + first.sandbox + "/v1/", filepath.Join(varDir, "atone-sandbox.db"),
+			"request log:    " + filepath.Join(varDir, "requests.log")} {
+			if !strings.Contains(first.banner, want) {
+				t.Errorf("the banner lacks %q:\n%s", want, first.banner)
+			}
+		}
+	})
+	t.Run("requests are logged to the file, not the terminal", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(varDir, "requests.log"))
+		if err != nil || !strings.Contains(string(b), `"path":"/api/v1/orders"`) {
+			t.Fatalf("requests.log: %v\n%s", err, b)
+		}
+		if strings.Contains(first.stderr.String(), `"msg":"http"`) {
+			t.Fatalf("request lines on the terminal:\n%s", first.stderr.String())
+		}
+	})
 
 	second := startDemo(t, varDir)
 	if second.key != first.key {
