@@ -176,6 +176,7 @@ func TestDemoRestartKeepsOrdersWorkable(t *testing.T) {
 	t.Run("the banner shows the first steps", func(t *testing.T) {
 		for _, want := range []string{"storefront:     " + first.base + "/demo/", "console:        " + first.base + "/admin/",
 			"kessaid admin create --db-dsn sqlite://" + filepath.Join(varDir, "kessai.db") + " LOGIN", "shop key:       " + first.key,
+			first.base + "/api/v1/openapi.json",
 			"atone sandbox:  " + first.sandbox + "/v1/", filepath.Join(varDir, "atone-sandbox.db"),
 			"request log:    " + filepath.Join(varDir, "requests.log")} {
 			if !strings.Contains(first.banner, want) {

@@ -92,7 +92,8 @@ func serve(ctx context.Context, name string, args []string, e env, isDemo bool) 
   console:        %[1]s/admin/
                   %[2]s
   shop key:       %[3]s
-                  for the shop API %[1]s/api/v1 (Authorization: Bearer <shop key>)
+                  for the shop API %[1]s/api/v1 (Authorization: Bearer <shop key>),
+                  described at %[1]s/api/v1/openapi.json
   atone sandbox:  %[4]s/v1/   (widget %[4]s/v1/atone.js)
                   keeps atone's side in %[5]s
                   test member: phone %[6]s, password %[7]s (limit 50,000 yen; above it atone answers NG 金額超過)
