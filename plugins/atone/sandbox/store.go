@@ -34,11 +34,11 @@ type transaction struct {
 	refundCalls int
 }
 
+// token is a live authentication_token as a call resolved it; revocation lives in the data.
 type token struct {
-	value   string
-	shop    *shopState
-	member  *Member
-	revoked bool
+	value  string
+	shop   *shopState
+	member *Member
 }
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
