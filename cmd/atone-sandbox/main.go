@@ -2,7 +2,10 @@
 // widget and its checkout page, for shops configured by key pairs.
 //
 //	atone-sandbox --addr 127.0.0.1:8790 --public-key PK --secret-key SK [--public-key PK2 --secret-key SK2]
-//	atone-sandbox --config shops.json
+//	atone-sandbox --config shops.json --data var/atone-sandbox.db
+//
+// With --data, transactions, tokens and members are kept in that SQLite file, so a restarted
+// sandbox still answers for the orders taken before; without it they live in memory.
 //
 // The config file is {"shops": [{"name", "public_key", "secret_key", "payment_webhook_url",
 // "authentication_webhook_url"}], "members": [...]}; members default to the test members.
@@ -50,9 +53,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sb := sandbox.New(cfg)
+	sb, err := sandbox.Open(cfg)
+	if err != nil {
+		return err
+	}
 	base, err := sb.Start(addr)
 	if err != nil {
+		_ = sb.Close()
 		return err
 	}
 	printBanner(out, base, sb)
@@ -67,6 +74,7 @@ func parse(args []string) (sandbox.Config, string, error) {
 	fs := flag.NewFlagSet("atone-sandbox", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8790", "listen address HOST:PORT")
 	config := fs.String("config", "", "JSON file with shops (and optionally members)")
+	data := fs.String("data", "", "SQLite file keeping transactions, tokens and members across restarts (created if missing); empty keeps them in memory")
 	var pubs, secs repeated
 	fs.Var(&pubs, "public-key", "shop public key (店舗公開可能鍵); repeat for more shops")
 	fs.Var(&secs, "secret-key", "shop secret key (店舗秘密鍵); one per --public-key, in order")
@@ -76,7 +84,7 @@ func parse(args []string) (sandbox.Config, string, error) {
 	if fs.NArg() > 0 {
 		return sandbox.Config{}, "", fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	var cfg sandbox.Config
+	cfg := sandbox.Config{DataPath: *data}
 	if *config != "" {
 		b, err := os.ReadFile(*config)
 		if err != nil {
@@ -106,6 +114,7 @@ func printBanner(out io.Writer, base string, sb *sandbox.Server) {
 	fmt.Fprintf(out, "atone sandbox listening on %s\n", base)
 	fmt.Fprintf(out, "  API base URL:  %s/v1/\n", base)
 	fmt.Fprintf(out, "  widget script: %s/v1/atone.js\n", base)
+	fmt.Fprintf(out, "  data:          %s\n", sb.DataPath())
 	for _, sh := range sb.Shops() {
 		fmt.Fprintf(out, "  shop %s: public key %s, secret key %s\n", sh.Name, sh.PublicKey, sh.SecretKey)
 	}

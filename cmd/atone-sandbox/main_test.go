@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,8 +65,8 @@ func TestParse(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "shops.json")
 	_ = os.WriteFile(file, []byte(`{"shops":[{"name":"A","public_key":"pa","secret_key":"sa","payment_webhook_url":"http://127.0.0.1:1/h"}]}`), 0o600)
-	cfg, addr, err := parse([]string{"--config", file, "--public-key", "pb", "--secret-key", "sb", "--addr", "127.0.0.1:9"})
-	if err != nil || addr != "127.0.0.1:9" || len(cfg.Shops) != 2 || cfg.Shops[0].PaymentWebhookURL == "" {
+	cfg, addr, err := parse([]string{"--config", file, "--public-key", "pb", "--secret-key", "sb", "--addr", "127.0.0.1:9", "--data", filepath.Join(dir, "sb.db")})
+	if err != nil || addr != "127.0.0.1:9" || len(cfg.Shops) != 2 || cfg.Shops[0].PaymentWebhookURL == "" || cfg.DataPath != filepath.Join(dir, "sb.db") {
 		t.Fatalf("parse = %+v, %q, %v", cfg, addr, err)
 	}
 	for name, args := range map[string][]string{
@@ -77,5 +78,34 @@ func TestParse(t *testing.T) {
 		if _, _, err := parse(args); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestRunOnADataFile(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "var", "atone-sandbox.db")
+	for range 2 { // the second start opens what the first left
+		ctx, cancel := context.WithCancel(context.Background())
+		var out syncBuffer
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data", data}, &out) }()
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), "test members") && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(out.String(), "data:          "+data) {
+			t.Errorf("banner does not name the data file:\n%s", out.String())
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(data, []byte("not sqlite"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--data", data}, io.Discard); err == nil || !strings.Contains(err.Error(), data) {
+		t.Fatalf("run on a broken data file: %v", err)
 	}
 }

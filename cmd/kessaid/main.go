@@ -11,12 +11,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // Asia/Tokyo must resolve on hosts without a zoneinfo database
 
 	"github.com/kessai/kessai/core/config"
+	"github.com/kessai/kessai/core/secret"
+	"github.com/kessai/kessai/core/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -54,7 +57,12 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, e env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		// A command is required: the usage goes where errors go, and scripts see a failure.
+		usage(e.stderr)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(e.stdout)
 		return 0
 	}
@@ -125,8 +133,39 @@ func flags(name string, e env) (*flag.FlagSet, func(args []string) (config.Confi
 			}
 			return config.Config{}, usageError{err.Error()}
 		}
-		return resolve(e.getenv)
+		cfg, err := resolve(e.getenv)
+		if err != nil || name == "serve" || name == "demo" {
+			return cfg, err
+		}
+		return demoKey(cfg)
 	}
+}
+
+// demoKey lets a command pointed at the demo's SQLite database use the master key the demo
+// generated: without KESSAI_MASTER_KEY it reads master.key from the var folder, or from
+// beside the database file (where `kessaid demo` puts both). serve never does: production
+// keys come from the environment only.
+func demoKey(cfg config.Config) (config.Config, error) {
+	if cfg.MasterKey != "" || cfg.DB.Dialect != store.SQLite {
+		return cfg, nil
+	}
+	for _, dir := range []string{cfg.VarDir, filepath.Dir(cfg.DB.Path)} {
+		path := filepath.Join(dir, "master.key")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return cfg, &config.Error{Var: "KESSAI_MASTER_KEY", Problem: err.Error()}
+		}
+		key := strings.TrimSpace(string(b))
+		if _, err := secret.ParseKey(key); err != nil {
+			return cfg, &config.Error{Var: "KESSAI_MASTER_KEY", Problem: path + ": " + err.Error()}
+		}
+		cfg.MasterKey = key
+		return cfg, nil
+	}
+	return cfg, nil
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {

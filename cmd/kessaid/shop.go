@@ -70,16 +70,16 @@ func shopList(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tKEYS\tCREATED (UTC)\tSTATE")
+	var tw table // shop names are mostly Japanese: columns by display width
+	tw.row("ID", "NAME", "KEYS", "CREATED (UTC)", "STATE")
 	for _, s := range shops {
 		state := "active"
 		if s.RevokedAt != nil {
 			state = "revoked " + s.RevokedAt.Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", s.ID, s.Name, s.ActiveKeys, s.CreatedAt.Format("2006-01-02 15:04"), state)
+		tw.row(strconv.FormatInt(s.ID, 10), s.Name, strconv.Itoa(s.ActiveKeys), s.CreatedAt.Format("2006-01-02 15:04"), state)
 	}
-	return tw.Flush()
+	return tw.write(e.stdout)
 }
 
 func shopID(rest []string) (int64, error) { return oneID(rest, "shop", "kessaid shop list") }

@@ -31,7 +31,7 @@ const (
 	msgContCaptured     = "売上計上しました。"
 	msgContCancelled    = "取消しました。"
 	msgContRetried      = "再決済しました。"
-	msgContRetryNG      = "再決済の結果は決済エラーです。"
+	msgContRetryNG      = "再決済の結果は決済エラーです。" // and why, from the provider's answer
 	msgContRetryUnknown = "再決済の応答がありませんでした。取引の状態を確認中です。重複して再決済しないよう、状態が確定するまでお待ちください。"
 	msgSettingsSaved    = "継続課金設定を更新しました。"
 	msgContConcluded    = "課金の状態を確定しました: %s"
@@ -534,7 +534,7 @@ func (s *continuationScreens) chargeOp(ctx *gin.Context) {
 		case res.Outcome == plugins.Undefined:
 			s.c.redirectWarning(ctx, back, msgContRetryUnknown)
 		default:
-			s.c.redirectError(ctx, back, msgContRetryNG)
+			s.c.redirectError(ctx, back, msgContRetryNG+s.why(rc, res.Charge.SettlementID))
 		}
 	case "conclude":
 		// Audited by the service, with the reason.
@@ -605,6 +605,21 @@ func (c *Console) priceNotice(ctx context.Context, before, after *order.Order) s
 		return ""
 	}
 	return fmt.Sprintf(msgContPriceChanged, comma(d.Price), d.NextCharging)
+}
+
+// why is the provider's answer to a charge that failed, from its settlement's last history
+// row: atone's message and code, or kessai's note when nothing was sent.
+func (s *continuationScreens) why(ctx context.Context, settlementID int64) string {
+	var h settlement.History
+	err := s.c.deps.Store.DB.WithContext(ctx).Where("settlement_id = ? AND status_to = ?", settlementID, settlement.Failed).
+		Order("id DESC").Limit(1).Find(&h).Error
+	if err != nil {
+		s.c.log.Error("admin: history of a failed charge", "settlement", settlementID, "err", err)
+	}
+	if h.Message == "" && !providerCode(h.Code) {
+		return ""
+	}
+	return providerMessage(plugins.Result{Messages: []string{h.Message}, Code: h.Code})
 }
 
 // refuse shows a refusal on the contract's page; anything unexpected is an internal error.

@@ -228,6 +228,11 @@ func TestContinuationScreensInBrowser(t *testing.T) {
 			t.Fatal("再決済 without confirmation")
 		}
 		wantText(t, ctx, ".notice-error:not(.settlement-notice)", "再決済の結果は決済エラーです。")
+		// and why, in atone's words rather than kessai's code
+		wantText(t, ctx, ".notice-error:not(.settlement-notice)", "金額超過")
+		if n := text(t, ctx, ".notice-error:not(.settlement-notice)"); strings.Contains(n, "KESSAI_") {
+			t.Fatalf("the notice shows an internal code: %q", n)
+		}
 		rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".continuation-history tr[data-charge-id]").length`))
 		if rows != 2 {
 			t.Fatalf("%d history rows", rows)

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/settlement"
 )
 
 // errorLogView is the 決済エラーログ一覧 page.
@@ -29,10 +32,12 @@ func (v errorLogView) Next() int { return min(v.Page+1, v.Pages) }
 type errorLogRow struct {
 	errlog.Entry
 	At string
+	// Status is the ステータス in Japanese (Entry.Result is the stored value).
+	Status string
 }
 
 // errorLogDetailView is the 決済エラーログ詳細 page: the row, then every detail as key:subkey
-// rows, the way Welcart flattens its serialized data.
+// rows, the way Welcart flattens its serialized data, under Japanese labels.
 type errorLogDetailView struct {
 	errorLogRow
 	Fields []errlog.Field
@@ -57,7 +62,7 @@ func (c *Console) errorLogList(ctx *gin.Context) {
 }
 
 func (c *Console) logRow(e errlog.Entry) errorLogRow {
-	return errorLogRow{Entry: e, At: e.Datetime.In(c.loc).Format("2006-01-02 15:04:05")}
+	return errorLogRow{Entry: e, At: e.Datetime.In(c.loc).Format("2006-01-02 15:04:05"), Status: statusText(e)}
 }
 
 func (c *Console) errorLogDetail(ctx *gin.Context) {
@@ -76,7 +81,7 @@ func (c *Console) errorLogDetail(ctx *gin.Context) {
 		return
 	}
 	v := errorLogDetailView{errorLogRow: c.logRow(*e)}
-	v.Fields = e.Flat()
+	v.Fields = detailFields(*e)
 	c.render(ctx, http.StatusOK, c.pages["errorlog_detail.html"], View{Title: "決済エラーログ詳細", Path: PathErrorLog, Data: v})
 }
 
@@ -159,4 +164,101 @@ func (c *Console) errorLogDelete(ctx *gin.Context) {
 	}
 	c.audit(ctx, "errlog.delete", 0, detail)
 	c.redirectFlash(ctx, PathErrorLog, fmt.Sprintf(msgLogsDeleted, n))
+}
+
+// statusText is a row's ステータス as the admin reads it: what happened, why, and the
+// provider's own code when there is one, e.g. 「与信NG（金額超過）」 or
+// 「売上計上NG（この取引は既に売上確定されています。）EATN1201」. kessai's own codes
+// (KESSAI_…) mean nothing to an admin and are left out; 詳細 still shows them.
+func statusText(e errlog.Entry) string {
+	rest, ok := strings.CutPrefix(e.Result, strings.ToUpper(e.Acting)+" ")
+	if !ok {
+		rest = e.Result
+	}
+	label, ok := resultLabels[rest]
+	if !ok {
+		op, outcome, _ := strings.Cut(rest, " ")
+		word, known := resultOutcomes[outcome]
+		if !known {
+			return e.Result // a result this console does not know reads as written
+		}
+		label = settlement.Operation(strings.ToLower(op)).Label() + word
+	}
+	f := e.Fields()
+	if reason := reasonText(e.Acting, fmt.Sprint(f["reason"])); f["reason"] != nil && reason != "" {
+		label += "（" + reason + "）"
+	} else if msg, _ := f["message"].(string); msg != "" {
+		label += "（" + msg + "）"
+	}
+	if code, _ := f["code"].(string); providerCode(code) {
+		label += code
+	}
+	return label
+}
+
+// reasonText names a provider's numbered NG reason ("1" → 金額超過).
+func reasonText(module, reason string) string {
+	if l, ok := ngReasons[module][reason]; ok {
+		return l
+	}
+	return "理由 " + reason
+}
+
+// providerCode reports a code the provider gave (EATN0115), as opposed to none or kessai's own
+// (KESSAI_NG, KESSAI_TIMEOUT, …), which say nothing the message does not.
+func providerCode(code string) bool { return code != "" && !strings.HasPrefix(code, "KESSAI_") }
+
+// detailFields are a row's details under Japanese labels, in the order of detailLabels, with
+// outcomes, states, reasons and amounts in words.
+func detailFields(e errlog.Entry) []errlog.Field {
+	order := map[string]int{}
+	for i, d := range detailLabels {
+		order[d.key] = i
+	}
+	flat := e.Flat()
+	out := make([]errlog.Field, 0, len(flat))
+	for _, f := range flat {
+		top, sub, nested := strings.Cut(f.Key, ":")
+		key, value := top, f.Value
+		if i, ok := order[top]; ok {
+			key = detailLabels[i].label
+		}
+		if nested {
+			key += ":" + sub
+		} else {
+			value = detailValue(e.Acting, top, value)
+		}
+		out = append(out, errlog.Field{Key: key, Value: value})
+	}
+	rank := func(f errlog.Field) int {
+		top, _, _ := strings.Cut(f.Key, ":")
+		for i, d := range detailLabels {
+			if d.label == top {
+				return i
+			}
+		}
+		return len(detailLabels)
+	}
+	slices.SortStableFunc(out, func(a, b errlog.Field) int { return rank(a) - rank(b) })
+	return out
+}
+
+func detailValue(module, key, v string) string {
+	switch key {
+	case "outcome":
+		if l, ok := outcomeLabels[v]; ok {
+			return l
+		}
+	case "state":
+		if l, ok := providerStateLabels[v]; ok {
+			return l
+		}
+	case "reason":
+		return v + "（" + reasonText(module, v) + "）"
+	case "amount", "notified_amount":
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return comma(n) + "円"
+		}
+	}
+	return v
 }

@@ -19,3 +19,9 @@ func init() {
 		return compare(hash, password)
 	}
 }
+
+// StatusText and DetailFields are the 決済エラーログ's translations, for the table tests.
+var (
+	StatusText   = statusText
+	DetailFields = detailFields
+)

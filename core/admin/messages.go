@@ -103,3 +103,76 @@ var actionLabels = map[string]string{
 	"errlog.export":         "決済エラーログのログ出力",
 	"errlog.delete":         "決済エラーログのログ削除",
 }
+
+// 決済エラーログ in the manual's words. The stored ステータス ("ATONE AUTHORIZE NG") and detail
+// keys ("provider_id") stay as core/settlement, core/continuation and the webhook receiver wrote
+// them, for ログ出力 and support; the console translates them when it shows them.
+
+// resultLabels name a stored result by what follows the module's name. Results of the form
+// "<OPERATION> <OUTCOME>" ("CAPTURE DECLINED") not listed here are named from the operation's
+// label and outcomeLabels.
+var resultLabels = map[string]string{
+	"AUTHORIZE NG":           "与信NG",
+	"CONFIRM DECLINED":       "与信確認NG",
+	"CONTINUATION NG":        "継続課金NG",
+	"CONTINUATION DUPLICATE": "継続課金の重複",
+	"UNRESOLVED":             "取引状態不明",
+	"STRAY TRANSACTION":      "注文と一致しない取引",
+	"FOREIGN TRANSACTION":    "他の注文の取引",
+	"WEBHOOK UNKNOWN":        "未登録の取引の通知",
+}
+
+// resultOutcomes are the outcome words of a result ("DECLINED" in "CAPTURE DECLINED").
+var resultOutcomes = map[string]string{
+	"DECLINED":      "NG",
+	"NOT_ATTEMPTED": "未送信",
+	"UNDEFINED":     "応答なし",
+	"PENDING":       "保留",
+	"PROCESSED":     "完了",
+}
+
+// outcomeLabels are a provider call's outcomes (plugins.Outcome) as 結果.
+var outcomeLabels = map[string]string{
+	"processed":     "処理済み",
+	"pending":       "保留（決済代行会社の判断待ち）",
+	"declined":      "NG（決済代行会社が受け付けませんでした）",
+	"not_attempted": "未送信（決済代行会社に送られていません）",
+	"undefined":     "応答なし（処理結果は不明です）",
+}
+
+// stateLabels are a provider transaction's states (plugins.State) as 状態.
+var providerStateLabels = map[string]string{
+	"authorized": "仮売上",
+	"captured":   "売上計上",
+	"cancelled":  "取消済み",
+	"declined":   "与信NG",
+	"unknown":    "不明",
+}
+
+// ngReasons are the providers' numbered reasons for a refused authorization.
+var ngReasons = map[string]map[string]string{
+	"atone": {"1": "金額超過", "9": "その他"},
+}
+
+// detailLabels are the 詳細 rows' labels, in the order the rows are shown; keys not listed
+// follow in their own order under their own names.
+var detailLabels = []struct{ key, label string }{
+	{"operation", "処理区分"},
+	{"outcome", "結果"},
+	{"status", "決済状況"},
+	{"state", "状態"},
+	{"reason", "理由"},
+	{"code", "エラーコード"},
+	{"message", "メッセージ"},
+	{"field", "項目"},
+	{"amount", "金額"},
+	{"notified_amount", "通知された金額"},
+	{"provider_id", "決済ID"},
+	{"attempt", "取引番号"},
+	{"shop_transaction_no", "加盟店取引番号"},
+	{"settlement_id", "決済管理番号"},
+	{"order_id", "受注ID"},
+	{"continuation_id", "継続課金契約ID"},
+	{"period", "課金期間"},
+	{"last_error", "最後のエラー"},
+}

@@ -380,12 +380,14 @@ func settlementRefusal(err error) (string, bool) {
 	return "", false
 }
 
+// providerMessage is a refusal as the admin reads it: the provider's message, and its code
+// when the provider gave one (kessai's own KESSAI_… codes are for the logs, not for people).
 func providerMessage(r plugins.Result) string {
 	msg := strings.Join(r.Messages, " / ")
 	if msg == "" {
 		msg = msgProviderDeclined
 	}
-	if r.Code != "" {
+	if providerCode(r.Code) {
 		msg += "（" + r.Code + "）"
 	}
 	return msg

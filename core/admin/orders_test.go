@@ -244,12 +244,17 @@ func TestOrderScreensInBrowser(t *testing.T) {
 			}
 		}
 		wantText(t, ctx, ".errlog-list tbody", ngKey)
-		wantText(t, ctx, ".errlog-list tbody", "ATONE AUTHORIZE NG")
+		wantText(t, ctx, ".errlog-list tbody", "与信NG（金額超過）")
+		if strings.Contains(text(t, ctx, ".errlog-list tbody"), "ATONE") {
+			t.Fatalf("ステータス as stored: %q", text(t, ctx, ".errlog-list tbody"))
+		}
 		wantText(t, ctx, ".errlog-list tbody", "atone")
 		admintest.Screenshot(t, ctx, "orders-09-errorlog")
 		submit(t, ctx, "詳細", ".errlog-list a.log-detail")
 		wantText(t, ctx, ".errlog-detail", ngKey)
-		wantText(t, ctx, ".errlog-detail", "reason")
+		wantText(t, ctx, ".errlog-detail", "理由")
+		wantText(t, ctx, ".errlog-detail", "1（金額超過）")
+		wantText(t, ctx, ".errlog-detail", "60,000円")
 		admintest.Screenshot(t, ctx, "orders-10-errorlog-detail")
 	})
 

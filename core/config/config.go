@@ -176,7 +176,7 @@ func Usage(w io.Writer) {
 }
 
 // ErrNoMasterKey is returned by Key when production starts without KESSAI_MASTER_KEY.
-var ErrNoMasterKey = errors.New("not set: kessaid refuses to store secrets without it (generate one with `openssl rand -hex 32`; the demo makes its own)")
+var ErrNoMasterKey = errors.New("not set: kessaid refuses to store secrets without it (generate one with `openssl rand -hex 32`)")
 
 // Key returns the master key. With generate (the demo), a missing key is created once under
 // VarDir/master.key, readable by its owner only, and reused on later starts.
@@ -189,7 +189,10 @@ func (c Config) Key(generate bool) ([]byte, error) {
 		return k, nil
 	}
 	if !generate {
-		return nil, &Error{Var: "KESSAI_MASTER_KEY", Problem: ErrNoMasterKey.Error()}
+		// Name the file the demo keeps its key in: a command run against the demo's database
+		// needs that key.
+		return nil, &Error{Var: "KESSAI_MASTER_KEY", Problem: ErrNoMasterKey.Error() + "; the demo's key, if this is the demo's database, is in " +
+			filepath.Join(c.VarDir, "master.key")}
 	}
 	path := filepath.Join(c.VarDir, "master.key")
 	if b, err := os.ReadFile(path); err == nil {

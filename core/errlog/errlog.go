@@ -39,9 +39,12 @@ type Entry struct {
 func (Entry) TableName() string { return "error_logs" }
 
 // Fields decodes Data into key/value pairs, for the 詳細 dialog and the export.
+// Numbers keep their text (json.Number): an amount of 1000000 reads 1000000, not 1e+06.
 func (e Entry) Fields() map[string]any {
 	m := map[string]any{}
-	_ = json.Unmarshal([]byte(e.Data), &m)
+	d := json.NewDecoder(strings.NewReader(e.Data))
+	d.UseNumber()
+	_ = d.Decode(&m)
 	return m
 }
 

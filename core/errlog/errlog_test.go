@@ -128,3 +128,16 @@ func TestExportKeepsOneFieldPerLine(t *testing.T) {
 		}
 	}
 }
+
+// TestAmountsKeepTheirDigits: a detail of a million yen reads 1000000 in 詳細 and the export,
+// never the float's 1e+06.
+func TestAmountsKeepTheirDigits(t *testing.T) {
+	e := errlog.Entry{Data: `{"amount": 1000000, "attempt": 2, "nested": {"amount": 1234567}}`}
+	got := map[string]string{}
+	for _, f := range e.Flat() {
+		got[f.Key] = f.Value
+	}
+	if got["amount"] != "1000000" || got["attempt"] != "2" || got["nested:amount"] != "1234567" {
+		t.Fatalf("flat details %v", got)
+	}
+}

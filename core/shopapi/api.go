@@ -91,6 +91,7 @@ func (a *API) Auth() gin.HandlerFunc {
 
 // Mount adds the shop API to r (normally the engine's /api/v1 group).
 func (a *API) Mount(r gin.IRouter) {
+	r.GET("/openapi.json", serveOpenAPI)
 	g := r.Group("", a.Auth(), idempotency.Middleware(a.Store.DB, ShopID, idempotency.Options{}))
 	g.GET("/payment-methods", a.listMethods)
 	g.POST("/orders", a.createOrder)

@@ -330,18 +330,22 @@ type Response struct {
 func (h *Harness) Do(t testing.TB, key, method, path string, body any, headers ...string) Response {
 	t.Helper()
 	var r io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		r = bytes.NewReader(b)
+		sent = b
 	case string:
-		r = bytes.NewReader([]byte(b))
+		sent = []byte(b)
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r = bytes.NewReader(raw)
+		sent = raw
+	}
+	if body != nil {
+		r = bytes.NewReader(sent)
 	}
 	h.mu.RLock()
 	base := h.URL
@@ -363,6 +367,10 @@ func (h *Harness) Do(t testing.TB, key, method, path string, body any, headers .
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if problems := CheckAnswer(req, sent, resp.StatusCode, resp.Header, raw); problems != nil {
+		t.Errorf("%s %s answered %d not as the OpenAPI document says:\n  %s\nrequest: %s\nanswer: %s", method, req.URL.RequestURI(), resp.StatusCode,
+			strings.Join(problems, "\n  "), sent, raw)
+	}
 	out := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out

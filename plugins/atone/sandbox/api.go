@@ -105,16 +105,32 @@ func refundAmount(v any) (int64, bool) {
 }
 
 // withTransaction finds a shop's transaction (404 EATN0133 for unknown ids and ids of other
-// shops alike, so shops cannot probe each other) and applies op under the lock.
+// shops alike, so shops cannot probe each other), applies op under the lock and stores what
+// op changed.
 func (s *Server) withTransaction(sh *shopState, id string, op func(*transaction) *wire.ErrorBody) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := sh.txs[id]
+	t, err := loadTx(s.db, sh, id)
+	if err != nil {
+		return errorAnswer(s.failed("load transaction", err))
+	}
 	if t == nil {
 		return errorAnswer(wire.NewError(wire.CodeNotFound))
 	}
+	before, err := t.encode()
+	if err != nil {
+		return errorAnswer(s.failed("encode transaction", err))
+	}
 	if eb := op(t); eb != nil {
 		return errorAnswer(eb)
+	}
+	if after, err := t.encode(); err != nil || after != before {
+		if err == nil {
+			err = saveTx(s.db, t)
+		}
+		if err != nil {
+			return errorAnswer(s.failed("store transaction", err))
+		}
 	}
 	return http.StatusOK, t.view()
 }

@@ -48,14 +48,12 @@ func (e LedgerEntry) Live() bool { return e.OK() && !e.Refunded && e.ReplacedBy 
 func (s *Server) Ledger() []LedgerEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []LedgerEntry
+	out := []LedgerEntry{}
 	for _, sh := range s.shops {
-		for _, id := range sh.order {
-			out = append(out, sh.txs[id].ledgerEntry(sh.PublicKey))
+		err := eachTx(s.db, sh.PublicKey, func(t *transaction) { out = append(out, t.ledgerEntry(sh.PublicKey)) })
+		if err != nil {
+			s.log.Error("sandbox data", "op", "ledger", "err", err)
 		}
-	}
-	if out == nil {
-		out = []LedgerEntry{}
 	}
 	return out
 }

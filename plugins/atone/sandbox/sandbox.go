@@ -1,6 +1,8 @@
 // Package sandbox is a local stand-in for atone: the v1 server API, the atone.js widget with
 // its checkout iframe, outbound webhooks, and switches that make it fail on purpose. It keeps
-// its state in memory and is meant for tests and for developing against atone offline.
+// its transactions, tokens and members in SQLite, in a file that outlives restarts
+// (Config.DataPath) or in memory, and is meant for tests and for developing against atone
+// offline.
 //
 // In-process use:
 //
@@ -14,12 +16,17 @@
 //	base, err := sb.Start("127.0.0.1:0") // returns "http://127.0.0.1:PORT"
 //	defer sb.Close()
 //
+// or on a data file, so that orders made before a restart can still be settled after it:
+//
+//	sb, err := sandbox.Open(sandbox.Config{DataPath: "var/atone-sandbox.db"})
+//
 // With no shops configured, DefaultShop is used; with no members, DefaultMembers (see
 // members.go for the test members). Sandbox-only endpoints live under /sandbox/v1/.
 package sandbox
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +65,10 @@ type Config struct {
 	// WebhookClient delivers webhooks; nil means a client with a 10 s timeout.
 	WebhookClient *http.Client
 	Logger        *slog.Logger
+	// DataPath is the SQLite file that keeps transactions, tokens and members across
+	// restarts; it is created if missing. Empty (or ":memory:") keeps them in memory, gone
+	// with the Server.
+	DataPath string
 }
 
 // Validate reports configuration mistakes: duplicate or empty keys.
@@ -90,23 +101,35 @@ type Server struct {
 	mux    *http.ServeMux
 	client *http.Client
 
+	// mu serializes the calls: a transaction is read, changed and written back under it.
 	mu     sync.Mutex
+	db     *sql.DB
+	closed bool
 	shops  []*shopState
 	byPub  map[string]*shopState
 	bySec  map[string]*shopState
-	tokens map[string]*token // authentication_token → token
-	offset time.Duration     // clock moved forward over HTTP
+	offset time.Duration // clock moved forward over HTTP
 	faults []*faultState
-	sent   []Delivery
+	sent   []Delivery // the last maxDeliveries
 
 	hooks    sync.WaitGroup
 	listener net.Listener
 	httpSrv  *http.Server
 }
 
-// New builds a sandbox. It panics on an invalid Config (see Config.Validate), which is a
-// programming error in a test.
+// New builds a sandbox. It panics on an invalid Config (see Config.Validate) or a data file
+// it cannot open, which is a programming error in a test; Open returns the error instead.
 func New(cfg Config) *Server {
+	s, err := Open(cfg)
+	if err != nil {
+		panic(err.Error())
+	}
+	return s
+}
+
+// Open builds a sandbox on its data (Config.DataPath), creating the file if needed. Close
+// closes it.
+func Open(cfg Config) (*Server, error) {
 	if len(cfg.Shops) == 0 {
 		cfg.Shops = []Shop{DefaultShop}
 	}
@@ -114,7 +137,7 @@ func New(cfg Config) *Server {
 		cfg.Members = DefaultMembers()
 	}
 	if err := cfg.Validate(); err != nil {
-		panic("sandbox: " + err.Error())
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -122,19 +145,23 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	db, err := openData(cfg.DataPath, cfg.Members)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:    cfg,
 		log:    cfg.Logger,
 		client: cfg.WebhookClient,
+		db:     db,
 		byPub:  map[string]*shopState{},
 		bySec:  map[string]*shopState{},
-		tokens: map[string]*token{},
 	}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: 10 * time.Second}
 	}
 	for _, sh := range cfg.Shops {
-		st := &shopState{Shop: sh, txs: map[string]*transaction{}, byNo: map[string][]string{}}
+		st := &shopState{Shop: sh}
 		if st.Name == "" {
 			st.Name = DefaultShop.Name
 		}
@@ -143,7 +170,7 @@ func New(cfg Config) *Server {
 		s.bySec[sh.SecretKey] = st
 	}
 	s.routes()
-	return s
+	return s, nil
 }
 
 // Shops returns the configured shops.
@@ -154,6 +181,9 @@ func (s *Server) Shops() []Shop {
 	}
 	return out
 }
+
+// DataPath says where the sandbox keeps its data: the file, or "(in memory)".
+func (s *Server) DataPath() string { return describe(s.cfg.DataPath) }
 
 // Members returns the test members buyers can log in as.
 func (s *Server) Members() []Member { return append([]Member(nil), s.cfg.Members...) }
@@ -197,7 +227,8 @@ func (s *Server) URL() string {
 	return "http://" + s.listener.Addr().String()
 }
 
-// Close stops a listener started with Start and waits for webhook deliveries in flight.
+// Close stops a listener started with Start, waits for webhook deliveries in flight, and
+// closes the data. Calls served after Close answer EATN9999.
 func (s *Server) Close() error {
 	var err error
 	if s.httpSrv != nil {
@@ -206,6 +237,13 @@ func (s *Server) Close() error {
 		err = s.httpSrv.Shutdown(ctx)
 	}
 	s.hooks.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		// The handle stays: calls that still arrive get "database is closed", hence EATN9999.
+		err = errors.Join(err, s.db.Close())
+		s.closed = true
+	}
 	return err
 }
 

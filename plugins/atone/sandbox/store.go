@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
+	"errors"
 	"math/big"
 	"slices"
 	"time"
@@ -15,18 +17,16 @@ const LapseAfter = 90 * 24 * time.Hour
 
 type shopState struct {
 	Shop
-	txs   map[string]*transaction
-	order []string // ids in creation order
-	// byNo indexes ids by shop_transaction_no, so the duplicate check stays cheap when a
-	// benchmark creates a hundred thousand transactions.
-	byNo map[string][]string
 }
 
 // transaction is the sandbox's record; wire.Transaction is rendered from it on every answer.
+// It is read from the database for each call and written back when the call changes it.
 type transaction struct {
 	wire.Transaction
 	registered time.Time
-	member     *Member
+	// buyer is the member's normalized phone number: a recurring charge must be the same
+	// buyer's.
+	buyer string
 	// What the ledger shows beyond atone's own answer: the 取引修正 that replaced it, and how
 	// many settle and refund calls succeeded on it.
 	replacedBy  string
@@ -34,11 +34,11 @@ type transaction struct {
 	refundCalls int
 }
 
+// token is a live authentication_token as a call resolved it; revocation lives in the data.
 type token struct {
-	value   string
-	shop    *shopState
-	member  *Member
-	revoked bool
+	value  string
+	shop   *shopState
+	member *Member
 }
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -84,27 +84,40 @@ func (s *Server) memberByPhone(phone string) *Member {
 // revocation: a token is the shop's handle on one buyer [I].
 // Called with s.mu held.
 func (s *Server) tokenFor(sh *shopState, m *Member) *token {
-	for _, t := range s.tokens {
-		if t.shop == sh && t.member == m && !t.revoked {
-			return t
-		}
+	phone := wire.NormalizePhone(m.Phone)
+	var value string
+	err := s.db.QueryRow(`SELECT value FROM tokens WHERE shop = ? AND phone = ? AND revoked = 0 LIMIT 1`, sh.PublicKey, phone).Scan(&value)
+	if err == nil {
+		return &token{value: value, shop: sh, member: m}
 	}
 	t := &token{value: newToken(), shop: sh, member: m}
-	s.tokens[t.value] = t
+	if _, err := s.db.Exec(`INSERT INTO tokens (value, shop, phone) VALUES (?, ?, ?)`, t.value, sh.PublicKey, phone); err != nil {
+		// The buyer sees the token refused on its first use, as after a revocation.
+		s.log.Error("sandbox data", "op", "issue token", "err", err)
+	}
 	return t
 }
 
 // lookupToken resolves an authentication_token for a shop: unknown or another shop's is
 // EATN0103, revoked is EATN0104. Called with s.mu held.
 func (s *Server) lookupToken(sh *shopState, value string) (*token, *wire.ErrorBody) {
-	t := s.tokens[value]
-	if t == nil || t.shop != sh {
+	var shop, phone string
+	var revoked bool
+	err := s.db.QueryRow(`SELECT shop, phone, revoked FROM tokens WHERE value = ?`, value).Scan(&shop, &phone, &revoked)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && shop != sh.PublicKey) {
 		return nil, wire.NewError(wire.CodeTokenInvalid)
 	}
-	if t.revoked {
+	if err != nil {
+		return nil, s.failed("look up token", err)
+	}
+	if revoked {
 		return nil, wire.NewError(wire.CodeTokenRevoked)
 	}
-	return t, nil
+	m := s.storedMember(phone)
+	if m == nil {
+		return nil, wire.NewError(wire.CodeTokenInvalid)
+	}
+	return &token{value: value, shop: sh, member: m}, nil
 }
 
 // RevokeToken invalidates a buyer's authentication_token, as atone does when the buyer
@@ -112,12 +125,13 @@ func (s *Server) lookupToken(sh *shopState, value string) (*token, *wire.ErrorBo
 func (s *Server) RevokeToken(value string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tokens[value]
-	if t == nil {
+	res, err := s.db.Exec(`UPDATE tokens SET revoked = 1 WHERE value = ?`, value)
+	if err != nil {
+		s.log.Error("sandbox data", "op", "revoke token", "err", err)
 		return false
 	}
-	t.revoked = true
-	return true
+	n, err := res.RowsAffected()
+	return err == nil && n > 0
 }
 
 // authorize decides the credit check for a member.
@@ -133,36 +147,63 @@ func authorize(m *Member, amount int64) (result int, reason *int) {
 }
 
 // register is the one place a transaction is created, for the server API and the widget.
-// tok is the buyer's live token; the payment is valid. Called with s.mu held.
+// tok is the buyer's live token; the payment is valid. The new transaction and the
+// transactions it replaces are stored together. Called with s.mu held.
 func (s *Server) register(sh *shopState, p wire.Payment, tok *token, subtractPoint int64) (*transaction, *wire.ErrorBody) {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return nil, s.failed("register", err)
+	}
+	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
+	t, eb, err := s.registerIn(tx, sh, p, tok, subtractPoint)
+	if err == nil && eb == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return nil, s.failed("register", err)
+	}
+	return t, eb
+}
+
+func (s *Server) registerIn(q querier, sh *shopState, p wire.Payment, tok *token, subtractPoint int64) (*transaction, *wire.ErrorBody, error) {
 	now := s.cfg.Now().Add(s.offset)
+	buyer := wire.NormalizePhone(tok.member.Phone)
 
 	// Modification (取引修正): the listed transactions are replaced by the new one.
 	var replaced []*transaction
 	for _, id := range p.UpdatedTransactions {
-		old := sh.txs[id]
+		old, err := loadTx(q, sh, id)
+		if err != nil {
+			return nil, nil, err
+		}
 		if old == nil || old.AuthorizationResult != wire.AuthorizationOK || old.Cancelled() {
-			return nil, wire.NewError(wire.CodeUpdateTarget)
+			return nil, wire.NewError(wire.CodeUpdateTarget), nil
 		}
 		replaced = append(replaced, old)
 	}
 
 	// shop_transaction_no must be new among OK transactions; NG numbers may be reused, and a
 	// modification may keep the number of what it replaces.
-	for _, id := range sh.byNo[p.ShopTransactionNo] {
-		t := sh.txs[id]
-		if t.ShopTransactionNo == p.ShopTransactionNo && t.AuthorizationResult == wire.AuthorizationOK &&
-			!slices.Contains(replaced, t) && !t.Cancelled() {
-			return nil, wire.NewError(wire.CodeDuplicateShopNo)
+	same, err := txsByNo(q, sh, p.ShopTransactionNo)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range same {
+		isReplaced := slices.ContainsFunc(replaced, func(r *transaction) bool { return r.ID == t.ID })
+		if t.AuthorizationResult == wire.AuthorizationOK && !isReplaced && !t.Cancelled() {
+			return nil, wire.NewError(wire.CodeDuplicateShopNo), nil
 		}
 	}
 
 	var related *string
 	if p.RelatedTransaction != "" {
-		first := sh.txs[p.RelatedTransaction]
+		first, err := loadTx(q, sh, p.RelatedTransaction)
+		if err != nil {
+			return nil, nil, err
+		}
 		// A recurring charge must belong to the same buyer as the first order [I].
-		if first == nil || first.member != tok.member {
-			return nil, wire.NewError(wire.CodeRelatedTarget)
+		if first == nil || first.buyer != buyer {
+			return nil, wire.NewError(wire.CodeRelatedTarget), nil
 		}
 		related = &p.RelatedTransaction
 	}
@@ -198,7 +239,7 @@ func (s *Server) register(sh *shopState, p wire.Payment, tok *token, subtractPoi
 	}
 	t := &transaction{
 		registered: now,
-		member:     tok.member,
+		buyer:      buyer,
 		Transaction: wire.Transaction{
 			ID:                          newTransactionID(),
 			Object:                      wire.ObjectTransaction,
@@ -229,12 +270,15 @@ func (s *Server) register(sh *shopState, p wire.Payment, tok *token, subtractPoi
 		for _, old := range replaced {
 			s.refundLocked(old, old.Amount-old.AmountRefundTotal, "取引修正", "取引修正により "+t.ID+" に置き換えられました。", now)
 			old.replacedBy = t.ID
+			if err := saveTx(q, old); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
-	sh.txs[t.ID] = t
-	sh.order = append(sh.order, t.ID)
-	sh.byNo[t.ShopTransactionNo] = append(sh.byNo[t.ShopTransactionNo], t.ID)
-	return t, nil
+	if err := insertTx(q, sh, t); err != nil {
+		return nil, nil, err
+	}
+	return t, nil, nil
 }
 
 func max2(a, b int64) int64 {
@@ -312,10 +356,17 @@ func (s *Server) Transaction(publicKey, id string) (wire.Transaction, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sh := s.byPub[publicKey]
-	if sh == nil || sh.txs[id] == nil {
+	if sh == nil {
 		return wire.Transaction{}, false
 	}
-	return sh.txs[id].view(), true
+	t, err := loadTx(s.db, sh, id)
+	if err != nil {
+		s.log.Error("sandbox data", "op", "transaction", "err", err)
+	}
+	if t == nil {
+		return wire.Transaction{}, false
+	}
+	return t.view(), true
 }
 
 // Transactions lists a shop's transactions in creation order; the janitor tests use it to see
@@ -327,9 +378,9 @@ func (s *Server) Transactions(publicKey string) []wire.Transaction {
 	if sh == nil {
 		return nil
 	}
-	out := make([]wire.Transaction, 0, len(sh.order))
-	for _, id := range sh.order {
-		out = append(out, sh.txs[id].view())
+	out := []wire.Transaction{}
+	if err := eachTx(s.db, sh.PublicKey, func(t *transaction) { out = append(out, t.view()) }); err != nil {
+		s.log.Error("sandbox data", "op", "transactions", "err", err)
 	}
 	return out
 }

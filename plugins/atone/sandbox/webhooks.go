@@ -39,7 +39,11 @@ type Delivery struct {
 	At     time.Time       `json:"at"`
 }
 
-// Deliveries returns the webhook calls made so far, finished ones only.
+// maxDeliveries bounds the webhook calls kept for Deliveries, so that a long billing run
+// does not keep every body it sent.
+const maxDeliveries = 1000
+
+// Deliveries returns the webhook calls made so far, finished ones only: the last 1000.
 func (s *Server) Deliveries() []Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -77,6 +81,9 @@ func (s *Server) deliver(kind, url string, body any) {
 			d.Status = status
 		}
 		s.mu.Lock()
+		if len(s.sent) >= maxDeliveries {
+			s.sent = append(s.sent[:0], s.sent[len(s.sent)-maxDeliveries+1:]...)
+		}
 		s.sent = append(s.sent, d)
 		s.mu.Unlock()
 	}()
