@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kessai/kessai/internal/perftest"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/plugintest"
 )
@@ -39,4 +40,5 @@ func BenchmarkReference(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "calls/s")
+	perftest.ReportLoad(b)
 }

@@ -50,6 +50,9 @@ type Config struct {
 	// MasterKeyFile is KESSAI_MASTER_KEY_FILE. Its contents, read once the configuration is
 	// resolved, are in MasterKey: the rest of kessaid need not know where the key came from.
 	MasterKeyFile string
+	// PprofAddr is KESSAI_PPROF_ADDR: a loopback address where Go's profiler answers; empty
+	// for none.
+	PprofAddr string
 }
 
 // Error names the variable at fault and what is wrong with it; main prints it as one line.
@@ -95,6 +98,7 @@ var vars = []setting{
 	}},
 	{env: "KESSAI_WEBHOOK_ALLOW_HTTP", def: "false", help: "true: shops may register http:// webhook endpoints, not only https:// (development only)", field: func(c *Config) *string { return &c.WebhookAllowHTTP }, check: checkBool},
 	{env: "KESSAI_WEBHOOK_ALLOW_PRIVATE", def: "false", help: "true: webhook endpoints may be on loopback, private, link-local or CGNAT addresses (development only: it lets shops reach kessaid's own network)", field: func(c *Config) *string { return &c.WebhookAllowPrivate }, check: checkBool},
+	{env: "KESSAI_PPROF_ADDR", def: "", help: "loopback address (127.0.0.1:6060) where Go's profiler answers at /debug/pprof/; empty serves none, and any other address is refused", field: func(c *Config) *string { return &c.PprofAddr }, check: CheckLoopback},
 	{env: "KESSAI_VAR_DIR", flag: "var-dir", def: "./var", help: "folder for the demo's database and generated key", field: func(c *Config) *string { return &c.VarDir }},
 }
 
@@ -242,6 +246,20 @@ func checkAddr(s string) error {
 		return fmt.Errorf("%q is not HOST:PORT", s)
 	}
 	return nil
+}
+
+// CheckLoopback accepts HOST:PORT whose host is a loopback address (127.0.0.0/8, ::1) or
+// localhost. The profiler answers anyone who reaches it, with kessaid's stacks and heap, so it
+// is never offered to the network; the daemon checks the address it bound again.
+func CheckLoopback(s string) error {
+	host, _, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT", s)
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address: the profiler shows kessaid's stacks and memory to whoever reaches it, so it listens on 127.0.0.1 or ::1 only (e.g. 127.0.0.1:6060); reach it from elsewhere through an SSH tunnel", s)
 }
 
 func checkBool(s string) error {

@@ -167,3 +167,27 @@ func TestAdapterUserMustExist(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 }
+
+func TestPprofAddrIsLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060", "localhost:6060", "127.0.0.2:0"} {
+		c, err := load(t, nil, map[string]string{"KESSAI_PPROF_ADDR": addr})
+		if err != nil || c.PprofAddr != addr {
+			t.Errorf("%s: %q %v", addr, c.PprofAddr, err)
+		}
+	}
+	for _, addr := range []string{":6060", "0.0.0.0:6060", "[::]:6060", "192.168.1.5:6060", "example.jp:6060", "6060"} {
+		_, err := load(t, nil, map[string]string{"KESSAI_PPROF_ADDR": addr})
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Var != "KESSAI_PPROF_ADDR" || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want one line about KESSAI_PPROF_ADDR", addr, err)
+		}
+	}
+	if c, err := load(t, nil, nil); err != nil || c.PprofAddr != "" {
+		t.Fatalf("the profiler is off unless asked for: %q %v", c.PprofAddr, err)
+	}
+	var help strings.Builder
+	config.Usage(&help)
+	if !strings.Contains(help.String(), "KESSAI_PPROF_ADDR") {
+		t.Fatal("--help does not list KESSAI_PPROF_ADDR")
+	}
+}

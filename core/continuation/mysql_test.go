@@ -20,6 +20,7 @@ import (
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
+	"github.com/kessai/kessai/internal/perftest"
 	"github.com/kessai/kessai/plugins/atone"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 )
@@ -186,56 +187,92 @@ func TestContinuationTwoReplicasOnMariaDB(t *testing.T) {
 	})
 }
 
-// BenchmarkContinuationRun charges N due contracts (KESSAI_BENCH_CONTRACTS, default 2,000)
-// through the kessai-atone binary against the in-process sandbox on MariaDB, with one runner,
-// and reports contracts/s, the 99th percentile of one charge (adapter call and its
-// transaction), and the peak heap.
+// BenchmarkContinuationRun charges due contracts through the kessai-atone binary against the
+// in-process sandbox on MariaDB, with one runner, twice: with the sandbox answering at once
+// (KESSAI_BENCH_CONTRACTS contracts, default 10,000), and with 150 ms added to every charge
+// (POST /v1/transactions) as a provider far away would (KESSAI_BENCH_SLOW_CONTRACTS, default
+// 1,000: fewer, so that the run stays short). Each reports charges/s, the 99th percentile of one
+// charge (adapter call and its transaction), this process's peak resident memory during the run
+// (runner, settlement service, module host and the in-process sandbox with its ledger; the
+// seeding before it left out) and the adapter process's, the peak heap, and the machine's load.
 func BenchmarkContinuationRun(b *testing.B) {
-	n := 2000
-	if v, err := strconv.Atoi(os.Getenv("KESSAI_BENCH_CONTRACTS")); err == nil && v > 0 {
-		n = v
-	}
-	for b.Loop() {
-		b.StopTimer()
-		sts := openShared(b, 1)
-		w := newWorld(b, sts[0])
-		h := w.atoneHost(sts[0], true, nil)
-		for done := 0; done < n; done += 5000 {
-			w.seed(min(5000, n-done), -1)
+	sizes := []struct {
+		latency   time.Duration
+		env       string
+		contracts int
+	}{{0, "KESSAI_BENCH_CONTRACTS", 10000}, {150 * time.Millisecond, "KESSAI_BENCH_SLOW_CONTRACTS", 1000}}
+	for _, sz := range sizes {
+		n := sz.contracts
+		if v, err := strconv.Atoi(os.Getenv(sz.env)); err == nil && v > 0 {
+			n = v
 		}
-		r, _ := w.engine(sts[0], h, continuation.Options{Clock: clockwork.NewFakeClockAt(tokyoAt(2024, 5, 10, 1, 0))})
-		var peak uint64
-		stop := make(chan struct{})
-		sampled := make(chan struct{})
-		go func() {
-			defer close(sampled)
-			var ms runtime.MemStats
-			for {
-				runtime.ReadMemStats(&ms)
-				peak = max(peak, ms.HeapInuse)
-				select {
-				case <-stop:
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
+		b.Run(fmt.Sprintf("latency=%s/contracts=%d", sz.latency, n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				benchmarkRun(b, n, sz.latency)
+				b.StartTimer()
 			}
-		}()
-		// A large run outlasts ctxT's five minutes: allow 20 ms a contract beyond that.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(n)*20*time.Millisecond)
-		b.StartTimer()
-		rep, err := r.Run(ctx, date("2024-05-10"))
-		cancel()
-		b.StopTimer()
-		close(stop)
-		<-sampled
-		if err != nil || rep.Charged != n {
-			b.Fatalf("run: %+v %v", rep.Charged, err)
-		}
-		slices.Sort(rep.ChargeTimes)
-		p99 := rep.ChargeTimes[len(rep.ChargeTimes)*99/100]
-		b.ReportMetric(float64(n)/rep.Duration.Seconds(), "contracts/s")
-		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms/charge")
-		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
-		b.StartTimer()
+		})
 	}
+}
+
+func benchmarkRun(b *testing.B, n int, latency time.Duration) {
+	sts := openShared(b, 1)
+	w := newWorld(b, sts[0])
+	h := w.atoneHost(sts[0], true, nil)
+	for done := 0; done < n; done += 5000 {
+		w.seed(min(5000, n-done), -1)
+	}
+	if latency > 0 {
+		if err := w.sb.AddFault(sandbox.Fault{Kind: sandbox.FaultLatency, Method: "POST", Path: "/v1/transactions", Latency: latency}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r, _ := w.engine(sts[0], h, continuation.Options{Clock: clockwork.NewFakeClockAt(tokyoAt(2024, 5, 10, 1, 0))})
+	var peak uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	if err := perftest.ResetPeakRSS(); err != nil {
+		b.Logf("peak RSS is the process's since it started: %v", err)
+	}
+	// A large run outlasts ctxT's five minutes: allow 20 ms a contract, and the latency, beyond that.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(n)*(20*time.Millisecond+latency))
+	b.StartTimer()
+	rep, err := r.Run(ctx, date("2024-05-10"))
+	cancel()
+	b.StopTimer()
+	close(stop)
+	<-sampled
+	if err != nil || rep.Charged != n {
+		b.Fatalf("run: %+v %v", rep.Charged, err)
+	}
+	rss, err := perftest.PeakRSS(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	adapterRSS, err := perftest.PeakRSS(h.Pid(atone.Slug))
+	if err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(rep.ChargeTimes)
+	p99 := rep.ChargeTimes[len(rep.ChargeTimes)*99/100]
+	b.ReportMetric(float64(rep.Charged)/rep.Duration.Seconds(), "charges/s")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms/charge")
+	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+	b.ReportMetric(float64(adapterRSS)/(1<<20), "adapter-peak-rss-MiB")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	perftest.ReportLoad(b)
 }

@@ -81,6 +81,7 @@ type Daemon struct {
 	mu       sync.Mutex
 	stops    []func(context.Context) error
 	listener net.Listener
+	profiler net.Listener // KESSAI_PPROF_ADDR's, nil without it
 }
 
 // New opens and migrates the database and builds the HTTP server. Nothing listens until Run.
@@ -164,11 +165,16 @@ func (d *Daemon) OnStop(f func(context.Context) error) {
 	d.stops = append(d.stops, f)
 }
 
-// Listen binds the configured address (port 0 picks a free one) and returns the base URL.
+// Listen binds the configured address (port 0 picks a free one), and KESSAI_PPROF_ADDR when
+// set, and returns the base URL.
 func (d *Daemon) Listen() (string, error) {
 	ln, err := net.Listen("tcp", d.Config.HTTPAddr)
 	if err != nil {
 		return "", &config.Error{Var: "KESSAI_HTTP_ADDR", Problem: err.Error()}
+	}
+	if err := d.listenProfiler(); err != nil {
+		ln.Close()
+		return "", err
 	}
 	d.listener = ln
 	scheme := "http"
@@ -194,6 +200,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
 	}
+	stopProfiler := d.serveProfiler()
 	d.Scheduler.Start()
 	errc := make(chan error, 1)
 	go func() {
@@ -221,6 +228,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		d.Log.Warn("http shutdown", "err", err)
 	}
+	if err := stopProfiler(sctx); err != nil {
+		d.Log.Warn("profiler shutdown", "err", err)
+	}
 	return errors.Join(serveErr, d.Close(sctx))
 }
 
@@ -239,6 +249,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		if err := stops[i](ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if d.profiler != nil {
+		_ = d.profiler.Close() // already closed by Run's shutdown, or bound and never served
 	}
 	if err := d.Store.Close(); err != nil {
 		errs = append(errs, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/module/moduletest"
+	"github.com/kessai/kessai/internal/perftest"
 	"github.com/kessai/kessai/plugins/plugintest"
 )
 
@@ -137,4 +138,5 @@ func BenchmarkHostReference(b *testing.B) {
 	b.ReportMetric(us(lat[len(lat)/2]), "p50-µs")
 	b.ReportMetric(us(lat[len(lat)*99/100]), "p99-µs")
 	b.ReportMetric(float64(b.N)/total.Seconds(), "calls/s")
+	perftest.ReportLoad(b)
 }
