@@ -491,7 +491,9 @@ func (a *API) result(c *gin.Context) {
 		// 与信NG is an answer about the order, not a failed request: the order is returned
 		// with its 決済エラー settlement and atone's reason.
 		reason := ReasonLabels[r.Settlement.Reason]
-		a.answer(c, http.StatusOK, o, gin.H{"ng_reason": reason, "messages": r.Provider.Messages})
+		// A replayed NG (the result posted again) has no fresh answer from atone: its messages
+		// are an empty list, never null.
+		a.answer(c, http.StatusOK, o, gin.H{"ng_reason": reason, "messages": nonNil(r.Provider.Messages)})
 		return
 	}
 	a.outcome(c, o, r, err)
@@ -562,7 +564,7 @@ func (a *API) reference(c *gin.Context) {
 	}
 	a.answer(c, http.StatusOK, o, gin.H{"reference": gin.H{
 		"outcome": r.Outcome.String(), "state": r.Provider.State.String(), "amount": r.Provider.Amount,
-		"provider_id": r.Provider.ProviderID, "code": r.Provider.Code, "messages": r.Provider.Messages}})
+		"provider_id": r.Provider.ProviderID, "code": r.Provider.Code, "messages": nonNil(r.Provider.Messages)}})
 }
 
 func (a *API) editOrder(c *gin.Context) {
@@ -584,4 +586,12 @@ func (a *API) editOrder(c *gin.Context) {
 		return
 	}
 	a.answer(c, http.StatusOK, &res.Order, gin.H{"provider_updated": res.ProviderUpdated, "notice": res.Notice})
+}
+
+// nonNil keeps a list a JSON array when it is empty.
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
 }

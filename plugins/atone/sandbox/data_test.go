@@ -132,7 +132,7 @@ func TestDataFileThatIsNotTheSandboxs(t *testing.T) {
 // number of transactions, which live in SQLite. KESSAI_SANDBOX_TRANSACTIONS sets the count
 // (200000 for the size of a large billing run); no time is asserted.
 func TestMemoryStaysFlat(t *testing.T) {
-	n := 10_000
+	n := 2_000
 	if v := os.Getenv("KESSAI_SANDBOX_TRANSACTIONS"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 10 {
