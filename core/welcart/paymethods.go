@@ -90,7 +90,7 @@ func (f *facade) paymentAjax(c *gin.Context) {
 		}
 		err = f.d.Methods.Sort(ctx, ids)
 	default:
-		ng(c, http.StatusBadRequest, msgUnknownMode)
+		ng(c, msgUnknownMode)
 		return
 	}
 	if err != nil {

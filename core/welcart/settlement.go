@@ -44,17 +44,17 @@ func (f *facade) settlementAjax(c *gin.Context) {
 	name, module, _ := strings.Cut(c.PostForm("mode"), "_")
 	run, ok := ops[name]
 	if !ok || module == "" {
-		ng(c, http.StatusBadRequest, msgUnknownMode)
+		ng(c, msgUnknownMode)
 		return
 	}
 	id, err := strconv.ParseInt(c.PostForm("order_id"), 10, 64)
 	if err != nil {
-		ng(c, http.StatusNotFound, msgNoOrder)
+		ng(c, msgNoOrder)
 		return
 	}
 	o, err := f.d.Orders.Get(ctx, shopScope(c), id)
 	if errors.Is(err, order.ErrNotFound) {
-		ng(c, http.StatusNotFound, msgNoOrder)
+		ng(c, msgNoOrder)
 		return
 	}
 	if err != nil {
@@ -66,10 +66,10 @@ func (f *facade) settlementAjax(c *gin.Context) {
 	s, err := f.d.Settlements.OfOrder(ctx, o.ID, c.PostForm("trans_id"))
 	if errors.Is(err, settlement.ErrNotFound) {
 		if _, err := f.d.Settlements.ForOrder(ctx, o.ID); errors.Is(err, settlement.ErrNotFound) {
-			ng(c, http.StatusNotFound, msgNoSettlement)
+			ng(c, msgNoSettlement)
 			return
 		}
-		ng(c, http.StatusNotFound, msgTransID)
+		ng(c, msgTransID)
 		return
 	}
 	if err != nil {
@@ -77,7 +77,7 @@ func (f *facade) settlementAjax(c *gin.Context) {
 		return
 	}
 	if module != s.Module {
-		ng(c, http.StatusBadRequest, msgModeModule)
+		ng(c, msgModeModule)
 		return
 	}
 	out, err := run(f, c, o, s)
