@@ -34,4 +34,5 @@ const (
 	// processing?' and its 取消 twin, usces-ja.po).
 	confirmCapture = "売上計上処理を実行します。よろしいですか？"
 	confirmCancel  = "取消処理を実行します。よろしいですか？"
+	confirmChange  = "利用額を変更します。よろしいですか？" // kessai's
 )

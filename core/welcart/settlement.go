@@ -27,11 +27,15 @@ type outcome struct {
 }
 
 // ops are the usces_admin_ajax modes by prefix: mode "capture_atone" is op "capture" on a
-// settlement of module "atone", as Welcart names module modes.
+// settlement of module "atone", as Welcart names module modes. delete is Welcart's name of
+// 取消 (cancel, kessai's, is kept); error is what Welcart's script asks instead of get when
+// the history row it opens carries an error, and is answered alike.
 var ops = map[string]op{
 	"get":     (*facade).get,
+	"error":   (*facade).get,
 	"capture": (*facade).capture,
 	"cancel":  (*facade).cancel,
+	"delete":  (*facade).cancel,
 	"change":  (*facade).change,
 }
 
@@ -103,6 +107,7 @@ func (f *facade) answerDialog(c *gin.Context, id int64, out outcome) {
 			return
 		}
 	}
+	out.view.Welcart = true
 	html, err := Dialog(ctx, f.d.Store.DB, s, out.view)
 	if err != nil {
 		internal(c, err)

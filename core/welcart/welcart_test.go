@@ -187,23 +187,31 @@ func TestSettlementDialog(t *testing.T) {
 	}
 	first := wcTrans()
 
-	t.Run("get_atone shows 取引参照, 利用金額 and both buttons for 仮売上", func(t *testing.T) {
+	t.Run("get_atone shows 取引参照, 利用金額 and Welcart's buttons for 仮売上", func(t *testing.T) {
 		r := op("get_atone")
 		want(t, r, 200, "OK")
-		contains(t, "dialog", r.Result, "取引参照", "利用金額", "2000 円", first, "売上計上日",
-			`value="売上計上"`, `data-mode="capture_atone"`, `data-confirm="売上計上処理を実行します。よろしいですか？"`,
-			`value="取消"`, `data-mode="cancel_atone"`, `data-confirm="取消処理を実行します。よろしいですか？"`,
+		contains(t, "dialog", r.Result, "取引参照", "利用金額", first, "売上計上日",
+			`<input type="text" id="amount_change" class="amount-change" value="2000"`, `<input type="hidden" id="amount" value="2000">`,
+			`id="capture-settlement" value="売上計上" data-mode="capture_atone" data-confirm="売上計上処理を実行します。よろしいですか？"`,
+			`id="delete-settlement" value="取消" data-mode="delete_atone" data-confirm="取消処理を実行します。よろしいですか？"`,
+			`id="change-settlement" value="利用額変更" data-mode="change_atone"`,
 			"<th>利用額変更</th><th>処理区分</th><th>処理日時</th>", `<td class="operation">仮売上</td>`)
+		lacks(t, "dialog", r.Result, "cancel-settlement")
 		if r.ActingStatus != `<span class="acting-status card-auth">仮売上</span>` {
 			t.Fatalf("badge %s", r.ActingStatus)
 		}
 	})
-	t.Run("capture_atone: 売上計上, and only 取消 is offered", func(t *testing.T) {
-		r := op("capture_atone")
+	t.Run("error_atone is answered as get_atone", func(t *testing.T) {
+		r := op("error_atone")
+		want(t, r, 200, "OK")
+		contains(t, "dialog", r.Result, "取引参照", `id="capture-settlement"`)
+	})
+	t.Run("capture_atone: 売上計上, and 取消 and 利用額変更 are offered", func(t *testing.T) {
+		r := op("capture_atone", "amount", "2000") // Welcart's script sends #amount_change along
 		want(t, r, 200, "OK")
 		contains(t, "badge", r.ActingStatus, "card-capture", "売上計上")
-		contains(t, "dialog", r.Result, `value="取消"`, `<td class="operation">売上計上</td>`)
-		lacks(t, "dialog", r.Result, `value="売上計上"`, `<td class="captured-on">-</td>`)
+		contains(t, "dialog", r.Result, `id="delete-settlement"`, `id="change-settlement"`, `<td class="operation">売上計上</td>`)
+		lacks(t, "dialog", r.Result, `id="capture-settlement"`, `<td class="captured-on">-</td>`)
 	})
 	t.Run("a second 売上計上 is NG with the refusal", func(t *testing.T) {
 		r := op("capture_atone")
@@ -217,7 +225,7 @@ func TestSettlementDialog(t *testing.T) {
 		if now := wcTrans(); now == first || !strings.HasPrefix(now, "tr_") {
 			t.Fatalf("transaction %s after 取引修正 of %s", now, first)
 		}
-		contains(t, "dialog", r.Result, "1800 円", `<td class="operation">取引修正</td>`)
+		contains(t, "dialog", r.Result, `id="amount_change" class="amount-change" value="1800"`, `<td class="operation">取引修正</td>`)
 		contains(t, "badge", r.ActingStatus, "売上計上")
 		o, _ := h.D.Orders.Get(ctx, h.ShopID, id)
 		if o.Total != 1800 || o.Discount != -200 {
@@ -235,8 +243,8 @@ func TestSettlementDialog(t *testing.T) {
 		want(t, r, 200, "NG")
 		contains(t, "dialog", r.Result, "利用金額（9999円）が受注の総合計金額（3500円）と一致しません。")
 	})
-	t.Run("cancel_atone: 取消済み, no buttons", func(t *testing.T) {
-		r := op("cancel_atone")
+	t.Run("delete_atone (Welcart's 取消): 取消済み, no buttons", func(t *testing.T) {
+		r := op("delete_atone", "amount", "1800")
 		want(t, r, 200, "OK")
 		if r.ActingStatus != `<span class="acting-status card-delete">取消済み</span>` {
 			t.Fatalf("badge %s", r.ActingStatus)
@@ -279,6 +287,9 @@ func TestSettlementDialog(t *testing.T) {
 			t.Fatalf("no key: %d", r.Code)
 		}
 		want(t, op("refund_paidy"), 200, "NG")
+		r = op("cancel_atone") // kessai's name of 取消, kept: NG now, as the settlement is 取消済み
+		want(t, r, 200, "NG")
+		contains(t, "dialog", r.Result, "取消できるのは仮売上または売上計上の取引だけです。")
 		want(t, ajax(t, h, h.ShopKey, form("action", "heartbeat")), 200, "NG")
 	})
 }
@@ -690,7 +701,9 @@ func TestSettlementDialogOfContinuationCharge(t *testing.T) {
 	t.Run("get_atone on the charge's trans_id: its 取引参照 and buttons", func(t *testing.T) {
 		r := op("get_atone", ch.TransID)
 		want(t, r, 200, "OK")
-		contains(t, "dialog", r.Result, "取引参照", ch.ProviderID, "2000 円", `data-mode="capture_atone"`, `data-mode="cancel_atone"`)
+		contains(t, "dialog", r.Result, "取引参照", ch.ProviderID, `id="amount_change" class="amount-change" value="2000"`,
+			`id="capture-settlement"`, `id="delete-settlement"`)
+		lacks(t, "dialog", r.Result, `id="change-settlement"`) // a charge is its period's amount
 		contains(t, "badge", r.ActingStatus, "仮売上")
 	})
 	t.Run("capture_atone: the charge is 売上計上, the order's own settlement is not touched", func(t *testing.T) {
