@@ -1,7 +1,9 @@
-// Package welcart is kessai's Welcart façade: one admin-ajax.php-shaped endpoint that a
-// Welcart bridge plugin calls server-side, answering the AJAX calls of Welcart's admin screens
-// (the 決済情報 dialog, 支払方法, 決済エラーログ) in Welcart's own JSON shapes and Japanese
-// wording, so that the bridge can relay them unchanged.
+// Package welcart is kessai's Welcart façade: an admin-ajax.php-shaped endpoint, and an
+// admin.php-shaped one for what Welcart's scripts open by navigating, that a Welcart bridge
+// plugin calls server-side. It answers the calls of Welcart's admin screens (the 決済情報
+// dialog, 支払方法, 決済エラーログ) in Welcart's own JSON shapes and Japanese wording, with HTML
+// carrying the ids, classes and hidden inputs Welcart's own scripts bind to, and finds orders
+// by the ids Welcart posts, so that the bridge can relay them unchanged.
 //
 // With the shop's API key the façade acts for that shop only: its orders, its rows of the
 // error log. Payment methods are the daemon's, shared by every shop, and change only with an
