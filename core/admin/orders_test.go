@@ -305,7 +305,7 @@ func TestOrderScreensInBrowser(t *testing.T) {
 			t.Fatalf("not Shift_JIS: %v", err)
 		}
 		body := string(decoded)
-		for _, want := range []string{"登録日 = ", "リンクキー = " + ngKey, "決済種別 = atone", "処理結果 = ATONE AUTHORIZE NG", "amount = 60000", "reason = 1", "-----"} {
+		for _, want := range []string{"登録日 = ", "リンクキー = " + ngKey, "処理結果 = ATONE AUTHORIZE NG", "amount = 60000", "reason = 1", "-----"} {
 			if !strings.Contains(body, want) {
 				t.Fatalf("export lacks %q:\n%s", want, body)
 			}

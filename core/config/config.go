@@ -72,7 +72,7 @@ type setting struct {
 
 var vars = []setting{
 	{env: "KESSAI_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "address the HTTP server listens on", field: func(c *Config) *string { return &c.HTTPAddr }, check: checkAddr},
-	{env: "KESSAI_DB_DSN", flag: "db-dsn", def: "sqlite://./var/kessai.db", help: "database: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB", field: func(c *Config) *string { return &c.DBDSN }, check: func(s string) error { _, err := store.ParseDSN(s); return err }},
+	{env: "KESSAI_DB_DSN", flag: "db-dsn", def: "sqlite://./var/kessai.db", help: "database: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB; by default kessai.db in KESSAI_VAR_DIR", field: func(c *Config) *string { return &c.DBDSN }, check: func(s string) error { _, err := store.ParseDSN(s); return err }},
 	{env: "KESSAI_PLUGIN_DIR", flag: "plugin-dir", def: "./bin", help: "folder holding adapter binaries (kessai-atone, …)", field: func(c *Config) *string { return &c.PluginDir }},
 	{env: "KESSAI_ADAPTER_USER", def: "", help: "system user adapters run as (kessaid must run as root to switch); empty runs them as kessaid's own user", field: func(c *Config) *string { return &c.AdapterUser }, check: checkUser},
 	{env: "KESSAI_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error", field: nil, check: func(s string) error { _, err := parseLevel(s); return err }},
@@ -99,7 +99,7 @@ var vars = []setting{
 	{env: "KESSAI_WEBHOOK_ALLOW_HTTP", def: "false", help: "true: shops may register http:// webhook endpoints, not only https:// (development only)", field: func(c *Config) *string { return &c.WebhookAllowHTTP }, check: checkBool},
 	{env: "KESSAI_WEBHOOK_ALLOW_PRIVATE", def: "false", help: "true: webhook endpoints may be on loopback, private, link-local or CGNAT addresses (development only: it lets shops reach kessaid's own network)", field: func(c *Config) *string { return &c.WebhookAllowPrivate }, check: checkBool},
 	{env: "KESSAI_PPROF_ADDR", def: "", help: "loopback address (127.0.0.1:6060) where Go's profiler answers at /debug/pprof/; empty serves none, and any other address is refused", field: func(c *Config) *string { return &c.PprofAddr }, check: CheckLoopback},
-	{env: "KESSAI_VAR_DIR", flag: "var-dir", def: "./var", help: "folder for the demo's database and generated key", field: func(c *Config) *string { return &c.VarDir }},
+	{env: "KESSAI_VAR_DIR", flag: "var-dir", def: "./var", help: "folder for the default database (kessai.db) and the demo's generated keys", field: func(c *Config) *string { return &c.VarDir }},
 }
 
 // Flags registers the settings that have flags on fs and returns a function that resolves the
@@ -118,13 +118,14 @@ func Flags(fs *flag.FlagSet) func(getenv func(string) string) (Config, error) {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		var c Config
 		level := "info"
+		given := map[string]bool{} // by the environment or a flag
 		for _, v := range vars {
 			val := v.def
 			if e := getenv(v.env); e != "" {
-				val = e
+				val, given[v.env] = e, true
 			}
 			if v.flag != "" && set[v.flag] {
-				val = *vals[v.flag]
+				val, given[v.env] = *vals[v.flag], true
 			}
 			if v.check != nil && val != "" {
 				if err := v.check(val); err != nil {
@@ -138,6 +139,10 @@ func Flags(fs *flag.FlagSet) func(getenv func(string) string) (Config, error) {
 			}
 		}
 		c.LogLevel, _ = parseLevel(level)
+		if !given["KESSAI_DB_DSN"] {
+			// The default database is kept in the var folder, beside the demo's keys.
+			c.DBDSN = "sqlite://" + strings.TrimSuffix(c.VarDir, "/") + "/kessai.db"
+		}
 		c.DB, _ = store.ParseDSN(c.DBDSN)
 		if c.MasterKeyFile != "" {
 			if c.MasterKey != "" {

@@ -40,6 +40,28 @@ func TestDefaultsEnvAndFlags(t *testing.T) {
 	}
 }
 
+// KESSAI_VAR_DIR holds the default database too, so that a demo run with it writes nothing to
+// ./var; a database given by KESSAI_DB_DSN or --db-dsn stays where it is given.
+func TestVarDirHoldsTheDefaultDatabase(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, map[string]string{"KESSAI_VAR_DIR": dir}, "sqlite://" + dir + "/kessai.db"},
+		{nil, map[string]string{"KESSAI_VAR_DIR": dir + "/"}, "sqlite://" + dir + "/kessai.db"},
+		{[]string{"--var-dir", dir}, nil, "sqlite://" + dir + "/kessai.db"},
+		{nil, map[string]string{"KESSAI_VAR_DIR": dir, "KESSAI_DB_DSN": "sqlite:///srv/kessai.db"}, "sqlite:///srv/kessai.db"},
+		{[]string{"--db-dsn", "sqlite:///srv/kessai.db"}, map[string]string{"KESSAI_VAR_DIR": dir}, "sqlite:///srv/kessai.db"},
+	} {
+		c, err := load(t, tc.args, tc.env)
+		if err != nil || c.DBDSN != tc.want || c.DB.Path != strings.TrimPrefix(tc.want, "sqlite://") {
+			t.Errorf("%v %v: %q (%q), %v; want %q", tc.args, tc.env, c.DBDSN, c.DB.Path, err, tc.want)
+		}
+	}
+}
+
 func TestInvalidValuesNameTheVariable(t *testing.T) {
 	for env, val := range map[string]string{
 		"KESSAI_DB_DSN":     "nonsense",

@@ -4,7 +4,6 @@
 package errlog
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/encoding/japanese"
-	"golang.org/x/text/transform"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -140,30 +137,6 @@ func Delete(ctx context.Context, db *gorm.DB, ids []int64) (int64, error) {
 	return DeleteFor(ctx, db, 0, ids)
 }
 
-// ExportName is Welcart's file name for an export made at t (Asia/Tokyo).
-func ExportName(t time.Time, loc *time.Location) string {
-	return "settlement_error_" + t.In(loc).Format("20060102150405") + ".log"
-}
-
-// Export renders rows in Welcart's log format (blocks of 登録日 = …, リンクキー = …, 処理結果 = …,
-// key = value, separated by a dashed line) encoded as Shift_JIS, as Welcart's ログ出力 does.
-// Characters Shift_JIS cannot hold become "?". Keys and values are escaped (see escape), so
-// each line is one field whatever the row holds.
-func Export(entries []Entry, loc *time.Location) ([]byte, error) {
-	var b bytes.Buffer
-	for _, e := range entries {
-		fmt.Fprintf(&b, "登録日 = %s\r\n", e.Datetime.In(loc).Format("2006-01-02 15:04:05"))
-		fmt.Fprintf(&b, "リンクキー = %s\r\n", escape(e.LogKey))
-		fmt.Fprintf(&b, "決済種別 = %s\r\n", escape(e.Acting))
-		fmt.Fprintf(&b, "処理結果 = %s\r\n", escape(e.Result))
-		for _, f := range e.Flat() {
-			fmt.Fprintf(&b, "%s = %s\r\n", escape(f.Key), escape(f.Value))
-		}
-		b.WriteString("----------------------------------------------------------------------\r\n")
-	}
-	return toShiftJIS(b.Bytes()), nil
-}
-
 // Field is one detail of a row, nested keys joined Welcart's way ("errors:0:code").
 type Field struct{ Key, Value string }
 
@@ -199,52 +172,4 @@ func flatten(prefix string, v any, out *[]Field) {
 	default:
 		*out = append(*out, Field{Key: prefix, Value: fmt.Sprint(v)})
 	}
-}
-
-// escape keeps a key or value on its line. Rows hold text from outside (a provider's
-// messages, the merchant reference of a notification), and a value carrying CR or LF would
-// start a line of its own in the export, one that reads like a field, "処理結果 = OK", to the
-// admin or script that reads the file. Control characters (C0, DEL, C1) and the Unicode line
-// and paragraph separators are written as Go escapes: \r, \n, \t, \x1b, \u0085.
-func escape(s string) string {
-	if !strings.ContainsFunc(s, breaksLine) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x80 && breaksLine(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case breaksLine(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func breaksLine(r rune) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\u2028' || r == '\u2029'
-}
-
-func toShiftJIS(utf8 []byte) []byte {
-	enc := japanese.ShiftJIS.NewEncoder()
-	var out bytes.Buffer
-	// Encode rune by rune so that one character Shift_JIS lacks does not lose the file.
-	for _, r := range string(utf8) {
-		s, _, err := transform.String(enc, string(r))
-		if err != nil {
-			out.WriteByte('?')
-			continue
-		}
-		out.WriteString(s)
-	}
-	return out.Bytes()
 }

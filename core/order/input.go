@@ -9,12 +9,16 @@ import (
 // Input is an order as a shop front end posts it: Welcart's own cart entry, so a Welcart
 // bridge can pass its data through unchanged.
 type Input struct {
-	OrderNumber string        `json:"order_number"`
-	MemberID    int64         `json:"member_id"`
-	Customer    CustomerInput `json:"customer"`
-	Delivery    *Address      `json:"delivery"`
-	Cart        []Line        `json:"cart"`
-	Order       Totals        `json:"order"`
+	OrderNumber string `json:"order_number"`
+	// WelcartOrderID and WelcartTransID are the order's ID and link key in the shop's Welcart
+	// (optional; each unique in the shop).
+	WelcartOrderID *int64        `json:"welcart_order_id"`
+	WelcartTransID string        `json:"welcart_trans_id"`
+	MemberID       int64         `json:"member_id"`
+	Customer       CustomerInput `json:"customer"`
+	Delivery       *Address      `json:"delivery"`
+	Cart           []Line        `json:"cart"`
+	Order          Totals        `json:"order"`
 }
 
 // CustomerInput is the buyer: an Address plus Welcart's mailaddress1.
@@ -75,8 +79,12 @@ func (in *Input) Validate() error {
 	for _, l := range limits {
 		l.check(in, add)
 	}
+	in.WelcartTransID = strings.TrimSpace(in.WelcartTransID)
 	if in.MemberID < 0 {
 		add("member_id", "invalid", "会員Noが不正です。")
+	}
+	if in.WelcartOrderID != nil && *in.WelcartOrderID < 1 {
+		add("welcart_order_id", "invalid", "Welcartの受注IDは1以上の整数で指定してください。")
 	}
 	var sum int64
 	linesOK := len(in.Cart) <= maxLines // cartRule refused the rest
@@ -164,6 +172,10 @@ func (in Input) Row(shopID int64) Order {
 		ItemTotal: in.Order.TotalItemsPrice, GetPoint: in.Order.GetPoint, UsedPoint: in.Order.UsedPoint,
 		Discount: in.Order.Discount, ShippingCharge: in.Order.ShippingCharge, CODFee: in.Order.CODFee,
 		Tax: in.Order.Tax, Total: in.Order.TotalFullPrice, DeliveryMethod: in.Order.DeliveryMethod,
+	}
+	o.WelcartOrderID = in.WelcartOrderID
+	if in.WelcartTransID != "" {
+		o.WelcartTransID = &in.WelcartTransID
 	}
 	cart, _ := json.Marshal(in.Cart)
 	o.CartJSON = string(cart)

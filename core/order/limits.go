@@ -85,6 +85,8 @@ var limits = slices.Concat(
 	[]Limit{
 		{Field: "order_number", Column: "order_number", Type: VarChar, Max: 64, Label: "注文番号", required: true,
 			values: scalar("order_number", func(in *Input) string { return in.OrderNumber })},
+		{Field: "welcart_trans_id", Column: "welcart_trans_id", Type: VarChar, Max: 64, Label: "Welcartのリンクキー",
+			values: scalar("welcart_trans_id", func(in *Input) string { return in.WelcartTransID })},
 		{Field: "customer.mailaddress1", Column: "order_email", Type: VarChar, Max: 191, Label: "メールアドレス", required: true,
 			values: scalar("customer.mailaddress1", func(in *Input) string { return in.Customer.Email }), format: isEmail},
 	},

@@ -150,8 +150,8 @@ func isInteger(typ string) bool {
 }
 
 // unbounded are the orders columns no input is stored in unchecked: ids kessai assigns, the
-// member number (any BIGINT ≥ 0 fits) and times.
-var unbounded = map[string]bool{"id": true, "shop_id": true, "mem_id": true,
+// member number (any BIGINT ≥ 0 fits), Welcart's order ID (any BIGINT ≥ 1 fits) and times.
+var unbounded = map[string]bool{"id": true, "shop_id": true, "mem_id": true, "welcart_order_id": true,
 	"order_date": true, "order_modified": true, "created_at": true, "updated_at": true}
 
 // disagreements lists where the limits and amounts tables and the columns differ.

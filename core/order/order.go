@@ -45,6 +45,11 @@ type Order struct {
 	DeliveryMethod string     `gorm:"column:order_delivery_method"`
 	Date           time.Time  `gorm:"column:order_date"`
 	Modified       *time.Time `gorm:"column:order_modified"`
+	// WelcartOrderID and WelcartTransID are the order's ID and link key (trans_id) in the
+	// shop's Welcart, when a Welcart bridge sent them: each unique in the shop, so that the
+	// Welcart façade finds the order by the ids Welcart's own screens post.
+	WelcartOrderID *int64  `gorm:"column:welcart_order_id"`
+	WelcartTransID *string `gorm:"column:welcart_trans_id"`
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }

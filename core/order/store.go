@@ -1,9 +1,11 @@
 package order
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,18 +21,37 @@ var (
 	ErrDuplicate = errors.New("order: the shop already has an order with this number")
 )
 
+// DuplicateError refuses an order whose Welcart order ID or link key another order of the
+// shop holds already: the façade could not tell them apart.
+type DuplicateError struct {
+	Field   string // welcart_order_id or welcart_trans_id
+	Message string
+}
+
+func (e *DuplicateError) Error() string { return "order: " + e.Field + ": " + e.Message }
+
+var (
+	errWelcartOrderTaken = &DuplicateError{Field: "welcart_order_id", Message: "このWelcartの受注IDの受注はすでに登録されています。"}
+	errWelcartTransTaken = &DuplicateError{Field: "welcart_trans_id", Message: "このWelcartのリンクキーの受注はすでに登録されています。"}
+)
+
 // Orders is the order repository.
 type Orders struct{ db *gorm.DB }
 
 // New returns the repository.
 func New(db *gorm.DB) *Orders { return &Orders{db: db} }
 
-// Create inserts a validated order in tx. The order date is now.
+// Create inserts a validated order in tx. The order date is now. An order number, Welcart
+// order ID or link key the shop's other order holds is ErrDuplicate or a *DuplicateError.
 func Create(ctx context.Context, tx *gorm.DB, o *Order) error {
 	now := time.Now().UTC()
 	o.ID, o.Date = 0, now
 	err := tx.WithContext(ctx).Create(o).Error
 	if store.IsDuplicate(err) {
+		// Another order came first; say which of its keys it took.
+		if terr := taken(ctx, tx, o); terr != nil {
+			return terr
+		}
 		return ErrDuplicate
 	}
 	if err != nil {
@@ -188,6 +209,7 @@ func (e Edit) Apply(o Order) (Order, bool, error) {
 	}
 	n := in.Row(o.ShopID)
 	n.ID, n.Date, n.Status, n.CreatedAt, n.Modified = o.ID, o.Date, o.Status, o.CreatedAt, o.Modified
+	n.WelcartOrderID, n.WelcartTransID = o.WelcartOrderID, o.WelcartTransID
 	if e.Process != nil {
 		n.Status = WithProcess(o.Status, *e.Process)
 	}
@@ -247,9 +269,58 @@ func customer(a Address, email string) plugins.Customer {
 		Zip: a.Zipcode, Pref: a.Pref, Address1: a.Address1, Address2: a.Address2, Address3: a.Address3, Tel: a.Tel, Email: email}
 }
 
-// Exists reports whether the shop already has an order with this number.
-func (r *Orders) Exists(ctx context.Context, shopID int64, number string) (bool, error) {
-	var n int64
-	err := r.db.WithContext(ctx).Model(&Order{}).Where("shop_id = ? AND order_number = ?", shopID, number).Count(&n).Error
-	return n > 0, err
+// Taken returns ErrDuplicate or a *DuplicateError when the shop's other order holds o's order
+// number, Welcart order ID or link key; nil when o may be created.
+func (r *Orders) Taken(ctx context.Context, o *Order) error { return taken(ctx, r.db, o) }
+
+func taken(ctx context.Context, db *gorm.DB, o *Order) error {
+	type key struct {
+		column string
+		value  any
+		err    error
+	}
+	keys := []key{{"order_number", o.Number, ErrDuplicate}}
+	if o.WelcartOrderID != nil {
+		keys = append(keys, key{"welcart_order_id", *o.WelcartOrderID, errWelcartOrderTaken})
+	}
+	if o.WelcartTransID != nil {
+		keys = append(keys, key{"welcart_trans_id", *o.WelcartTransID, errWelcartTransTaken})
+	}
+	for _, k := range keys {
+		var n int64
+		err := db.WithContext(ctx).Model(&Order{}).Where("shop_id = ? AND "+k.column+" = ?", o.ShopID, k.value).Count(&n).Error
+		if err != nil {
+			return fmt.Errorf("order keys of shop %d: %w", o.ShopID, err)
+		}
+		if n > 0 {
+			return k.err
+		}
+	}
+	return nil
+}
+
+// Named returns the orders the Welcart façade's order_id may name in a shop (0: every shop):
+// Welcart posts its own order ID there, and a bridge may post kessai's. Orders whose Welcart
+// order ID is id come first, then the order whose id is id; the link key tells them apart.
+func (r *Orders) Named(ctx context.Context, shopID, id int64) ([]Order, error) {
+	q := r.db.WithContext(ctx).Where("(welcart_order_id = ? OR id = ?)", id, id)
+	if shopID != 0 {
+		q = q.Where("shop_id = ?", shopID)
+	}
+	var out []Order
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("orders named %d: %w", id, err)
+	}
+	slices.SortStableFunc(out, func(a, b Order) int {
+		return cmp.Compare(rank(a, id), rank(b, id))
+	})
+	return out, nil
+}
+
+// rank puts an order found by its Welcart order ID before one found by kessai's id.
+func rank(o Order, id int64) int {
+	if o.WelcartOrderID != nil && *o.WelcartOrderID == id {
+		return 0
+	}
+	return 1
 }

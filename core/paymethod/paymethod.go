@@ -24,12 +24,21 @@ const (
 	Deactivate = "deactivate" // 停止
 )
 
-// Base settlement codes that need no module (Welcart's usces_payment_structure defaults).
+// BaseCodes are Welcart's own settlement codes (usces_payment_structure's defaults), allowed
+// whatever modules are in use. acting, 代行業者決済, is Welcart's generic code of a settlement
+// module named in the method's module field (its older form, e.g. "paypal.php").
 var BaseCodes = map[string]string{
+	"acting":           "代行業者決済",
 	"transferAdvance":  "振込み（前払い）",
 	"transferDeferred": "振込み（後払い）",
 	"COD":              "代金引換",
 }
+
+// BaseOrder is the order of BaseCodes in Welcart's 決済種別 list.
+var BaseOrder = []string{"acting", "transferAdvance", "transferDeferred", "COD"}
+
+// Acting is Welcart's generic code of a settlement module (代行業者決済).
+const Acting = "acting"
 
 // Method is one payment method.
 type Method struct {
@@ -74,6 +83,7 @@ const (
 	msgCodeUnknown  = "決済種別が正しくありません。利用中のクレジット決済モジュールの決済種別を選択してください。"
 	msgInUse        = "この支払方法で購入された受注があるため削除できません。削除すると受注の支払方法が分からなくなります。削除せずに「停止」で更新してください。"
 	msgUse          = "使用または停止を選択してください。"
+	msgActingModule = "代行業者決済の支払方法には決済モジュールを入力してください。"
 )
 
 // Codes answers which settlement codes may be used now: those of modules in use, plus the base
@@ -205,6 +215,10 @@ func (m *Methods) check(ctx context.Context, pm *Method) error {
 	}
 	if pm.Module == "" {
 		pm.Module = mod
+	}
+	if pm.Settlement == Acting && pm.Module == "" {
+		// Welcart's form asks for it too: acting names its module there.
+		return &RuleError{Field: "module", Message: msgActingModule}
 	}
 	return nil
 }

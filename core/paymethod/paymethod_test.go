@@ -41,11 +41,30 @@ func TestPaymentMethods(t *testing.T) {
 				{paymethod.Method{Name: "後払い（atone）", Settlement: "COD"}, "name"},
 				{paymethod.Method{Name: "x", Settlement: "acting_zeus_card"}, "settlement"},
 				{paymethod.Method{Name: "y", Settlement: "COD", Use: "maybe"}, "use"},
+				{paymethod.Method{Name: "z", Settlement: "acting"}, "module"},
 			} {
 				_, err := pms.Add(ctx, tc.m)
 				var re *paymethod.RuleError
 				if !errors.As(err, &re) || re.Field != tc.field {
 					t.Errorf("Add(%+v) = %v, want a rule error on %s", tc.m, err, tc.field)
+				}
+			}
+		})
+		t.Run("Welcart's own codes need no module in use; acting names its module", func(t *testing.T) {
+			for _, m := range []paymethod.Method{
+				{Name: "クレジットカード（PayPal）", Settlement: "acting", Module: "paypal.php"},
+				{Name: "銀行振込（後払い）", Settlement: "transferDeferred"},
+				{Name: "代金引換", Settlement: "COD"},
+			} {
+				pm, err := pms.Add(ctx, m)
+				if err != nil {
+					t.Fatalf("%+v: %v", m, err)
+				}
+				if pm.Module != m.Module {
+					t.Fatalf("%+v: module %q", m, pm.Module)
+				}
+				if err := pms.Delete(ctx, pm.ID); err != nil {
+					t.Fatal(err)
 				}
 			}
 		})

@@ -149,6 +149,7 @@ func fail(c *gin.Context, err error) {
 	var ve order.ValidationError
 	var re *paymethod.RuleError
 	var oe *settlement.OperationError
+	var de *order.DuplicateError
 	switch {
 	case errors.As(err, &ve):
 		ds := make([]httpapi.Detail, len(ve))
@@ -156,6 +157,8 @@ func fail(c *gin.Context, err error) {
 			ds[i] = httpapi.Detail{Code: e.Code, Message: e.Message, Field: e.Field}
 		}
 		httpapi.FailDetails(c, http.StatusUnprocessableEntity, ds)
+	case errors.As(err, &de):
+		httpapi.Fail(c, http.StatusConflict, "duplicate_"+de.Field, de.Message, de.Field)
 	case errors.Is(err, order.ErrDuplicate):
 		httpapi.Fail(c, http.StatusConflict, "duplicate_order_number", "この注文番号の受注はすでに登録されています。", "order_number")
 	case errors.Is(err, order.ErrNotFound), errors.Is(err, settlement.ErrNotFound):
@@ -216,11 +219,11 @@ func (a *API) createOrder(c *gin.Context) {
 		return
 	}
 	sid := ShopID(c)
-	if dup, err := a.Orders.Exists(ctx, sid, in.OrderNumber); err != nil || dup {
-		fail(c, cmpErr(err, order.ErrDuplicate))
+	row := in.Row(sid)
+	if err := a.Orders.Taken(ctx, &row); err != nil {
+		fail(c, err)
 		return
 	}
-	row := in.Row(sid)
 	var st *settlement.Settlement
 	var widget *plugins.Widget
 	if pm.Module != "" {
@@ -264,13 +267,6 @@ func (a *API) createOrder(c *gin.Context) {
 		out["config"] = widgetView(widget)
 	}
 	c.JSON(http.StatusCreated, out)
-}
-
-func cmpErr(err, otherwise error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
 }
 
 func widgetView(w *plugins.Widget) gin.H {

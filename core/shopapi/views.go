@@ -10,18 +10,21 @@ import (
 // OrderView is an order as the shop API answers it: Welcart's field names, plus its
 // settlement.
 type OrderView struct {
-	ID            int64           `json:"id"`
-	OrderNumber   string          `json:"order_number"`
-	DecoID        string          `json:"deco_id"`
-	MemberID      int64           `json:"member_id"`
-	Customer      customerView    `json:"customer"`
-	Delivery      *order.Address  `json:"delivery,omitempty"`
-	Cart          []order.Line    `json:"cart"`
-	Order         order.Totals    `json:"order"`
-	OrderStatus   string          `json:"order_status"`
-	ProcessStatus string          `json:"process_status"`
-	OrderDate     time.Time       `json:"order_date"`
-	Settlement    *SettlementView `json:"settlement,omitempty"`
+	ID          int64  `json:"id"`
+	OrderNumber string `json:"order_number"`
+	DecoID      string `json:"deco_id"`
+	// WelcartOrderID and WelcartTransID are the order's ids in the shop's Welcart, when given.
+	WelcartOrderID *int64          `json:"welcart_order_id,omitempty"`
+	WelcartTransID *string         `json:"welcart_trans_id,omitempty"`
+	MemberID       int64           `json:"member_id"`
+	Customer       customerView    `json:"customer"`
+	Delivery       *order.Address  `json:"delivery,omitempty"`
+	Cart           []order.Line    `json:"cart"`
+	Order          order.Totals    `json:"order"`
+	OrderStatus    string          `json:"order_status"`
+	ProcessStatus  string          `json:"process_status"`
+	OrderDate      time.Time       `json:"order_date"`
+	Settlement     *SettlementView `json:"settlement,omitempty"`
 }
 
 type customerView struct {
@@ -63,7 +66,8 @@ var ReasonLabels = map[string]string{"1": "金額超過", "9": "その他"}
 
 func orderView(o *order.Order) OrderView {
 	v := OrderView{
-		ID: o.ID, OrderNumber: o.Number, DecoID: o.DecoID(), MemberID: o.MemberID,
+		ID: o.ID, OrderNumber: o.Number, DecoID: o.DecoID(), WelcartOrderID: o.WelcartOrderID, WelcartTransID: o.WelcartTransID,
+		MemberID: o.MemberID,
 		Customer: customerView{Email: o.Email, Address: o.Customer()}, Delivery: o.Delivery(), Cart: o.Cart(),
 		Order: order.Totals{TotalItemsPrice: o.ItemTotal, Discount: o.Discount, ShippingCharge: o.ShippingCharge,
 			CODFee: o.CODFee, Tax: o.Tax, UsedPoint: o.UsedPoint, GetPoint: o.GetPoint, TotalFullPrice: o.Total,

@@ -2,6 +2,7 @@ package welcart
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"fmt"
@@ -49,6 +50,12 @@ type View struct {
 	Reference *plugins.TransactionResult
 	// Notice is shown above the table: a refusal, an unreachable provider.
 	Notice string
+	// Welcart renders the dialog for Welcart's own admin scripts, as a Welcart settlement module
+	// does: 取消 is #delete-settlement (mode delete_<module>), and 利用金額 is the field
+	// #amount_change, beside the hidden #amount, with 利用額変更 (#change-settlement) when the
+	// amount may change. Without it the dialog is the console's: 取消 is #cancel-settlement and
+	// 利用金額 is text.
+	Welcart bool
 }
 
 type dialogData struct {
@@ -57,13 +64,14 @@ type dialogData struct {
 	ProviderID      string
 	State           template.HTML
 	Amount          int64
+	AmountField     bool // 利用金額 as Welcart's #amount_change and #amount
 	CapturedOn      string
 	Buttons         []button
 	History         []historyRow
 }
 
 type button struct {
-	Op, Mode, Label, Confirm string
+	ID, Class, Mode, Label, Confirm string
 }
 
 type historyRow struct {
@@ -75,14 +83,19 @@ type historyRow struct {
 
 // buttons are the dialog's operations in Welcart's order, each offered only when the
 // settlement's status allows it (settlement's rules: 売上計上 from 仮売上, 取消 from 仮売上 or
-// 売上計上).
+// 売上計上, 取引修正 from both). Welcart's scripts bind a module's buttons by id:
+// #capture-settlement, #delete-settlement and #change-settlement, posting the modes
+// capture_<module>, delete_<module> and change_<module>. The console binds data-mode, and
+// names 取消 cancel.
 var buttons = []struct {
 	op             settlement.Operation
-	name           string // the mode's prefix, e.g. capture_atone
+	welcart        string // the id's and the mode's prefix for Welcart's scripts
+	console        string // the console's; "" when the console does not offer it here
 	label, confirm string
 }{
-	{settlement.OpCapture, "capture", "売上計上", confirmCapture},
-	{settlement.OpCancel, "cancel", "取消", confirmCancel},
+	{settlement.OpCapture, "capture", "capture", "売上計上", confirmCapture},
+	{settlement.OpCancel, "delete", "cancel", "取消", confirmCancel},
+	{settlement.OpModify, "change", "", "利用額変更", confirmChange},
 }
 
 // Dialog renders the 決済情報 dialog of s (Welcart's #settlement-response content): 取引参照
@@ -121,10 +134,23 @@ func Dialog(ctx context.Context, db *gorm.DB, s *settlement.Settlement, v View) 
 			d.CapturedOn = r.SettledAt.In(tokyo).Format(dateLayout)
 		}
 	}
+	d.AmountField = v.Welcart
 	for _, b := range buttons {
-		if settlement.Allowed(b.op, s.Status) == nil {
-			d.Buttons = append(d.Buttons, button{Op: b.name, Mode: b.name + "_" + s.Module, Label: b.label, Confirm: b.confirm})
+		if settlement.Allowed(b.op, s.Status) != nil {
+			continue
 		}
+		name := b.console
+		if v.Welcart {
+			name = b.welcart
+		}
+		// A continuation charge is its period's amount: 利用額変更 is refused there (later
+		// periods follow the order's 受注編集), so it is not offered.
+		if name == "" || (b.op == settlement.OpModify && s.ContinuationChargeID != nil) {
+			continue
+		}
+		class := "settlement-" + cmp.Or(b.console, b.welcart) // the console's style of 取消 on both
+		d.Buttons = append(d.Buttons, button{ID: name + "-settlement", Class: class, Mode: name + "_" + s.Module,
+			Label: b.label, Confirm: b.confirm})
 	}
 	d.History = historyRows(hs)
 	return render("dialog", d)

@@ -4,22 +4,29 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/httpapi"
 )
 
 // listLimit caps the error-log list; Welcart lists every row, but a bridge relaying megabytes
 // of HTML helps nobody, and the export has them all.
 const listLimit = 500
 
+// noData is Welcart's nodata of an empty error-log list: its script compares the field with
+// this string, and reloads the order list when the last row is deleted.
+const noData = "nodata"
+
 // orderItemAjax is action=order_item_ajax with the 決済エラーログ modes of Welcart's order
-// list, under Welcart's mode names, plus dlsettlementerrorlog (Welcart's ログ出力, an
-// admin.php download there) so that the bridge needs one endpoint only. A shop key lists,
-// exports and deletes the rows of its own orders; another shop's row is not found, as a
-// missing one is. Rows of no order, and every shop's, need an admin API token.
+// list, under Welcart's mode names, plus dlsettlementerrorlog, the file Welcart's ログ出力
+// downloads from admin.php (also served as Welcart's link is, by GET AdminPath). A shop key
+// lists, exports and deletes the rows of its own orders; another shop's row is not found, as
+// a missing one is. Rows of no order, and every shop's, need an admin API token.
 func (f *facade) orderItemAjax(c *gin.Context) {
 	switch c.PostForm("mode") {
 	case "get_settlement_error_log":
@@ -29,7 +36,7 @@ func (f *facade) orderItemAjax(c *gin.Context) {
 	case "delete_settlement_error_log":
 		ids, err := idList(c.PostForm("log_id"))
 		if err != nil || len(ids) == 0 {
-			ng(c, http.StatusBadRequest, msgBadID)
+			ng(c, msgBadID)
 			return
 		}
 		f.errorLogDelete(c, ids)
@@ -45,9 +52,9 @@ func (f *facade) orderItemAjax(c *gin.Context) {
 		}
 		c.JSON(http.StatusOK, Answer{Status: statusOK, Notice: &notice})
 	case "dlsettlementerrorlog":
-		f.errorLogOutput(c)
+		f.errorLogOutput(c, c.PostForm("log_id"))
 	default:
-		ng(c, http.StatusBadRequest, msgUnknownMode)
+		ng(c, msgUnknownMode)
 	}
 }
 
@@ -64,7 +71,10 @@ func (f *facade) notice(c *gin.Context) (string, error) {
 	return t.In(tokyo).Format(datetimeLayout), nil
 }
 
-// errorLogList answers the 決済エラーログ一覧 table; deleted is set after a delete.
+// errorLogList answers the 決済エラーログ一覧 table; deleted is set after a delete. Each row has
+// what Welcart's script binds: the checkbox input.error-log-check whose value is the log id
+// (ログ出力 and ログ削除 collect the ticked ones), and the button .error-log-detail whose id is
+// the log id (詳細). An empty list is div.nodata with nodata "nodata".
 func (f *facade) errorLogList(c *gin.Context, deleted *int64) {
 	ctx := c.Request.Context()
 	es, total, err := errlog.ListFor(ctx, f.d.Store.DB, shopScope(c), listLimit, 0)
@@ -76,10 +86,7 @@ func (f *facade) errorLogList(c *gin.Context, deleted *int64) {
 	for i, e := range es {
 		rows[i] = logRow{Entry: e, At: e.Datetime.In(tokyo).Format(datetimeLayout)}
 	}
-	html, err := render("errlog-list", struct {
-		Rows       []logRow
-		ConfirmAll string
-	}{rows, confirmDeleteAll})
+	html, err := render("errlog-list", rows)
 	if err != nil {
 		internal(c, err)
 		return
@@ -89,21 +96,25 @@ func (f *facade) errorLogList(c *gin.Context, deleted *int64) {
 		internal(c, err)
 		return
 	}
-	nodata := total == 0
+	nodata := ""
+	if total == 0 {
+		nodata = noData
+	}
 	c.JSON(http.StatusOK, Answer{Status: statusOK, Result: html, NoData: &nodata, Notice: &notice, Deleted: deleted})
 }
 
-// errorLogDetail answers the 決済エラーログ詳細 table: 登録日, リンクキー, 処理結果, then every
-// detail as key:subkey rows, the way Welcart flattens its serialized data.
+// errorLogDetail answers the 決済エラーログ詳細 table: 登録日, リンクキー, 決済種別, 処理結果, then every
+// detail as key:subkey rows, the way Welcart flattens its serialized data, and the hidden
+// input#log_id the detail's ログ出力 reads.
 func (f *facade) errorLogDetail(c *gin.Context) {
 	id, err := strconv.ParseInt(c.PostForm("log_id"), 10, 64)
 	if err != nil {
-		ng(c, http.StatusBadRequest, msgBadID)
+		ng(c, msgBadID)
 		return
 	}
 	e, err := errlog.GetFor(c.Request.Context(), f.d.Store.DB, shopScope(c), id)
 	if errors.Is(err, errlog.ErrNotFound) {
-		ng(c, http.StatusNotFound, msgLogNotFound)
+		ng(c, msgLogNotFound)
 		return
 	}
 	if err != nil {
@@ -133,38 +144,46 @@ func (f *facade) errorLogDelete(c *gin.Context, ids []int64) {
 	f.errorLogList(c, &n)
 }
 
-// errorLogOutput is ログ出力: the rows named by log_id ("3:5:8", Welcart's form; every row
-// when empty) as Welcart's Shift_JIS text file settlement_error_YmdHis.log.
-func (f *facade) errorLogOutput(c *gin.Context) {
+// adminPage is GET AdminPath, Welcart's admin.php?page=usces_orderlist&order_action=…: the
+// pages Welcart's scripts open by navigating rather than by AJAX. page, noheader and wc_nonce
+// are Welcart's and ignored.
+func (f *facade) adminPage(c *gin.Context) {
+	switch c.Query("order_action") {
+	case "dlsettlementerrorlog":
+		f.errorLogOutput(c, c.Query("log_id"))
+	default:
+		c.JSON(http.StatusNotFound, Answer{Status: statusNG, Result: message(msgUnknownOrderAction)})
+	}
+}
+
+// errorLogOutput is ログ出力: the rows named by logID ("3:5:8", Welcart's form; every row when
+// empty) as Welcart's Shift_JIS file settlement_error_YmdHis.log, streamed a batch of rows at
+// a time. As in Welcart, a part of logID that is not a row id selects nothing: "undefined"
+// is an empty file, not every row.
+func (f *facade) errorLogOutput(c *gin.Context, logID string) {
+	sel := errlog.Selection{ShopID: shopScope(c)}
+	if strings.TrimSpace(logID) != "" {
+		sel.IDs = []int64{}
+		for _, p := range strings.FieldsFunc(logID, func(r rune) bool { return r == ':' || r == ',' }) {
+			if id, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64); err == nil {
+				sel.IDs = append(sel.IDs, id)
+			}
+		}
+	}
+	name := errlog.ExportName(time.Now(), tokyo)
+	c.Header("Content-Type", "text/plain; charset=Shift_JIS")
+	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
+	c.Status(http.StatusOK)
 	ctx := c.Request.Context()
-	ids, err := idList(c.PostForm("log_id"))
+	n, err := errlog.WriteExport(ctx, c.Writer, f.d.Store.DB, sel, tokyo)
 	if err != nil {
-		ng(c, http.StatusBadRequest, msgBadID)
+		// The status is sent; the cut file and the log say what happened.
+		c.Error(err) //nolint:errcheck // recorded for the request log
 		return
 	}
-	var es []errlog.Entry
-	if len(ids) == 0 {
-		if es, _, err = errlog.ListFor(ctx, f.d.Store.DB, shopScope(c), 0, 0); err != nil {
-			internal(c, err)
-			return
-		}
+	// The file holds buyers' details: say who took it, as the console does.
+	if err := audit.Record(ctx, f.d.Store.DB, httpapi.Actor(c), "errlog.export", "",
+		map[string]any{"via": "welcart", "shop_id": sel.ShopID, "rows": n, "file": name}); err != nil {
+		c.Error(err) //nolint:errcheck // recorded for the request log
 	}
-	for _, id := range ids {
-		e, err := errlog.GetFor(ctx, f.d.Store.DB, shopScope(c), id)
-		if errors.Is(err, errlog.ErrNotFound) {
-			continue // deleted meanwhile (Welcart skips it too), or another shop's
-		}
-		if err != nil {
-			internal(c, err)
-			return
-		}
-		es = append(es, *e)
-	}
-	b, err := errlog.Export(es, tokyo)
-	if err != nil {
-		internal(c, err)
-		return
-	}
-	c.Header("Content-Disposition", `attachment; filename="`+errlog.ExportName(time.Now(), tokyo)+`"`)
-	c.Data(http.StatusOK, "text/plain; charset=Shift_JIS", b)
 }

@@ -27,57 +27,38 @@ type outcome struct {
 }
 
 // ops are the usces_admin_ajax modes by prefix: mode "capture_atone" is op "capture" on a
-// settlement of module "atone", as Welcart names module modes.
+// settlement of module "atone", as Welcart names module modes. delete is Welcart's name of
+// 取消 (cancel, kessai's, is kept); error is what Welcart's script asks instead of get when
+// the history row it opens carries an error, and is answered alike.
 var ops = map[string]op{
 	"get":     (*facade).get,
+	"error":   (*facade).get,
 	"capture": (*facade).capture,
 	"cancel":  (*facade).cancel,
+	"delete":  (*facade).cancel,
 	"change":  (*facade).change,
 }
 
 // settlementAjax is action=usces_admin_ajax: the 決済情報 dialog's operations on one order,
-// named by order_id (kessai's order id) and trans_id (the settlement's link key): the order's
-// own settlement, or one of its continuation charges, as Welcart's 継続課金会員情報 opens the
-// dialog of each history row.
+// named by order_id and trans_id as Welcart's scripts post them (see target).
 func (f *facade) settlementAjax(c *gin.Context) {
-	ctx := c.Request.Context()
 	name, module, _ := strings.Cut(c.PostForm("mode"), "_")
 	run, ok := ops[name]
 	if !ok || module == "" {
-		ng(c, http.StatusBadRequest, msgUnknownMode)
+		ng(c, msgUnknownMode)
 		return
 	}
-	id, err := strconv.ParseInt(c.PostForm("order_id"), 10, 64)
-	if err != nil {
-		ng(c, http.StatusNotFound, msgNoOrder)
-		return
-	}
-	o, err := f.d.Orders.Get(ctx, shopScope(c), id)
-	if errors.Is(err, order.ErrNotFound) {
-		ng(c, http.StatusNotFound, msgNoOrder)
-		return
-	}
+	o, s, msg, err := f.target(c)
 	if err != nil {
 		internal(c, err)
 		return
 	}
-	// The link key proves the bridge is looking at the same settlement as kessai; a stale or
-	// mistyped one must not operate on whatever the order holds now.
-	s, err := f.d.Settlements.OfOrder(ctx, o.ID, c.PostForm("trans_id"))
-	if errors.Is(err, settlement.ErrNotFound) {
-		if _, err := f.d.Settlements.ForOrder(ctx, o.ID); errors.Is(err, settlement.ErrNotFound) {
-			ng(c, http.StatusNotFound, msgNoSettlement)
-			return
-		}
-		ng(c, http.StatusNotFound, msgTransID)
-		return
-	}
-	if err != nil {
-		internal(c, err)
+	if msg != "" {
+		ng(c, msg)
 		return
 	}
 	if module != s.Module {
-		ng(c, http.StatusBadRequest, msgModeModule)
+		ng(c, msgModeModule)
 		return
 	}
 	out, err := run(f, c, o, s)
@@ -103,6 +84,7 @@ func (f *facade) answerDialog(c *gin.Context, id int64, out outcome) {
 			return
 		}
 	}
+	out.view.Welcart = true
 	html, err := Dialog(ctx, f.d.Store.DB, s, out.view)
 	if err != nil {
 		internal(c, err)
@@ -118,6 +100,58 @@ func (f *facade) answerDialog(c *gin.Context, id int64, out outcome) {
 		a.Status = statusOK
 	}
 	c.JSON(http.StatusOK, a)
+}
+
+// target finds the order and settlement that order_id and trans_id name. order_id is
+// Welcart's order ID (the order's welcart_order_id) or kessai's id; trans_id is Welcart's link
+// key with Welcart's order ID (the order's welcart_trans_id, meaning the order's own
+// settlement), or kessai's with either: the
+// order's own settlement's, or one of its continuation charges', as Welcart's 継続課金会員情報
+// opens the dialog of each history row. Both number from 1000, so an order_id may name one
+// order by Welcart's ID and another by kessai's: the link key tells them apart, and Welcart's
+// ID is tried first. A non-empty message refuses the call.
+//
+// The link key is required: it proves the bridge is looking at the same settlement as
+// kessai, and a stale or mistyped one must not operate on whatever the order holds now.
+func (f *facade) target(c *gin.Context) (*order.Order, *settlement.Settlement, string, error) {
+	ctx := c.Request.Context()
+	id, err := strconv.ParseInt(strings.TrimSpace(c.PostForm("order_id")), 10, 64)
+	if err != nil {
+		return nil, nil, msgNoOrder, nil
+	}
+	orders, err := f.d.Orders.Named(ctx, shopScope(c), id)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if len(orders) == 0 {
+		return nil, nil, msgNoOrder, nil
+	}
+	transID := strings.TrimSpace(c.PostForm("trans_id"))
+	for i := range orders {
+		o := &orders[i]
+		// Welcart's link key goes with Welcart's order ID: an order named by kessai's id is
+		// not found by another order's Welcart link key.
+		byWelcart := o.WelcartOrderID != nil && *o.WelcartOrderID == id
+		var s *settlement.Settlement
+		if byWelcart && o.WelcartTransID != nil && *o.WelcartTransID == transID && transID != "" {
+			s, err = f.d.Settlements.ForOrder(ctx, o.ID)
+		} else {
+			s, err = f.d.Settlements.OfOrder(ctx, o.ID, transID)
+		}
+		if errors.Is(err, settlement.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return o, s, "", nil
+	}
+	if _, err := f.d.Settlements.ForOrder(ctx, orders[0].ID); errors.Is(err, settlement.ErrNotFound) {
+		return nil, nil, msgNoSettlement, nil
+	} else if err != nil {
+		return nil, nil, "", err
+	}
+	return nil, nil, msgTransID, nil
 }
 
 // get is 取引参照: the provider's current view, recorded in the history.

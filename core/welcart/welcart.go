@@ -1,7 +1,9 @@
-// Package welcart is kessai's Welcart façade: one admin-ajax.php-shaped endpoint that a
-// Welcart bridge plugin calls server-side, answering the AJAX calls of Welcart's admin screens
-// (the 決済情報 dialog, 支払方法, 決済エラーログ) in Welcart's own JSON shapes and Japanese
-// wording, so that the bridge can relay them unchanged.
+// Package welcart is kessai's Welcart façade: an admin-ajax.php-shaped endpoint, and an
+// admin.php-shaped one for what Welcart's scripts open by navigating, that a Welcart bridge
+// plugin calls server-side. It answers the calls of Welcart's admin screens (the 決済情報
+// dialog, 支払方法, 決済エラーログ) in Welcart's own JSON shapes and Japanese wording, with HTML
+// carrying the ids, classes and hidden inputs Welcart's own scripts bind to, and finds orders
+// by the ids Welcart posts, so that the bridge can relay them unchanged.
 //
 // With the shop's API key the façade acts for that shop only: its orders, its rows of the
 // error log. Payment methods are the daemon's, shared by every shop, and change only with an
@@ -42,16 +44,21 @@ type facade struct {
 	shopAuth, adminAuth gin.HandlerFunc
 }
 
-// Path is the façade's route.
+// Path is the façade's admin-ajax.php: the AJAX calls of Welcart's admin screens.
 const Path = "/welcart/admin-ajax"
 
-// Mount adds POST /welcart/admin-ajax to r (the engine's root).
+// AdminPath is the façade's admin.php: what Welcart's admin scripts open by navigating, such
+// as ログ出力's download (order_action=dlsettlementerrorlog).
+const AdminPath = "/welcart/admin"
+
+// Mount adds POST Path and GET AdminPath to r (the engine's root), both authenticated alike.
 func Mount(r gin.IRouter, d Deps) {
 	f := &facade{d: d, shopAuth: d.ShopAPI.Auth()}
 	if d.Admins != nil {
 		f.adminAuth = httpapi.AdminBearer(d.Admins)
 	}
 	r.POST(Path, f.auth, f.adminAjax)
+	r.GET(AdminPath, f.auth, f.adminPage)
 }
 
 const adminKey = "kessai.welcart.admin"
@@ -90,7 +97,7 @@ func (f *facade) adminAjax(c *gin.Context) {
 	case "order_item_ajax":
 		f.orderItemAjax(c)
 	default:
-		ng(c, http.StatusBadRequest, msgUnknownAction)
+		ng(c, msgUnknownAction)
 	}
 }
 
@@ -101,8 +108,8 @@ type Answer struct {
 	// Result is HTML for the dialog (#settlement-response), or the NG message.
 	Result       template.HTML `json:"result"`
 	ActingStatus template.HTML `json:"acting_status,omitempty"`
-	// NoData is Welcart's flag of an empty error-log list.
-	NoData *bool `json:"nodata,omitempty"`
+	// NoData is Welcart's nodata of the error-log list: "nodata" when it is empty, "" when not.
+	NoData *string `json:"nodata,omitempty"`
 	// Notice is the time of the last settlement error while the 決済エラー notice is up
 	// (Asia/Tokyo, Y-m-d H:i:s), "" once it is cleared; error-log modes only.
 	Notice *string `json:"notice,omitempty"`
@@ -115,15 +122,19 @@ const (
 	statusNG = "NG"
 )
 
-func ng(c *gin.Context, code int, msg string) {
-	c.JSON(code, Answer{Status: statusNG, Result: message(msg)})
+// ng refuses a call as WordPress's wp_send_json does: HTTP 200, status NG, and the message
+// as the HTML Welcart's script puts where the answer goes (its done handler renders result;
+// an HTTP error would reach only its fail handler, which shows nothing). Only a failed
+// authentication is an HTTP error (401).
+func ng(c *gin.Context, msg string) {
+	c.JSON(http.StatusOK, Answer{Status: statusNG, Result: message(msg)})
 }
 
 // internal answers an unexpected failure: the cause goes to the request log, the bridge gets
-// the request id to quote.
+// the request id to quote. It is a fault of kessai, not a refusal, and says so with a 500.
 func internal(c *gin.Context, err error) {
 	c.Error(err) //nolint:errcheck // recorded for the request log
-	ng(c, http.StatusInternalServerError, fmt.Sprintf(msgInternal, httpapi.ID(c)))
+	c.JSON(http.StatusInternalServerError, Answer{Status: statusNG, Result: message(fmt.Sprintf(msgInternal, httpapi.ID(c)))})
 }
 
 // refusal is the Japanese message of an error people may see, and whether it is one.

@@ -1,0 +1,1 @@
+ALTER TABLE orders ADD COLUMN welcart_order_id BIGINT UNSIGNED NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE orders ADD COLUMN welcart_trans_id VARCHAR(64) NULL;
