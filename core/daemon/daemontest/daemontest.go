@@ -64,6 +64,11 @@ type options struct {
 // it serves: the place to mount more routes.
 func Before(f func(*Harness)) Option { return func(o *options) { o.before = append(o.before, f) } }
 
+// shutdownTimeout bounds a harness daemon's graceful stop. It is generous because a test
+// machine under load (browsers, the race detector, parallel packages) can take seconds to
+// finish the requests in flight, and a stop cut short is reported as the test's failure.
+const shutdownTimeout = 20 * time.Second
+
 // Option adjusts Start.
 type Option func(*options)
 
@@ -213,7 +218,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 func (h *Harness) newDaemon(t testing.TB) (*daemon.Daemon, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := daemon.New(context.Background(), h.cfg, daemon.Options{Logger: log, ShutdownTimeout: 5 * time.Second, Clock: h.clock})
+	d, err := daemon.New(context.Background(), h.cfg, daemon.Options{Logger: log, ShutdownTimeout: shutdownTimeout, Clock: h.clock})
 	if err != nil {
 		t.Fatalf("start daemon: %v", err)
 	}
