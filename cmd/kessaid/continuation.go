@@ -13,6 +13,7 @@ import (
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
 
@@ -45,7 +46,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	d := continuation.DateOf(time.Now(), continuation.Tokyo)
+	d := continuation.DateOf(time.Now(), jst.Tokyo)
 	if *day != "" {
 		if d, err = continuation.ParseDate(*day); err != nil {
 			return usageError{"--date: " + err.Error()}

@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	_ "time/tzdata" // Asia/Tokyo must resolve on hosts without a zoneinfo database
 
 	"github.com/kessai/kessai/core/config"
 	"github.com/kessai/kessai/core/secret"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kessai/kessai/core/daemon"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 func init() {
@@ -42,7 +43,7 @@ func reconcile(ctx context.Context, args []string, e env) error {
 	}
 	from := time.Now()
 	if *since != "" {
-		if from, err = time.ParseInLocation(time.DateOnly, *since, daemon.Tokyo); err != nil {
+		if from, err = time.ParseInLocation(time.DateOnly, *since, jst.Tokyo); err != nil {
 			return usageError{"--since: want YYYY-MM-DD"}
 		}
 	}

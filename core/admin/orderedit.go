@@ -17,6 +17,7 @@ import (
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // orderEditView is the 受注編集 page.
@@ -252,7 +253,7 @@ func (c *Console) orderEdit(ctx *gin.Context) {
 // showOrder renders 受注編集 with form f (the stored order, or what the admin posted).
 func (c *Console) showOrder(ctx *gin.Context, status int, o *order.Order, f orderForm, errMsg string) {
 	rc := ctx.Request.Context()
-	f.Date = o.Date.In(c.loc).Format("2006-01-02 15:04:05")
+	f.Date = o.Date.In(jst.Tokyo).Format("2006-01-02 15:04:05")
 	v := orderEditView{Form: f, Processes: processChoices(f.Process)}
 	methods, err := c.methods.List(rc, false)
 	if err != nil {

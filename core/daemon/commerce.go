@@ -89,7 +89,7 @@ func (d *Daemon) commerce() error {
 	// An edited order is saved in the transaction that proves its 取引修正.
 	d.Settlements.Observe(order.Follow())
 
-	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log, Location: Tokyo,
+	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log,
 		SecureCookies: d.Config.SecureCookies == "true"})
 	if d.Config.AdminToken != "" {
 		d.Log.Warn("KESSAI_ADMIN_TOKEN is set: it opens the admin API until the first admin user exists; " +
