@@ -17,6 +17,7 @@ import (
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
 )
@@ -253,7 +254,7 @@ func (s *continuationScreens) find(ctx context.Context, q contQuery, page int) (
 		switch {
 		case q.Word == "":
 		case q.Field == "email":
-			db = db.Where("o.order_email LIKE ? ESCAPE '!'", "%"+likeEscape(q.Word)+"%")
+			db = db.Where(store.Contains("o.order_email", q.Word))
 		case q.Field == "order_number":
 			// An order without a number shows its id, zero-padded (order.DecoID).
 			id, _ := strconv.ParseInt(q.Word, 10, 64)
@@ -287,12 +288,6 @@ func (s *continuationScreens) find(ctx context.Context, q contQuery, page int) (
 		out = append(out, d.View)
 	}
 	return out, total, nil
-}
-
-// likeEscape keeps an admin's % or _ literal in a LIKE pattern. The escape is '!' because
-// MySQL and SQLite read a backslash in a string literal differently.
-func likeEscape(s string) string {
-	return strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(s)
 }
 
 func (s *continuationScreens) saveSettings(ctx *gin.Context) {

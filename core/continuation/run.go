@@ -438,7 +438,7 @@ func (r *Runner) dueQuery(tx *gorm.DB, day Date) *gorm.DB {
 	return tx.Table("continuations AS c").
 		Joins("JOIN orders o ON o.id = c.order_id").
 		Where("c.status = ? AND c.next_charging IS NOT NULL AND c.next_charging <= ?", Active, day).
-		Where("o.order_status NOT LIKE ? AND o.order_status NOT LIKE ?", "%cancel%", "%estimate%").
+		Where(clause.Not(store.Contains("o.order_status", "cancel"), store.Contains("o.order_status", "estimate"))).
 		// One period per contract per run: a contract several periods behind (the daemon was
 		// down for months) is caught up one period a day, never charged many times at once.
 		Where("NOT EXISTS (SELECT 1 FROM continuation_charges cc WHERE cc.continuation_id = c.id AND cc.run_date = ?)", day)
