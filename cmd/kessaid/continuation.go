@@ -17,10 +17,6 @@ import (
 	"github.com/kessai/kessai/webhooks/outbox"
 )
 
-func init() {
-	register("continuation run", "charge the continuation contracts due on a day, as the daily job does (catch-up after downtime)", continuationRun)
-}
-
 // continuationRun runs the daily continuation job for one day. It is safe next to a running
 // daemon and safe to repeat: periods are claimed row by row, so a period already charged (by
 // the daemon or an earlier run) is not charged again, and periods a run that died claimed and

@@ -11,10 +11,6 @@ import (
 	"github.com/kessai/kessai/plugins/jst"
 )
 
-func init() {
-	register("reconcile", "compare every open settlement with the provider's view and, with --fix, correct kessai's record to it", reconcile)
-}
-
 // errDifferences makes `kessaid reconcile` without --fix exit non-zero when it found any, so
 // that a cron job or a monitor notices.
 var errDifferences = errors.New("differences found (run with --fix to apply the provider's view)")

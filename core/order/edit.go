@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -98,15 +100,31 @@ func Update(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *Order, 
 // actor is who asked for the edit. An error undoes the save.
 type Saved func(ctx context.Context, tx *gorm.DB, before, after *Order, actor string) error
 
-var saved []Saved
+var saved struct {
+	mu    sync.RWMutex
+	names []string
+	fs    []Saved
+}
 
-// OnSaved adds f to what every saved edit runs. Packages that keep figures derived from an
-// order (continuation: the contract's 決済金額) register from an init function, as
-// database/sql drivers do: order cannot import them, and the list is read without a lock.
-func OnSaved(f Saved) { saved = append(saved, f) }
+// OnSaved adds f, under name, to what every saved edit runs. Packages that keep figures
+// derived from an order (continuation: the contract's 決済金額) cannot be imported by order;
+// the daemon's wiring registers them. A name registered again keeps its first f, so that a
+// process starting several daemons (tests do) runs each once.
+func OnSaved(name string, f Saved) {
+	saved.mu.Lock()
+	defer saved.mu.Unlock()
+	if slices.Contains(saved.names, name) {
+		return
+	}
+	saved.names = append(saved.names, name)
+	saved.fs = append(saved.fs, f)
+}
 
 func runSaved(ctx context.Context, tx *gorm.DB, before, after *Order, actor string) error {
-	for _, f := range saved {
+	saved.mu.RLock()
+	fs := saved.fs
+	saved.mu.RUnlock()
+	for _, f := range fs {
 		if err := f(ctx, tx, before, after, actor); err != nil {
 			return fmt.Errorf("order %d edit: %w", after.ID, err)
 		}
