@@ -163,6 +163,8 @@ func fail(c *gin.Context, err error) {
 		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
 	case errors.As(err, &re):
 		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_rule", re.Message, re.Field)
+	case errors.As(err, &oe) && oe.Unsupported:
+		httpapi.Fail(c, http.StatusConflict, "operation_not_supported", oe.Message(), "")
 	case errors.As(err, &oe):
 		httpapi.Fail(c, http.StatusConflict, "status_conflict", oe.Message(), "")
 	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
