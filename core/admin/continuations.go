@@ -433,10 +433,13 @@ func (s *continuationScreens) showDetail(ctx *gin.Context, status int, d *contin
 	for _, p := range prices {
 		v.Prices = append(v.Prices, contPrice{p})
 	}
+	// A button is shown when the status allows its operation and the module offers it.
+	rc := ctx.Request.Context()
+	captures, cancels := s.c.offers(rc, d.Module, settlement.OpCapture), s.c.offers(rc, d.Module, settlement.OpCancel)
 	for i, ch := range d.Charges {
 		row := contCharge{ChargeView: ch, No: len(d.Charges) - i,
-			CanCapture: ch.SettlementID != 0 && settlement.Allowed(settlement.OpCapture, ch.Status) == nil,
-			CanCancel:  ch.SettlementID != 0 && settlement.Allowed(settlement.OpCancel, ch.Status) == nil}
+			CanCapture: captures && ch.SettlementID != 0 && settlement.Allowed(settlement.OpCapture, ch.Status) == nil,
+			CanCancel:  cancels && ch.SettlementID != 0 && settlement.Allowed(settlement.OpCancel, ch.Status) == nil}
 		var err error
 		if row.Badge, err = welcart.Badge(ch.Status); err != nil {
 			s.c.fail(ctx, err)

@@ -289,6 +289,9 @@ func (c *Console) showOrder(ctx *gin.Context, status int, o *order.Order, f orde
 		}
 	}
 	v.NotLinked = fmt.Sprintf(msgNotLinked, provider)
+	if v.Settlement != nil && !c.offers(rc, v.Settlement.Module, settlement.OpModify) {
+		v.NotLinked = fmt.Sprintf(msgNoModify, provider)
+	}
 	v.Separate = fmt.Sprintf(msgSeparate, provider)
 	c.render(ctx, status, c.pages["order_edit.html"], View{Title: "受注編集", Path: PathOrders, Error: errMsg, Data: v})
 }
@@ -360,6 +363,17 @@ func (c *Console) updateOrder(ctx *gin.Context) {
 	default:
 		c.redirectFlash(ctx, back, msgUpdated+cont)
 	}
+}
+
+// offers reports whether module's adapter offers op, for the buttons the console shows. When
+// that cannot be told (the module is down) it says yes: the button stays, and the engine says
+// why if it is pressed.
+func (c *Console) offers(ctx context.Context, module string, op settlement.Operation) bool {
+	if c.commerce == nil {
+		return true
+	}
+	ok, err := c.commerce.Settlements.Offers(ctx, module, op)
+	return ok || err != nil
 }
 
 // settlementActor names the admin in settlement history rows, beside "shop:3" and "janitor".
