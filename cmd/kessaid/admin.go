@@ -14,15 +14,6 @@ import (
 	"github.com/kessai/kessai/core/admin"
 )
 
-func init() {
-	register("admin create", "create an admin console account: admin create LOGIN (password on stdin, 10+ characters)", adminCreate)
-	register("admin passwd", "set an admin's password: admin passwd LOGIN (password on stdin); ends their sessions", adminPasswd)
-	register("admin list", "list admin console accounts and lockouts", adminList)
-	register("admin token create", "make an admin API token: admin token create NAME; prints it as the last line (shown only once)", adminTokenCreate)
-	register("admin token revoke", "revoke an admin API token: admin token revoke NAME|ID", adminTokenRevoke)
-	register("admin token list", "list admin API tokens (prefixes only)", adminTokenList)
-}
-
 // readPassword reads the password from the first line of stdin: piped in by scripts, typed by
 // people. It is never taken from the command line, where ps and shell history would keep it.
 func readPassword(e env) (string, error) {

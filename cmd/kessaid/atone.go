@@ -14,10 +14,6 @@ import (
 // atoneSecretEnv lets the secret key stay out of shell history and process listings.
 const atoneSecretEnv = "KESSAI_ATONE_SECRET_KEY"
 
-func init() {
-	register("atone checksum", "print the atone checksum of a payment JSON read on stdin (for EATN0351)", atoneChecksum)
-}
-
 // atoneChecksum prints the checksum atone.js expects for the payment on stdin. Merchants use
 // it when the widget answers EATN0351 不正なチェックサムです。: with -v it also shows the
 // string that was hashed (secret masked) and whether the payment's own checksum matches,

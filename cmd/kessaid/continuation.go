@@ -13,12 +13,9 @@ import (
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
-
-func init() {
-	register("continuation run", "charge the continuation contracts due on a day, as the daily job does (catch-up after downtime)", continuationRun)
-}
 
 // continuationRun runs the daily continuation job for one day. It is safe next to a running
 // daemon and safe to repeat: periods are claimed row by row, so a period already charged (by
@@ -45,7 +42,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	d := continuation.DateOf(time.Now(), continuation.Tokyo)
+	d := continuation.DateOf(time.Now(), jst.Tokyo)
 	if *day != "" {
 		if d, err = continuation.ParseDate(*day); err != nil {
 			return usageError{"--date: " + err.Error()}

@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	_ "time/tzdata" // Asia/Tokyo must resolve on hosts without a zoneinfo database
 
 	"github.com/kessai/kessai/core/config"
 	"github.com/kessai/kessai/core/secret"
@@ -37,10 +36,43 @@ type env struct {
 	getenv         func(string) string
 }
 
-var commands = map[string]command{}
+// commands are kessaid's commands by name, each with the line --help shows; each runs a
+// function of the file named after its first word.
+var commands = map[string]command{
+	"serve": {"run the daemon (applies migrations first)", func(ctx context.Context, args []string, e env) error {
+		return serve(ctx, "serve", args, e, false)
+	}},
+	"demo": {"run the offline demo: SQLite, the atone sandbox, a demo shop and storefront", func(ctx context.Context, args []string, e env) error {
+		return serve(ctx, "demo", args, e, true)
+	}},
 
-func register(name, summary string, run func(ctx context.Context, args []string, env env) error) {
-	commands[name] = command{summary: summary, run: run}
+	"migrate":        {"apply database migrations (creates the MySQL database if missing)", migrateCmd},
+	"migrate status": {"list migrations and when each was applied", migrateStatus},
+
+	"shop create":     {"create a shop; prints its API key as the last line (shown only once)", shopCreate},
+	"shop list":       {"list shops and how many active keys each has", shopList},
+	"shop revoke":     {"revoke a shop and all its keys: kessaid shop revoke ID", shopRevoke},
+	"shop keys":       {"list a shop's API keys by id and prefix (never the keys): kessaid shop keys SHOP_ID", shopKeys},
+	"shop key rotate": {"add an API key to a shop; prints it once: kessaid shop key rotate SHOP_ID", shopKeyRotate},
+	"shop key revoke": {"revoke one API key, the shop's others keep working: kessaid shop key revoke KEY_ID", shopKeyRevoke},
+	// The command's first name, kept for the scripts that use it.
+	"shop key": {"same as shop key rotate: kessaid shop key SHOP_ID", shopKeyRotate},
+
+	"module register": {"add an adapter binary from the plugin folder to the catalog (records its SHA-256)", moduleRegister},
+	"module list":     {"list registered adapters: slug, version, hash, state, in use", moduleList},
+
+	"admin create":       {"create an admin console account: admin create LOGIN (password on stdin, 10+ characters)", adminCreate},
+	"admin passwd":       {"set an admin's password: admin passwd LOGIN (password on stdin); ends their sessions", adminPasswd},
+	"admin list":         {"list admin console accounts and lockouts", adminList},
+	"admin token create": {"make an admin API token: admin token create NAME; prints it as the last line (shown only once)", adminTokenCreate},
+	"admin token revoke": {"revoke an admin API token: admin token revoke NAME|ID", adminTokenRevoke},
+	"admin token list":   {"list admin API tokens (prefixes only)", adminTokenList},
+
+	"atone checksum": {"print the atone checksum of a payment JSON read on stdin (for EATN0351)", atoneChecksum},
+
+	"continuation run": {"charge the continuation contracts due on a day, as the daily job does (catch-up after downtime)", continuationRun},
+
+	"reconcile": {"compare every open settlement with the provider's view and, with --fix, correct kessai's record to it", reconcile},
 }
 
 // usageError is a mistake in the command line: printed with a hint, exit status 2.

@@ -8,11 +8,6 @@ import (
 	"github.com/kessai/kessai/core/store"
 )
 
-func init() {
-	register("migrate", "apply database migrations (creates the MySQL database if missing)", migrateCmd)
-	register("migrate status", "list migrations and when each was applied", migrateStatus)
-}
-
 func openForMigrate(ctx context.Context, name string, args []string, e env) (*store.Store, error) {
 	_, parse := flags(name, e)
 	cfg, err := parse(args)

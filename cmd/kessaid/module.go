@@ -9,11 +9,6 @@ import (
 	"github.com/kessai/kessai/core/store"
 )
 
-func init() {
-	register("module register", "add an adapter binary from the plugin folder to the catalog (records its SHA-256)", moduleRegister)
-	register("module list", "list registered adapters: slug, version, hash, state, in use", moduleList)
-}
-
 // openModules opens the store (migrating it, as register may be the first command on a fresh
 // install) and a host that launches nothing by itself.
 func openModules(ctx context.Context, name string, args []string, e env) (*module.Host, *store.Store, []string, error) {

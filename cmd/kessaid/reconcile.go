@@ -8,11 +8,8 @@ import (
 	"time"
 
 	"github.com/kessai/kessai/core/daemon"
+	"github.com/kessai/kessai/plugins/jst"
 )
-
-func init() {
-	register("reconcile", "compare every open settlement with the provider's view and, with --fix, correct kessai's record to it", reconcile)
-}
 
 // errDifferences makes `kessaid reconcile` without --fix exit non-zero when it found any, so
 // that a cron job or a monitor notices.
@@ -42,7 +39,7 @@ func reconcile(ctx context.Context, args []string, e env) error {
 	}
 	from := time.Now()
 	if *since != "" {
-		if from, err = time.ParseInLocation(time.DateOnly, *since, daemon.Tokyo); err != nil {
+		if from, err = time.ParseInLocation(time.DateOnly, *since, jst.Tokyo); err != nil {
 			return usageError{"--since: want YYYY-MM-DD"}
 		}
 	}

@@ -15,15 +15,6 @@ import (
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 )
 
-func init() {
-	register("serve", "run the daemon (applies migrations first)", func(ctx context.Context, args []string, e env) error {
-		return serve(ctx, "serve", args, e, false)
-	})
-	register("demo", "run the offline demo: SQLite, the atone sandbox, a demo shop and storefront", func(ctx context.Context, args []string, e env) error {
-		return serve(ctx, "demo", args, e, true)
-	})
-}
-
 func serve(ctx context.Context, name string, args []string, e env, isDemo bool) error {
 	if err := nonDumpable(); err != nil {
 		return err

@@ -11,17 +11,6 @@ import (
 	"github.com/kessai/kessai/core/store"
 )
 
-func init() {
-	register("shop create", "create a shop; prints its API key as the last line (shown only once)", shopCreate)
-	register("shop list", "list shops and how many active keys each has", shopList)
-	register("shop revoke", "revoke a shop and all its keys: kessaid shop revoke ID", shopRevoke)
-	register("shop keys", "list a shop's API keys by id and prefix (never the keys): kessaid shop keys SHOP_ID", shopKeys)
-	register("shop key rotate", "add an API key to a shop; prints it once: kessaid shop key rotate SHOP_ID", shopKeyRotate)
-	register("shop key revoke", "revoke one API key, the shop's others keep working: kessaid shop key revoke KEY_ID", shopKeyRevoke)
-	// The command's first name, kept for the scripts that use it.
-	register("shop key", "same as shop key rotate: kessaid shop key SHOP_ID", shopKeyRotate)
-}
-
 // openStore opens and migrates the configured database for a command.
 func openStore(ctx context.Context, name string, args []string, e env) (*store.Store, []string, error) {
 	fs, parse := flags(name, e)

@@ -63,9 +63,6 @@ type Deps struct {
 	// (TLS ends at a proxy in front of kessaid). Requests that arrive over TLS always get them.
 	SecureCookies bool
 
-	// Location is where times are shown; nil means Asia/Tokyo, where shops and admins live.
-	Location *time.Location
-
 	// SessionIdle and SessionMax bound a session: it ends after SessionIdle without a request
 	// [2h] and SessionMax after sign-in in any case [12h].
 	SessionIdle time.Duration
@@ -86,7 +83,6 @@ type Console struct {
 	deps    Deps
 	log     *slog.Logger
 	methods *paymethod.Methods
-	loc     *time.Location
 	ugc     *bluemonday.Policy
 	base    *template.Template
 	pages   map[string]*template.Template // built-in page templates by file name
@@ -150,10 +146,6 @@ func Mount(r gin.IRouter, deps Deps) *Console {
 	if deps.SignInEvery <= 0 {
 		deps.SignInEvery = 10 * time.Second
 	}
-	loc := deps.Location
-	if loc == nil {
-		loc = tokyo()
-	}
 	methods := deps.Methods
 	if methods == nil {
 		methods = paymethod.New(deps.Store.DB, moduleCodes{deps.Modules})
@@ -162,7 +154,6 @@ func Mount(r gin.IRouter, deps Deps) *Console {
 		deps:    deps,
 		log:     deps.Log,
 		methods: methods,
-		loc:     loc,
 		ugc:     bluemonday.UGCPolicy(),
 		byPa:    map[string]*Page{},
 
@@ -267,14 +258,6 @@ func (c *Console) menu() []Page {
 	copy(out, c.nav)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Order < out[j].Order })
 	return out
-}
-
-func tokyo() *time.Location {
-	l, err := time.LoadLocation("Asia/Tokyo")
-	if err != nil {
-		return time.FixedZone("JST", 9*3600)
-	}
-	return l
 }
 
 // securityHeaders keep console pages out of frames, caches and other origins' scripts: the

@@ -17,6 +17,7 @@ import (
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
 )
@@ -253,7 +254,7 @@ func (s *continuationScreens) find(ctx context.Context, q contQuery, page int) (
 		switch {
 		case q.Word == "":
 		case q.Field == "email":
-			db = db.Where("o.order_email LIKE ? ESCAPE '!'", "%"+likeEscape(q.Word)+"%")
+			db = db.Where(store.Contains("o.order_email", q.Word))
 		case q.Field == "order_number":
 			// An order without a number shows its id, zero-padded (order.DecoID).
 			id, _ := strconv.ParseInt(q.Word, 10, 64)
@@ -287,12 +288,6 @@ func (s *continuationScreens) find(ctx context.Context, q contQuery, page int) (
 		out = append(out, d.View)
 	}
 	return out, total, nil
-}
-
-// likeEscape keeps an admin's % or _ literal in a LIKE pattern. The escape is '!' because
-// MySQL and SQLite read a backslash in a string literal differently.
-func likeEscape(s string) string {
-	return strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(s)
 }
 
 func (s *continuationScreens) saveSettings(ctx *gin.Context) {
@@ -438,10 +433,13 @@ func (s *continuationScreens) showDetail(ctx *gin.Context, status int, d *contin
 	for _, p := range prices {
 		v.Prices = append(v.Prices, contPrice{p})
 	}
+	// A button is shown when the status allows its operation and the module offers it.
+	rc := ctx.Request.Context()
+	captures, cancels := s.c.offers(rc, d.Module, settlement.OpCapture), s.c.offers(rc, d.Module, settlement.OpCancel)
 	for i, ch := range d.Charges {
 		row := contCharge{ChargeView: ch, No: len(d.Charges) - i,
-			CanCapture: ch.SettlementID != 0 && settlement.Allowed(settlement.OpCapture, ch.Status) == nil,
-			CanCancel:  ch.SettlementID != 0 && settlement.Allowed(settlement.OpCancel, ch.Status) == nil}
+			CanCapture: captures && ch.SettlementID != 0 && settlement.Allowed(settlement.OpCapture, ch.Status) == nil,
+			CanCancel:  cancels && ch.SettlementID != 0 && settlement.Allowed(settlement.OpCancel, ch.Status) == nil}
 		var err error
 		if row.Badge, err = welcart.Badge(ch.Status); err != nil {
 			s.c.fail(ctx, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // startContinuationShop runs a whole daemon on MariaDB with the real atone adapter and the
@@ -81,7 +82,7 @@ func contract(t *testing.T, h *daemontest.Harness, id int64) *continuation.Detai
 	return d
 }
 
-func tokyoToday() continuation.Date { return continuation.DateOf(time.Now(), continuation.Tokyo) }
+func tokyoToday() continuation.Date { return continuation.DateOf(time.Now(), jst.Tokyo) }
 
 // setInput sets a form field's value as a person picking a date or typing would; date inputs
 // take keys in the browser's locale order, a value they take as is.

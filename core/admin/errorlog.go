@@ -12,6 +12,7 @@ import (
 
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // errorLogView is the 決済エラーログ一覧 page.
@@ -62,7 +63,7 @@ func (c *Console) errorLogList(ctx *gin.Context) {
 }
 
 func (c *Console) logRow(e errlog.Entry) errorLogRow {
-	return errorLogRow{Entry: e, At: e.Datetime.In(c.loc).Format("2006-01-02 15:04:05"), Status: statusText(e)}
+	return errorLogRow{Entry: e, At: e.Datetime.In(jst.Tokyo).Format("2006-01-02 15:04:05"), Status: statusText(e)}
 }
 
 func (c *Console) errorLogDetail(ctx *gin.Context) {
@@ -126,12 +127,12 @@ func (c *Console) errorLogExport(ctx *gin.Context) {
 		}
 		es = append(es, *e)
 	}
-	b, err := errlog.Export(es, c.loc)
+	b, err := errlog.Export(es, jst.Tokyo)
 	if err != nil {
 		c.fail(ctx, err)
 		return
 	}
-	name := errlog.ExportName(c.deps.Now(), c.loc)
+	name := errlog.ExportName(c.deps.Now(), jst.Tokyo)
 	// The file holds buyers' details: say who took it.
 	c.audit(ctx, "errlog.export", 0, map[string]any{"rows": len(es), "file": name})
 	ctx.Header("Content-Disposition", `attachment; filename="`+name+`"`)

@@ -45,6 +45,7 @@ const (
 	msgNotReferenced     = "まだ決済代行会社の取引がありません。"
 	// The manual's notes, with the module's name where it says atone.
 	msgNotLinked = "対応状況が「キャンセル」もしくは決済状況が「取消済み」の場合は、更新した内容は %s と連携されません。"
+	msgNoModify  = "%s の決済モジュールは取引修正に対応していないため、更新した内容は連携されません。"
 	msgSeparate  = "%s の「決済取消」と受注データの「キャンセル」は連動しません。それぞれ設定を行う必要があります。また、取り消した決済を元に戻すことはできませんので、ご注意ください。"
 
 	// 決済エラーログ. The confirmation is Welcart's ('Are you sure you want to delete all log ?').

@@ -17,6 +17,7 @@ import (
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // orderEditView is the 受注編集 page.
@@ -252,7 +253,7 @@ func (c *Console) orderEdit(ctx *gin.Context) {
 // showOrder renders 受注編集 with form f (the stored order, or what the admin posted).
 func (c *Console) showOrder(ctx *gin.Context, status int, o *order.Order, f orderForm, errMsg string) {
 	rc := ctx.Request.Context()
-	f.Date = o.Date.In(c.loc).Format("2006-01-02 15:04:05")
+	f.Date = o.Date.In(jst.Tokyo).Format("2006-01-02 15:04:05")
 	v := orderEditView{Form: f, Processes: processChoices(f.Process)}
 	methods, err := c.methods.List(rc, false)
 	if err != nil {
@@ -288,6 +289,9 @@ func (c *Console) showOrder(ctx *gin.Context, status int, o *order.Order, f orde
 		}
 	}
 	v.NotLinked = fmt.Sprintf(msgNotLinked, provider)
+	if v.Settlement != nil && !c.offers(rc, v.Settlement.Module, settlement.OpModify) {
+		v.NotLinked = fmt.Sprintf(msgNoModify, provider)
+	}
 	v.Separate = fmt.Sprintf(msgSeparate, provider)
 	c.render(ctx, status, c.pages["order_edit.html"], View{Title: "受注編集", Path: PathOrders, Error: errMsg, Data: v})
 }
@@ -359,6 +363,17 @@ func (c *Console) updateOrder(ctx *gin.Context) {
 	default:
 		c.redirectFlash(ctx, back, msgUpdated+cont)
 	}
+}
+
+// offers reports whether module's adapter offers op, for the buttons the console shows. When
+// that cannot be told (the module is down) it says yes: the button stays, and the engine says
+// why if it is pressed.
+func (c *Console) offers(ctx context.Context, module string, op settlement.Operation) bool {
+	if c.commerce == nil {
+		return true
+	}
+	ok, err := c.commerce.Settlements.Offers(ctx, module, op)
+	return ok || err != nil
 }
 
 // settlementActor names the admin in settlement history rows, beside "shop:3" and "janitor".

@@ -18,6 +18,7 @@ import (
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/welcart"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // Commerce is what the order screens (受注リスト, 受注編集 with its 決済情報 dialog,
@@ -67,7 +68,7 @@ func (c *Console) settlementNotice(ctx context.Context) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(c.loc).Format("2006-01-02 15:04:05")
+	return t.In(jst.Tokyo).Format("2006-01-02 15:04:05")
 }
 
 // ordersPerPage is Welcart's default page size of the order list.
@@ -196,7 +197,7 @@ func processOf(o order.Order) string {
 
 // dayStart parses a date field (YYYY-MM-DD) as the start of that day where the admin lives.
 func (c *Console) dayStart(s string) (time.Time, bool) {
-	t, err := time.ParseInLocation("2006-01-02", s, c.loc)
+	t, err := time.ParseInLocation("2006-01-02", s, jst.Tokyo)
 	return t, err == nil
 }
 
@@ -252,7 +253,7 @@ func (c *Console) orderList(ctx *gin.Context) {
 	}
 	v := orderListView{Total: total, Page: page, Pages: max(int((total+ordersPerPage-1)/ordersPerPage), 1), Query: q}
 	for _, o := range list {
-		row := orderRow{Order: o, Date: o.Date.In(c.loc).Format("2006-01-02 15:04"), Process: o.ProcessLabel(), Settlement: byOrder[o.ID]}
+		row := orderRow{Order: o, Date: o.Date.In(jst.Tokyo).Format("2006-01-02 15:04"), Process: o.ProcessLabel(), Settlement: byOrder[o.ID]}
 		if row.Settlement != nil {
 			if row.Badge, err = welcart.Badge(row.Settlement.Status); err != nil {
 				c.fail(ctx, err)

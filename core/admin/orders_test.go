@@ -24,6 +24,7 @@ import (
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // purchase buys through the shop API and the sandbox widget as phone, posts the widget's
@@ -227,7 +228,7 @@ func TestOrderScreensInBrowser(t *testing.T) {
 			t.Fatalf("notice %q", notice)
 		}
 		at, _ := errlog.Notice(bg, h.D.Store.DB)
-		if !strings.Contains(notice, at.In(tokyo(t)).Format("2006-01-02 15:04:05")) {
+		if !strings.Contains(notice, at.In(jst.Tokyo).Format("2006-01-02 15:04:05")) {
 			t.Fatalf("notice %q is not the last error's time %s in Asia/Tokyo", notice, at)
 		}
 		wantText(t, ctx, fmt.Sprintf(`.order-list tr[data-order-id="%d"]`, ng), "決済エラー")
@@ -390,14 +391,6 @@ func viewShot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot %s", path)
 }
 
-func tokyo(t *testing.T) *time.Location {
-	l, err := time.LoadLocation("Asia/Tokyo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // TestOrderScreensRefuse: every new page needs a session, and every change its CSRF token.
 func TestOrderScreensRefuse(t *testing.T) {
 	h := startShop(t)
@@ -474,7 +467,7 @@ func TestOrderScreensRefuse(t *testing.T) {
 			{"process=new&payment=" + url.QueryEscape(h.Method), []int64{id, ng}, nil},
 			{"process=cancel", nil, []int64{id, ng}},
 			{"from=2000-01-01&to=2000-01-02", nil, []int64{id, ng}},
-			{"from=" + time.Now().In(tokyo(t)).Format("2006-01-02"), []int64{id, ng}, nil},
+			{"from=" + time.Now().In(jst.Tokyo).Format("2006-01-02"), []int64{id, ng}, nil},
 		} {
 			code, page := c.Get(t, "/admin/orders?"+tc.query)
 			if code != http.StatusOK {

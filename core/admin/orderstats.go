@@ -10,6 +10,7 @@ import (
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/shopapi"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // commerceView is the dashboard's order widgets: today's settlements by status, the checkout
@@ -51,8 +52,8 @@ var dayStatuses = []settlement.Status{settlement.Authorized, settlement.Captured
 // commerceDashboard counts the settlements created today (Asia/Tokyo day, the shop's day) by
 // their status now, with every shop's funnel beside them (shopID 0).
 func (c *Console) commerceDashboard(ctx context.Context) (*commerceView, error) {
-	now := c.deps.Now().In(c.loc)
-	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, c.loc)
+	now := c.deps.Now().In(jst.Tokyo)
+	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, jst.Tokyo)
 	day := start.Format("2006-01-02")
 	var rows []struct {
 		Status settlement.Status

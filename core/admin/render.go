@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // View is what every console template gets: the layout's parts and the page's own Data.
@@ -38,7 +40,7 @@ func (c *Console) parseTemplates() {
 			if t.IsZero() {
 				return ""
 			}
-			return t.In(c.loc).Format("2006-01-02 15:04:05")
+			return t.In(jst.Tokyo).Format("2006-01-02 15:04:05")
 		},
 		"sanitize": func(s string) template.HTML {
 			// UGC policy: the explanation is the shop's own HTML (Welcart lets it show images),

@@ -24,6 +24,7 @@ import (
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // Status is a contract's 契約 state.
@@ -148,7 +149,7 @@ func CreateForOrder(ctx context.Context, tx *gorm.DB, box *secret.Box, o order.O
 	if cont.ChargingDay != ChargingDayOrderDay && (cont.ChargingDay < 1 || cont.ChargingDay > 28) {
 		return fmt.Errorf("order %d: charging day %d: %w", o.ID, cont.ChargingDay, ErrSchedule)
 	}
-	sch := Schedule{Frequency: cont.Frequency, ChargingDay: cont.ChargingDay, Interval: max(cont.Interval, 0), Start: DateOf(o.Date, Tokyo)}
+	sch := Schedule{Frequency: cont.Frequency, ChargingDay: cont.ChargingDay, Interval: max(cont.Interval, 0), Start: DateOf(o.Date, jst.Tokyo)}
 	c := Contract{
 		OrderID: o.ID, ShopID: o.ShopID, MemberID: o.MemberID, Division: "continue", SKU: l.SKU,
 		OrderPrice: o.Total, Price: o.Total, Frequency: sch.Frequency, ChargingDay: sch.ChargingDay, Interval: sch.Interval,

@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-// Tokyo is where contracts' days are counted: a charge "on the 1st" is on the 1st in Japan,
-// whatever zone the server runs in. (core/daemon has the same; this package must not import
-// the daemon that wires it.)
-var Tokyo = loadTokyo()
-
-func loadTokyo() *time.Location {
-	l, err := time.LoadLocation("Asia/Tokyo")
-	if err != nil {
-		return time.FixedZone("JST", 9*3600)
-	}
-	return l
-}
-
 // Date is a calendar day (Welcart keeps con_next_charging as char(10) Y-m-d): no time, no
 // zone. The zero Date is SQL NULL (a contract without a renewal date).
 type Date struct{ t time.Time } // midnight UTC of the day

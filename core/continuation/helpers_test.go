@@ -32,6 +32,7 @@ import (
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/atone"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
 
@@ -348,7 +349,7 @@ func (w *world) dispatch() {
 }
 
 func tokyoAt(y int, m time.Month, d, h, min int) time.Time {
-	return time.Date(y, m, d, h, min, 0, 0, continuation.Tokyo)
+	return time.Date(y, m, d, h, min, 0, 0, jst.Tokyo)
 }
 
 func date(s string) continuation.Date {

@@ -15,6 +15,7 @@ import (
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/hook"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
@@ -182,7 +183,7 @@ func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, con Contract, 
 	}
 	// Nothing was sent without a token: the mail says so, as Welcart's does.
 	noToken := result == kmail.NG && res.Outcome == plugins.NotAttempted && len(con.Token) == 0
-	m := kmail.ContractorMail(kmail.Shop{Name: shopName}, o.Email, contractorName(o), mailCharge(con, o, ch, s, result, res, noToken), Tokyo)
+	m := kmail.ContractorMail(kmail.Shop{Name: shopName}, o.Email, contractorName(o), mailCharge(con, o, ch, s, result, res, noToken), jst.Tokyo)
 	err = kmail.Enqueue(ctx, tx, fmt.Sprintf("continuation:charge:%d:contractor", ch.ID), con.ShopID, m)
 	if err != nil && !errors.Is(err, outbox.ErrDuplicate) {
 		return err

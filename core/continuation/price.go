@@ -19,15 +19,14 @@ const (
 	actionUpdate = "continuation.update" // 継続課金会員情報
 )
 
-func init() { order.OnSaved(followOrder) }
-
-// followOrder is 取引修正（継続課金）: when 受注編集 changes the amount or the cart of an order
+// FollowOrder is 取引修正（継続課金）: when 受注編集 changes the amount or the cart of an order
 // with a contract, the contract's 決済金額 becomes the order's new total, as Welcart's does.
 // Future periods are charged the new amount from the contract's 次回課金日; past charges,
 // those in flight included, keep their own. It runs in the transaction that saves the edited
 // order (after the 取引修正 is proven, when atone had to be told), and is recorded in the
-// contract's history (the audit log, under the contract) with who asked for the edit.
-func followOrder(ctx context.Context, tx *gorm.DB, before, after *order.Order, actor string) error {
+// contract's history (the audit log, under the contract) with who asked for the edit. It is an
+// order.Saved, which the daemon registers with order.OnSaved.
+func FollowOrder(ctx context.Context, tx *gorm.DB, before, after *order.Order, actor string) error {
 	if before.Total == after.Total && before.CartJSON == after.CartJSON {
 		return nil
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
 
@@ -437,7 +438,7 @@ func (r *Runner) dueQuery(tx *gorm.DB, day Date) *gorm.DB {
 	return tx.Table("continuations AS c").
 		Joins("JOIN orders o ON o.id = c.order_id").
 		Where("c.status = ? AND c.next_charging IS NOT NULL AND c.next_charging <= ?", Active, day).
-		Where("o.order_status NOT LIKE ? AND o.order_status NOT LIKE ?", "%cancel%", "%estimate%").
+		Where(clause.Not(store.Contains("o.order_status", "cancel"), store.Contains("o.order_status", "estimate"))).
 		// One period per contract per run: a contract several periods behind (the daemon was
 		// down for months) is caught up one period a day, never charged many times at once.
 		Where("NOT EXISTS (SELECT 1 FROM continuation_charges cc WHERE cc.continuation_id = c.id AND cc.run_date = ?)", day)
@@ -890,7 +891,7 @@ func (r *Runner) Recover(ctx context.Context) error {
 	if n > 0 {
 		r.opt.Log.Info("continuation: periods given back for the next run", "periods", n)
 	}
-	return r.finishEarlier(ctx, DateOf(r.opt.Clock.Now(), Tokyo).AddDays(1))
+	return r.finishEarlier(ctx, DateOf(r.opt.Clock.Now(), jst.Tokyo).AddDays(1))
 }
 
 // adminMail builds the result mail from every charge of the day's run, whoever made it.
@@ -922,7 +923,7 @@ func (r *Runner) adminMail(ctx context.Context, tx *gorm.DB, day Date, now time.
 		return kmail.Message{}, 0, err
 	}
 	msg := kmail.AdminResultMail(set.AdminMail, kmail.AdminResult{RunDate: day.String(), At: now, OK: len(ok), NG: len(ng),
-		Blocks: blocks, Omitted: len(charges) - len(shown)}, Tokyo)
+		Blocks: blocks, Omitted: len(charges) - len(shown)}, jst.Tokyo)
 	return msg, len(charges), nil
 }
 

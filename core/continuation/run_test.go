@@ -19,6 +19,7 @@ import (
 	"github.com/kessai/kessai/core/store/storetest"
 	"github.com/kessai/kessai/plugins/atone"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/hook"
 )
 
@@ -40,7 +41,7 @@ func TestContinuationScheduledRun(t *testing.T) {
 	}
 
 	clock := clockwork.NewFakeClockAt(tokyoAt(2024, 2, 29, 0, 30))
-	sched, err := gocron.NewScheduler(gocron.WithClock(clock), gocron.WithLocation(continuation.Tokyo))
+	sched, err := gocron.NewScheduler(gocron.WithClock(clock), gocron.WithLocation(jst.Tokyo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestContinuationScheduledRun(t *testing.T) {
 	sched.Start()
 	t.Cleanup(func() { _ = sched.Shutdown() })
 	if next, _ := job.NextRun(); !next.Equal(tokyoAt(2024, 2, 29, 1, 0)) {
-		t.Fatalf("next run %s, want 2024-02-29 01:00 JST", next.In(continuation.Tokyo))
+		t.Fatalf("next run %s, want 2024-02-29 01:00 JST", next.In(jst.Tokyo))
 	}
 
 	t.Run("at 01:00 the job charges the due and the missed periods once", func(t *testing.T) {
@@ -132,7 +133,7 @@ func TestContinuationScheduledRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		if next, _ := job.NextRun(); !next.Equal(tokyoAt(2024, 2, 29, 3, 20)) {
-			t.Fatalf("next run %s, want 2024-02-29 03:20 JST", next.In(continuation.Tokyo))
+			t.Fatalf("next run %s, want 2024-02-29 03:20 JST", next.In(jst.Tokyo))
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // JobName is the gocron job's name and its job_locks key.
@@ -61,7 +62,7 @@ func (jobLock) TableName() string { return "job_locks" }
 
 // RunDay is the day a run started at now is for: the Tokyo day of now rounded to the
 // minute, so a replica firing 01:00 a little early (00:59:59.8) names the same day.
-func RunDay(now time.Time) Date { return DateOf(now.Round(time.Minute), Tokyo) }
+func RunDay(now time.Time) Date { return DateOf(now.Round(time.Minute), jst.Tokyo) }
 
 // Lock takes (key, today).
 func (l *Locker) Lock(ctx context.Context, key string) (gocron.Lock, error) {
@@ -132,7 +133,7 @@ func cronAt(at string) (gocron.JobDefinition, error) {
 		return nil, err
 	}
 	// The zone is in the expression, so the run stays at Tokyo time whatever the scheduler's.
-	return gocron.CronJob(fmt.Sprintf("CRON_TZ=Asia/Tokyo %d %d * * *", m, h), false), nil
+	return gocron.CronJob(fmt.Sprintf("CRON_TZ=%s %d %d * * *", jst.Tokyo, m, h), false), nil
 }
 
 func (j *Job) task() gocron.Task {

@@ -13,6 +13,7 @@ import (
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // Settlements is what continuation needs of the settlement service: the charges of the run
@@ -62,7 +63,7 @@ type View struct {
 	Module          string `json:"module"` // 決済会社
 	Acting          string `json:"acting"`
 	PaymentName     string `json:"payment_name"`
-	ApplicationDate string `json:"application_date"` // お申込み日 (Y-m-d H:i:s, Tokyo)
+	ApplicationDate string `json:"application_date"` // お申込み日 (Y-m-d H:i:s, jst.Tokyo)
 	StartDate       Date   `json:"start_date"`       // 初回課金日
 	NextContracting Date   `json:"next_contracting"` // 次回契約更新日
 	NextCharging    Date   `json:"next_charging"`    // 次回課金日
@@ -177,7 +178,7 @@ func (sv *Service) views(ctx context.Context, cs []Contract) ([]View, error) {
 		o := orders[c.OrderID]
 		out[i] = View{ID: c.ID, OrderID: c.OrderID, OrderNumber: o.DecoID(), ShopID: c.ShopID, MemberID: c.MemberID, Email: o.Email,
 			Name1: o.Name1, Name2: o.Name2, OrderTotal: o.Total, Module: c.Module, Acting: c.Acting, PaymentName: o.PaymentName,
-			ApplicationDate: o.Date.In(Tokyo).Format("2006-01-02 15:04:05"), StartDate: c.StartDate,
+			ApplicationDate: o.Date.In(jst.Tokyo).Format("2006-01-02 15:04:05"), StartDate: c.StartDate,
 			NextContracting: c.NextContracting, NextCharging: c.NextCharging, Status: c.Status, StatusLabel: c.Status.Label(),
 			OrderPrice: c.OrderPrice, Price: c.Price, Frequency: c.Frequency, ChargingDay: c.ChargingDay, Interval: c.Interval,
 			LastFailed: failed[c.ID]}
@@ -282,7 +283,7 @@ type Update struct {
 // other change must leave 次回課金日 (and 次回契約更新日) tomorrow or later. The change and
 // its audit row are committed together.
 func (sv *Service) Update(ctx context.Context, id int64, u Update, actor string) (*Detail, error) {
-	tomorrow := DateOf(sv.r.opt.Clock.Now(), Tokyo).AddDays(1)
+	tomorrow := DateOf(sv.r.opt.Clock.Now(), jst.Tokyo).AddDays(1)
 	err := sv.r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c Contract
 		if err := sv.r.st.ForUpdate(tx.Where("id = ?", id)).First(&c).Error; errors.Is(err, gorm.ErrRecordNotFound) {

@@ -86,10 +86,12 @@ func (d *Daemon) commerce() error {
 	}
 	d.Settlements.OnCall = func(module, op, outcome string, took time.Duration) { m.AdapterCall(module, op, outcome, took) }
 	d.Settlements.Observe(settlement.ObserverFunc(publish))
-	// An edited order is saved in the transaction that proves its 取引修正.
+	// An edited order is saved in the transaction that proves its 取引修正, and a contract's
+	// 決済金額 follows its order in the same transaction.
 	d.Settlements.Observe(order.Follow())
+	order.OnSaved("continuation", continuation.FollowOrder)
 
-	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log, Location: Tokyo,
+	d.Admin = admin.Mount(d.HTTP.Engine, admin.Deps{Store: st, Modules: d.Modules, Methods: d.Methods, Log: d.Log,
 		SecureCookies: d.Config.SecureCookies == "true"})
 	if d.Config.AdminToken != "" {
 		d.Log.Warn("KESSAI_ADMIN_TOKEN is set: it opens the admin API until the first admin user exists; " +

@@ -30,20 +30,9 @@ import (
 	"github.com/kessai/kessai/core/shop"
 	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/store"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
-
-// Tokyo is where shops and admins live: schedules run and times show in Asia/Tokyo, while the
-// database keeps UTC.
-var Tokyo = mustTokyo()
-
-func mustTokyo() *time.Location {
-	l, err := time.LoadLocation("Asia/Tokyo")
-	if err != nil {
-		return time.FixedZone("JST", 9*3600)
-	}
-	return l
-}
 
 // Options adjust New for the demo and tests.
 type Options struct {
@@ -116,7 +105,7 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 	if len(applied) > 0 {
 		log.Info("migrated", "steps", len(applied), "to", applied[len(applied)-1].Version, "db", cfg.DB.String())
 	}
-	sched, err := gocron.NewScheduler(gocron.WithLocation(Tokyo), gocron.WithLogger(gocronLogger{log}))
+	sched, err := gocron.NewScheduler(gocron.WithLocation(jst.Tokyo), gocron.WithLogger(gocronLogger{log}))
 	if err != nil {
 		st.Close()
 		return nil, err

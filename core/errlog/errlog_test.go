@@ -11,6 +11,7 @@ import (
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 func TestErrorLog(t *testing.T) {
@@ -36,7 +37,7 @@ func TestErrorLog(t *testing.T) {
 			if total != 2 || len(rows) != 2 || rows[0].LogKey != "k2" {
 				t.Fatalf("list %v", rows)
 			}
-			b, _ := errlog.Export(rows, time.FixedZone("JST", 9*3600))
+			b, _ := errlog.Export(rows, jst.Tokyo)
 			dec, err := japanese.ShiftJIS.NewDecoder().Bytes(b)
 			if err != nil {
 				t.Fatal(err)
@@ -89,7 +90,7 @@ func TestExportKeepsOneFieldPerLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := errlog.Export(rows, time.FixedZone("JST", 9*3600))
+	b, err := errlog.Export(rows, jst.Tokyo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/kessai/kessai/plugins/jst"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,6 @@ import (
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
 )
-
-var jst = time.FixedZone("JST", 9*3600)
 
 func decode(t *testing.T, b []byte) string {
 	t.Helper()
@@ -33,7 +32,7 @@ func TestExportIsWelcartsBlock(t *testing.T) {
 	at := time.Date(2025, 4, 1, 3, 4, 5, 0, time.UTC)
 	e := errlog.Entry{ID: 7, Datetime: at, LogKey: "1234567890", Acting: "atone", Result: "ATONE AUTHORIZE NG",
 		Data: `{"amount": 60000, "errors": [{"code": "EATN0115"}]}`}
-	b, err := errlog.Export([]errlog.Entry{e, e}, jst)
+	b, err := errlog.Export([]errlog.Entry{e, e}, jst.Tokyo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +77,7 @@ func TestWriteExportStreamsInBatches(t *testing.T) {
 		t.Run("every row, newest first, in three reads", func(t *testing.T) {
 			queries = 0
 			var buf bytes.Buffer
-			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{}, jst)
+			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{}, jst.Tokyo)
 			if err != nil || n != rows {
 				t.Fatalf("wrote %d rows: %v", n, err)
 			}
@@ -89,7 +88,7 @@ func TestWriteExportStreamsInBatches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := errlog.Export(all, jst)
+			want, _ := errlog.Export(all, jst.Tokyo)
 			if !bytes.Equal(buf.Bytes(), want) {
 				t.Fatal("the streamed file differs from Export of the whole list")
 			}
@@ -106,25 +105,25 @@ func TestWriteExportStreamsInBatches(t *testing.T) {
 			}
 			ids = append(ids, all[0].ID, 99999999)
 			var buf bytes.Buffer
-			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{IDs: ids}, jst)
+			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{IDs: ids}, jst.Tokyo)
 			if err != nil || n != 600 {
 				t.Fatalf("wrote %d rows: %v", n, err)
 			}
-			want, _ := errlog.Export(all[:600], jst)
+			want, _ := errlog.Export(all[:600], jst.Tokyo)
 			if !bytes.Equal(buf.Bytes(), want) {
 				t.Fatal("the chosen rows differ from Export of them")
 			}
 		})
 		t.Run("an empty choice is an empty file", func(t *testing.T) {
 			var buf bytes.Buffer
-			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{IDs: []int64{}}, jst)
+			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{IDs: []int64{}}, jst.Tokyo)
 			if err != nil || n != 0 || buf.Len() != 0 {
 				t.Fatalf("%d rows, %d bytes, %v", n, buf.Len(), err)
 			}
 		})
 		t.Run("a shop's export holds none of the rows of no order", func(t *testing.T) {
 			var buf bytes.Buffer
-			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{ShopID: 1}, jst)
+			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{ShopID: 1}, jst.Tokyo)
 			if err != nil || n != 0 {
 				t.Fatalf("%d rows: %v", n, err)
 			}

@@ -33,10 +33,11 @@ type namedCheck struct {
 	f    Check
 }
 
-func init() { gin.SetMode(gin.ReleaseMode) }
-
-// New builds the engine with kessai's middleware and /healthz, /readyz.
+// New builds the engine with kessai's middleware and /healthz, /readyz. It puts Gin, whose
+// mode is process-wide, in release mode first: debug mode prints every route and warns on
+// stdout, where kessaid's logs are structured.
 func New(log *slog.Logger) *Server {
+	gin.SetMode(gin.ReleaseMode)
 	s := &Server{Engine: gin.New(), log: log}
 	s.Engine.ContextWithFallback = true
 	s.Engine.HandleMethodNotAllowed = true

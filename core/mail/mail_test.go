@@ -13,10 +13,9 @@ import (
 	"github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/mail/mailtest"
 	"github.com/kessai/kessai/core/store/storetest"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/outbox"
 )
-
-var tokyo = time.FixedZone("JST", 9*3600)
 
 func charge(r mail.Result) mail.Charge {
 	return mail.Charge{
@@ -29,7 +28,7 @@ func charge(r mail.Result) mail.Charge {
 
 func TestContinuationMailWording(t *testing.T) {
 	t.Run("the contractor's OK mail says 正常 with Welcart's sentences", func(t *testing.T) {
-		m := mail.ContractorMail(mail.Shop{Name: "テスト店舗"}, "taro@example.jp", "髙橋 太郎", charge(mail.OK), tokyo)
+		m := mail.ContractorMail(mail.Shop{Name: "テスト店舗"}, "taro@example.jp", "髙橋 太郎", charge(mail.OK), jst.Tokyo)
 		for _, want := range []string{
 			"髙橋 太郎 様", "以下の通り、自動課金処理を行いましたのでご報告いたします。", "受注ID : 1265",
 			"お申込み日 : 2019-07-19 16:36:24", "会員No : 1015", "契約者名 : 髙橋 太郎 様", "決済金額 : 1,082円",
@@ -47,7 +46,7 @@ func TestContinuationMailWording(t *testing.T) {
 	t.Run("the NG mail carries the provider's codes", func(t *testing.T) {
 		c := charge(mail.NG)
 		c.Errors = []string{"9 : 与信NG(その他)"}
-		m := mail.ContractorMail(mail.Shop{}, "taro@example.jp", "髙橋 太郎", c, tokyo)
+		m := mail.ContractorMail(mail.Shop{}, "taro@example.jp", "髙橋 太郎", c, jst.Tokyo)
 		for _, want := range []string{"自動課金処理にてエラーが発生いたしましたのでご報告いたします。", "処理結果 : エラー", "9 : 与信NG(その他)"} {
 			if !strings.Contains(m.Body, want) {
 				t.Errorf("body lacks %q:\n%s", want, m.Body)
@@ -56,7 +55,7 @@ func TestContinuationMailWording(t *testing.T) {
 	})
 	t.Run("the admin result counts 正常 and 異常", func(t *testing.T) {
 		m := mail.AdminResultMail("admin@example.jp", mail.AdminResult{RunDate: "2019-08-19", At: time.Date(2019, 8, 18, 16, 0, 3, 0, time.UTC),
-			OK: 1, NG: 2, Blocks: []mail.Charge{charge(mail.OK), charge(mail.NG), charge(mail.Unknown)}}, tokyo)
+			OK: 1, NG: 2, Blocks: []mail.Charge{charge(mail.OK), charge(mail.NG), charge(mail.Unknown)}}, jst.Tokyo)
 		if m.Subject != "自動継続課金処理結果 2019-08-19" {
 			t.Errorf("subject %q", m.Subject)
 		}
@@ -75,7 +74,7 @@ func TestContinuationMailOverSMTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := mail.ContractorMail(mail.Shop{Name: "テスト店舗"}, "taro@example.jp", "髙橋 太郎", charge(mail.OK), tokyo)
+	m := mail.ContractorMail(mail.Shop{Name: "テスト店舗"}, "taro@example.jp", "髙橋 太郎", charge(mail.OK), jst.Tokyo)
 	if err := s.Send(context.Background(), m, "abc@example.jp"); err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,15 @@ import (
 	"github.com/kessai/kessai/core/metrics"
 )
 
-func init() { gin.SetMode(gin.ReleaseMode) }
+// engine is a bare Gin engine in test mode, which neither prints the routes nor warns.
+func engine() *gin.Engine {
+	gin.SetMode(gin.TestMode)
+	return gin.New()
+}
 
 func TestMetricsEndpoint(t *testing.T) {
 	m := metrics.New()
-	r := gin.New()
+	r := engine()
 	r.Use(m.Middleware())
 	r.GET("/api/v1/orders/:id", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{}) })
 	r.POST("/api/v1/checkout", func(c *gin.Context) { c.Status(http.StatusUnprocessableEntity) })
@@ -94,7 +98,7 @@ func TestDefault(t *testing.T) {
 
 func TestMetricsToken(t *testing.T) {
 	m := metrics.New()
-	r := gin.New()
+	r := engine()
 	m.Mount(r, "scrape-s3cret")
 	get := func(auth string) (int, string) {
 		t.Helper()

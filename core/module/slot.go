@@ -193,8 +193,16 @@ func call[T any](ctx context.Context, hd *handle, op string, f func(plugins.Adap
 	return v, err
 }
 
+// Describe answers what the current process described at launch, without a call: the
+// contract fixes the description for the life of the process, and the settlement engine asks
+// it before every optional operation. The supervisor's pings still call the process.
 func (hd *handle) Describe(ctx context.Context) (plugins.Description, error) {
-	return call(ctx, hd, "Describe", func(a plugins.Adapter) (plugins.Description, error) { return a.Describe(ctx) })
+	inst, err := hd.s.acquire(ctx, hd.h.opt.WaitTimeout)
+	if err != nil {
+		return plugins.Description{}, &plugins.CallError{Op: "Describe", Err: &notSent{err}}
+	}
+	defer inst.calls.Done()
+	return inst.desc, nil
 }
 
 // Configure configures the current process only; the next process gets the saved settings.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -17,6 +19,7 @@ const (
 	NoticeNotUpdated = "受注がキャンセル、または決済が取消済みのため、決済代行会社の取引は更新されていません。"
 	NoticeNoTx       = "決済が確定していないため、決済代行会社の取引は更新されていません。"
 	NoticeUnknown    = "取引修正の応答がありませんでした。決済代行会社の取引を確認中です。確認でき次第、受注に反映します。"
+	NoticeNoModify   = "決済モジュールが取引修正に対応していないため、決済代行会社の取引は更新されていません。"
 )
 
 // EditResult is what an order edit did.
@@ -35,9 +38,10 @@ type EditResult struct {
 // answer (by the Follow observer), so the order and its settlement never disagree and a
 // retry never sends a second replacement. An edit of an order whose settlement is held by an
 // operation in flight, or whose last call has no known answer, is refused (409). When the
-// order is キャンセル or the settlement 取消済み, the edit is saved locally and the notice
-// says the provider was not updated. Whatever keeps figures derived from the order (OnSaved)
-// follows in the transaction that saves it.
+// order is キャンセル or the settlement 取消済み, or when the settlement's payment module does not
+// offer 取引修正 (plugins.CanModify), the edit is saved locally and the notice says the provider
+// was not updated. Whatever keeps figures derived from the order (OnSaved) follows in the
+// transaction that saves it.
 func Update(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *Order, e Edit, actor string) (EditResult, error) {
 	n, changed, err := e.Apply(*o)
 	if err != nil {
@@ -62,6 +66,10 @@ func Update(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *Order, 
 				return EditResult{}, fmt.Errorf("edit order %d: %w", o.ID, err)
 			}
 			r, err := sv.Modify(ctx, 0, s.ID, n.Plugin(""), actor, row)
+			if errors.Is(err, settlement.ErrUnsupported) {
+				out.Notice = NoticeNoModify
+				break // saved below, the provider untold
+			}
 			if err != nil {
 				return EditResult{}, err
 			}
@@ -98,15 +106,31 @@ func Update(ctx context.Context, db *gorm.DB, sv *settlement.Service, o *Order, 
 // actor is who asked for the edit. An error undoes the save.
 type Saved func(ctx context.Context, tx *gorm.DB, before, after *Order, actor string) error
 
-var saved []Saved
+var saved struct {
+	mu    sync.RWMutex
+	names []string
+	fs    []Saved
+}
 
-// OnSaved adds f to what every saved edit runs. Packages that keep figures derived from an
-// order (continuation: the contract's 決済金額) register from an init function, as
-// database/sql drivers do: order cannot import them, and the list is read without a lock.
-func OnSaved(f Saved) { saved = append(saved, f) }
+// OnSaved adds f, under name, to what every saved edit runs. Packages that keep figures
+// derived from an order (continuation: the contract's 決済金額) cannot be imported by order;
+// the daemon's wiring registers them. A name registered again keeps its first f, so that a
+// process starting several daemons (tests do) runs each once.
+func OnSaved(name string, f Saved) {
+	saved.mu.Lock()
+	defer saved.mu.Unlock()
+	if slices.Contains(saved.names, name) {
+		return
+	}
+	saved.names = append(saved.names, name)
+	saved.fs = append(saved.fs, f)
+}
 
 func runSaved(ctx context.Context, tx *gorm.DB, before, after *Order, actor string) error {
-	for _, f := range saved {
+	saved.mu.RLock()
+	fs := saved.fs
+	saved.mu.RUnlock()
+	for _, f := range fs {
 		if err := f(ctx, tx, before, after, actor); err != nil {
 			return fmt.Errorf("order %d edit: %w", after.ID, err)
 		}

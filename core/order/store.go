@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
@@ -108,8 +108,8 @@ func (r *Orders) List(ctx context.Context, f Filter) ([]Order, int64, error) {
 		q = q.Where("order_number = ?", f.Number)
 	}
 	if f.Name != "" {
-		like := "%" + escapeLike(f.Name) + "%"
-		q = q.Where("(order_name1 LIKE ? OR order_name2 LIKE ? OR order_name3 LIKE ? OR order_name4 LIKE ?)", like, like, like, like)
+		q = q.Where(clause.Or(store.Contains("order_name1", f.Name), store.Contains("order_name2", f.Name),
+			store.Contains("order_name3", f.Name), store.Contains("order_name4", f.Name)))
 	}
 	if f.Email != "" {
 		q = q.Where("order_email = ?", f.Email)
@@ -124,10 +124,10 @@ func (r *Orders) List(ctx context.Context, f Filter) ([]Order, int64, error) {
 	case "":
 	case "new":
 		for tok := range processLabels {
-			q = q.Where("order_status NOT LIKE ?", "%"+tok+",%")
+			q = q.Where(clause.Not(store.Contains("order_status", tok+",")))
 		}
 	default:
-		q = q.Where("order_status LIKE ?", "%"+escapeLike(f.Process)+",%")
+		q = q.Where(store.Contains("order_status", f.Process+","))
 	}
 	if !f.From.IsZero() {
 		q = q.Where("order_date >= ?", f.From.UTC())
@@ -155,10 +155,6 @@ func (r *Orders) List(ctx context.Context, f Filter) ([]Order, int64, error) {
 		return nil, 0, fmt.Errorf("list orders: %w", err)
 	}
 	return out, total, nil
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // Edit is a change to an order (受注編集). Nil parts are kept.

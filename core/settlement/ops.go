@@ -371,6 +371,10 @@ func (sv *Service) operate(ctx context.Context, shopID, id int64, op Operation, 
 	if err != nil {
 		return Result{Settlement: s}, err
 	}
+	// An operation the adapter did not announce is refused here: no claim, no attempt, no call.
+	if err := offered(ctx, ad, s, op); err != nil {
+		return Result{Settlement: s}, err
+	}
 	a := &Attempt{Kind: op, TargetID: s.WcTransID, Amount: s.Amount, Actor: actor}
 	if prep != nil {
 		if err := prep(ctx, s, a); err != nil {
@@ -394,8 +398,9 @@ func (sv *Service) operate(ctx context.Context, shopID, id int64, op Operation, 
 
 // Charge charges a continuation's stored token for s, a pending charge settlement its
 // caller created: the same claim, attempt and recording as every other operation, so a
-// charge whose answer is lost is resolved like any other. A request without a token is
-// recorded as 決済エラー without a call.
+// charge whose answer is lost is resolved like any other. A request without a token, or for a
+// module whose adapter does not offer charges (CanCharge), is recorded as 決済エラー without a
+// call.
 func (sv *Service) Charge(ctx context.Context, s *Settlement, req plugins.ChargeRequest, actor string) (Result, error) {
 	if s.Status != Pending {
 		return Result{Settlement: s}, &OperationError{Op: OpCharge, From: s.Status}
@@ -413,11 +418,17 @@ func (sv *Service) Charge(ctx context.Context, s *Settlement, req plugins.Charge
 	var res plugins.TransactionResult
 	var callErr error
 	ad, err := sv.adapter(ctx, s)
+	can := false
+	if err == nil && req.Token != "" {
+		can, err = offers(ctx, ad, OpCharge)
+	}
 	switch {
 	case req.Token == "":
 		res.Outcome, res.Messages = plugins.NotAttempted, []string{msgNoToken}
 	case err != nil:
 		res.Outcome, res.Messages = plugins.NotAttempted, []string{err.Error()}
+	case !can:
+		res.Outcome, res.Messages = plugins.NotAttempted, []string{fmt.Sprintf(msgUnsupported, s.Module, OpCharge.Label())}
 	default:
 		cctx, ccancel := sv.callCtx(dctx)
 		start := time.Now()
@@ -430,6 +441,9 @@ func (sv *Service) Charge(ctx context.Context, s *Settlement, req plugins.Charge
 
 // msgNoToken is the 決済エラー of a continuation whose first order left no token.
 const msgNoToken = "クレジットカードが登録されていません。"
+
+// msgStrayKept is the error log's note on a stray transaction the module cannot cancel.
+const msgStrayKept = "注文と一致しない取引 %s を取消できません（%s）。決済代行会社の管理画面で取消してください。"
 
 // target is where a processed operation leaves the settlement.
 func target(op Operation, prior Status, res plugins.TransactionResult) Status {
@@ -660,6 +674,17 @@ func (sv *Service) voidStray(ctx context.Context, ad plugins.Adapter, s *Settlem
 				"message": "この注文のものではない取引が決済結果として送られました。取引は変更していません。",
 			}, &s.OrderID)
 		}
+		return
+	}
+	if can, err := offers(ctx, ad, OpVoid); err != nil {
+		sv.log.Warn("settlement: stray transaction", "settlement", s.ID, "err", err)
+		return
+	} else if !can {
+		// The module cannot cancel: a person must, at the provider.
+		_ = errlog.Write(ctx, sv.st.DB.WithContext(ctx), s.TransID, s.Module, strings.ToUpper(s.Module)+" STRAY TRANSACTION", map[string]any{
+			"settlement_id": s.ID, "order_id": s.OrderID, "provider_id": stray.ProviderID, "attempt": stray.Attempt,
+			"message": fmt.Sprintf(msgStrayKept, stray.ProviderID, fmt.Sprintf(msgUnsupported, s.Module, OpCancel.Label())),
+		}, &s.OrderID)
 		return
 	}
 	// The stray's own merchant reference is kept in Request, not AttemptNo: it is an earlier

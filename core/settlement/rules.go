@@ -1,8 +1,12 @@
 package settlement
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/kessai/kessai/plugins"
 )
 
 // rules says from which statuses an operation may start. The transition table says how a
@@ -21,21 +25,46 @@ var ruleMessages = map[Operation]string{
 	OpConfirm: "この決済はすでに処理済みです。",
 }
 
-// msgBusy refuses an operation while another one holds the settlement.
-const msgBusy = "この決済は別の操作を処理中です。完了してから再度お試しください。"
+// needs is the capability an adapter must announce (Description.Capabilities) before the
+// engine asks it for an operation; the operations absent here are always offered.
+var needs = map[Operation]plugins.Capability{
+	OpCapture: plugins.CanCapture,
+	OpCancel:  plugins.CanCancel,
+	OpVoid:    plugins.CanCancel,
+	OpModify:  plugins.CanModify,
+	OpCharge:  plugins.CanCharge,
+}
 
-// OperationError refuses an operation the settlement's status does not allow, or one that
-// arrives while another operation holds the settlement (Busy).
+// ErrUnsupported means the settlement's payment module does not offer the operation: its
+// adapter did not announce the capability, and was not called.
+var ErrUnsupported = errors.New("settlement: operation not offered by the payment module")
+
+// msgBusy refuses an operation while another one holds the settlement; msgUnsupported one its
+// module does not offer.
+const (
+	msgBusy        = "この決済は別の操作を処理中です。完了してから再度お試しください。"
+	msgUnsupported = "決済モジュール（%s）は%sに対応していません。"
+)
+
+// OperationError refuses an operation the settlement's status does not allow, one that
+// arrives while another operation holds the settlement (Busy), or one its payment module does
+// not offer (Unsupported). Nothing was sent to the provider.
 type OperationError struct {
 	Op   Operation
 	From Status
 	// Busy: another operation is in flight (the settlement is claimed, or its last call has
 	// no known answer yet).
 	Busy bool
+	// Unsupported: the module (Module, its slug) did not announce the capability Op needs.
+	Unsupported bool
+	Module      string
 }
 
 func (e *OperationError) Error() string {
-	if e.Busy {
+	switch {
+	case e.Unsupported:
+		return fmt.Sprintf("%s (%s: %s)", fmt.Sprintf(msgUnsupported, e.Module, e.Op.Label()), e.From.Label(), e.Op)
+	case e.Busy:
 		return fmt.Sprintf("%s (%s: %s)", msgBusy, e.From.Label(), e.Op)
 	}
 	return fmt.Sprintf("%s (%s: %s)", ruleMessages[e.Op], e.From.Label(), e.Op)
@@ -43,7 +72,10 @@ func (e *OperationError) Error() string {
 
 // Message is the Japanese refusal shown to people.
 func (e *OperationError) Message() string {
-	if e.Busy {
+	switch {
+	case e.Unsupported:
+		return fmt.Sprintf(msgUnsupported, e.Module, e.Op.Label())
+	case e.Busy:
 		return msgBusy + "（現在の状態: " + e.From.Label() + "）"
 	}
 	return ruleMessages[e.Op] + "（現在の状態: " + e.From.Label() + "）"
@@ -52,8 +84,52 @@ func (e *OperationError) Message() string {
 // Is makes errors.Is(err, ErrBusy) hold for a busy refusal.
 func (e *OperationError) Is(target error) bool { return target == ErrBusy && e.Busy }
 
-// Unwrap makes errors.Is(err, ErrTransition) hold.
-func (e *OperationError) Unwrap() error { return ErrTransition }
+// Unwrap makes errors.Is(err, ErrUnsupported) hold for an operation the module does not
+// offer, and errors.Is(err, ErrTransition) for the others.
+func (e *OperationError) Unwrap() error {
+	if e.Unsupported {
+		return ErrUnsupported
+	}
+	return ErrTransition
+}
+
+// Offers reports whether the module's adapter announced the capability op needs (always, for
+// the operations every adapter offers). It asks the module host, which answers from the
+// running adapter's description without calling it; an unavailable module is ErrUnavailable.
+func (sv *Service) Offers(ctx context.Context, module string, op Operation) (bool, error) {
+	if _, optional := needs[op]; !optional {
+		return true, nil
+	}
+	ad, err := sv.adapters.Get(ctx, module)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s: %v", ErrUnavailable, module, err)
+	}
+	return offers(ctx, ad, op)
+}
+
+func offers(ctx context.Context, ad plugins.Adapter, op Operation) (bool, error) {
+	c, optional := needs[op]
+	if !optional {
+		return true, nil
+	}
+	d, err := ad.Describe(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%w: describe: %v", ErrUnavailable, err)
+	}
+	return d.Can(c), nil
+}
+
+// offered refuses op on s with an Unsupported *OperationError when ad does not offer it.
+func offered(ctx context.Context, ad plugins.Adapter, s *Settlement, op Operation) error {
+	ok, err := offers(ctx, ad, op)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &OperationError{Op: op, From: s.Status, Unsupported: true, Module: s.Module}
+	}
+	return nil
+}
 
 // Allowed returns an *OperationError when op may not start from status from.
 func Allowed(op Operation, from Status) error {

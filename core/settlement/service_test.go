@@ -27,9 +27,9 @@ type world struct {
 	n  int
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...moduletest.Option) *world {
 	st := storetest.MySQL(t)
-	h := moduletest.Start(t, moduletest.WithStore(st))
+	h := moduletest.Start(t, append([]moduletest.Option{moduletest.WithStore(st)}, opts...)...)
 	sv := settlement.NewService(st, h.Host, slog.New(slog.DiscardHandler))
 	now := time.Now().UTC()
 	if err := st.DB.Exec("INSERT INTO shops (name, created_at) VALUES ('s', ?)", now).Error; err != nil {

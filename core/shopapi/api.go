@@ -27,6 +27,7 @@ import (
 	"github.com/kessai/kessai/core/shop"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // Funnel counts checkouts per payment method (prepared, succeeded, ng, cancelled); nil
@@ -165,6 +166,8 @@ func fail(c *gin.Context, err error) {
 		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
 	case errors.As(err, &re):
 		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_rule", re.Message, re.Field)
+	case errors.As(err, &oe) && oe.Unsupported:
+		httpapi.Fail(c, http.StatusConflict, "operation_not_supported", oe.Message(), "")
 	case errors.As(err, &oe):
 		httpapi.Fail(c, http.StatusConflict, "status_conflict", oe.Message(), "")
 	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
@@ -345,12 +348,12 @@ func (a *API) listOrders(c *gin.Context) {
 	f.Offset = (page - 1) * f.Limit // < maxPage × maxPerPage, far inside int
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if s := c.Query(name); s != "" {
-			t, err := time.Parse("2006-01-02", s)
+			t, err := time.ParseInLocation("2006-01-02", s, jst.Tokyo)
 			if err != nil {
 				httpapi.Fail(c, http.StatusBadRequest, "invalid", name+" は YYYY-MM-DD で指定してください。", name)
 				return
 			}
-			*dst = t.Add(-9 * time.Hour) // the day in Asia/Tokyo
+			*dst = t
 			if name == "to" {
 				*dst = dst.Add(24 * time.Hour)
 			}

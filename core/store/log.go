@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -22,10 +23,15 @@ var (
 	_ gorm.ParamsFilter = gormLogger{}
 )
 
-func init() {
-	// Scan traces its statement through GORM's own recorder, which asks this package-level
-	// filter instead of ours; without it Raw(…).Scan would log its values.
-	logger.RecorderParamsFilter = withoutParams
+var recorderFilter sync.Once
+
+// newGormLogger is the logger of a store being opened. The first also sets GORM's
+// package-level recorder filter, which every store shares: Scan traces its statement through
+// GORM's own recorder, which asks that filter instead of ours; without it Raw(…).Scan would
+// log its values.
+func newGormLogger(log *slog.Logger) gormLogger {
+	recorderFilter.Do(func() { logger.RecorderParamsFilter = withoutParams })
+	return gormLogger{log: log}
 }
 
 func withoutParams(_ context.Context, sql string, _ ...any) (string, []any) { return sql, nil }

@@ -50,7 +50,7 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*Store, error) {
 		opt.Logger = slog.Default()
 	}
 	cfg := &gorm.Config{
-		Logger:                                   gormLogger{log: opt.Logger},
+		Logger:                                   newGormLogger(opt.Logger),
 		NowFunc:                                  func() time.Time { return time.Now().UTC() },
 		DisableForeignKeyConstraintWhenMigrating: true,
 		TranslateError:                           true,

@@ -7,12 +7,12 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
-	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 //go:embed templates/*.html
@@ -21,12 +21,7 @@ var templateFS embed.FS
 var templates = template.Must(template.New("welcart").ParseFS(templateFS, "templates/*.html"))
 
 // tokyo is where Welcart shows times: the database keeps UTC.
-var tokyo = func() *time.Location {
-	if l, err := time.LoadLocation("Asia/Tokyo"); err == nil {
-		return l
-	}
-	return time.FixedZone("JST", 9*3600)
-}()
+var tokyo = jst.Tokyo
 
 const (
 	datetimeLayout = "2006-01-02 15:04:05"

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,13 @@ import (
 // TestModulePackage is the import path of the test adapter that BuildTestModule builds.
 const TestModulePackage = "github.com/kessai/kessai/plugins/testmodule"
 
-var build struct {
+// builds are the test adapter's builds by the capabilities they leave out ("" for none).
+var builds struct {
+	mu sync.Mutex
+	by map[string]*build
+}
+
+type build struct {
 	once sync.Once
 	bin  []byte
 	err  error
@@ -36,31 +43,47 @@ var build struct {
 // BuildTestModule builds the test adapter and returns the path of a copy of the binary in
 // t.TempDir(). The build runs once per test binary (the go tool must be on PATH and the
 // working directory inside the kessai module, as under go test); each test gets its own copy
-// so that it can be removed with the test.
-func BuildTestModule(t testing.TB) string {
+// so that it can be removed with the test. An adapter built without some capabilities leaves
+// them out of its Description, and is a build of its own.
+func BuildTestModule(t testing.TB, without ...plugins.Capability) string {
 	t.Helper()
-	build.once.Do(func() {
+	names := make([]string, len(without))
+	for i, c := range without {
+		names[i] = string(c)
+	}
+	key := strings.Join(names, ",")
+	builds.mu.Lock()
+	if builds.by == nil {
+		builds.by = map[string]*build{}
+	}
+	b := builds.by[key]
+	if b == nil {
+		b = &build{}
+		builds.by[key] = b
+	}
+	builds.mu.Unlock()
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "kessai-testmodule-")
 		if err != nil {
-			build.err = err
+			b.err = err
 			return
 		}
 		// The built file is read into memory and the directory removed at once: there is
 		// no hook at the end of a test binary to clean it up later.
 		defer os.RemoveAll(dir)
 		out := filepath.Join(dir, "testmodule")
-		cmd := exec.Command("go", "build", "-o", out, TestModulePackage)
+		cmd := exec.Command("go", "build", "-o", out, "-ldflags", "-X main.without="+key, TestModulePackage)
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build %s: %v\n%s", TestModulePackage, err, msg)
+			b.err = fmt.Errorf("go build %s: %v\n%s", TestModulePackage, err, msg)
 			return
 		}
-		build.bin, build.err = os.ReadFile(out)
+		b.bin, b.err = os.ReadFile(out)
 	})
-	if build.err != nil {
-		t.Fatal(build.err)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
 	path := filepath.Join(t.TempDir(), "testmodule")
-	if err := os.WriteFile(path, build.bin, 0o755); err != nil {
+	if err := os.WriteFile(path, b.bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -2,11 +2,13 @@ package plugintest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/plugintest"
 )
 
@@ -48,5 +50,19 @@ func TestSetSwitchMergesAndDisarms(t *testing.T) {
 	}
 	if bytes.Contains(b, []byte("times")) {
 		t.Errorf("times 0 (every call) written as a count: %s", b)
+	}
+}
+
+func TestBuildTestModuleWithout(t *testing.T) {
+	ctx := context.Background()
+	all, _ := plugintest.Launch(t, plugintest.BuildTestModule(t))
+	fewer, _ := plugintest.Launch(t, plugintest.BuildTestModule(t, plugins.CanModify, plugins.CanCharge))
+	d, err := all.Describe(ctx)
+	if err != nil || !d.Can(plugins.CanModify) || !d.Can(plugins.CanCharge) {
+		t.Fatalf("the full build describes %v (%v)", d.Capabilities, err)
+	}
+	d, err = fewer.Describe(ctx)
+	if err != nil || d.Can(plugins.CanModify) || d.Can(plugins.CanCharge) || !d.Can(plugins.CanCapture) {
+		t.Fatalf("the build without modify and charge describes %v (%v)", d.Capabilities, err)
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,10 +54,10 @@ func (a *adapter) Describe(ctx context.Context) (plugins.Description, error) {
 			{Key: "state_file", Label: "取引保存ファイル", Kind: plugins.FieldText},
 			{Key: "webhook_secret", Label: "Webhook署名鍵", Kind: plugins.FieldSecret, Secret: true},
 		},
-		Capabilities: []plugins.Capability{
+		Capabilities: slices.DeleteFunc([]plugins.Capability{
 			plugins.CanCapture, plugins.CanCancel, plugins.CanModify,
 			plugins.CanCharge, plugins.CanWebhook, plugins.CanPartial,
-		},
+		}, func(c plugins.Capability) bool { return slices.Contains(strings.Split(without, ","), string(c)) }),
 	}, nil
 }
 

@@ -22,9 +22,16 @@
 // Reference with provider id "env:" answers the process environment in Raw, so tests can check
 // what the host let through. The "state_file" setting keeps the provider's transactions in a
 // file, so they survive a crash and a relaunch.
+//
+// A build may leave capabilities out of its Description (-ldflags "-X main.without=modify,cancel",
+// plugintest.BuildTestModule's without): the operations still work if called, so that a test
+// can show the host never calls them.
 package main
 
 import "github.com/kessai/kessai/plugins"
+
+// without lists the capabilities this build does not announce, comma-separated.
+var without string
 
 func main() {
 	plugins.Serve(newAdapter())

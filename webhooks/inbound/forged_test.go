@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"golang.org/x/text/encoding/japanese"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
+	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/inbound"
 )
 
@@ -141,7 +141,7 @@ func TestForgedNotifications(t *testing.T) {
 	})
 	t.Run("the Shift_JIS export has no forged line", func(t *testing.T) {
 		rows, _, _ := errlog.List(ctx, h.D.Store.DB, 0, 0)
-		b, err := errlog.Export(rows, time.FixedZone("JST", 9*3600))
+		b, err := errlog.Export(rows, jst.Tokyo)
 		if err != nil {
 			t.Fatal(err)
 		}

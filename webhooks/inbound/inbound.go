@@ -180,6 +180,12 @@ func (h *Handler) Handle(ctx context.Context, slug string, req plugins.WebhookRe
 	if err != nil {
 		return "", false, fmt.Errorf("webhook %s: module: %w", slug, err)
 	}
+	// An adapter that did not announce webhooks is not asked to parse one.
+	if d, err := ad.Describe(ctx); err != nil {
+		return "", false, fmt.Errorf("webhook %s: module: %w", slug, err)
+	} else if !d.Can(plugins.CanWebhook) {
+		return "", false, fmt.Errorf("webhook %s: the module takes no notifications: %w", slug, plugins.ErrInvalidRequest)
+	}
 	ev, err := ad.ParseWebhook(ctx, req)
 	if err != nil {
 		return "", false, fmt.Errorf("webhook %s: %w", slug, err)

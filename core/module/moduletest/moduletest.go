@@ -46,6 +46,7 @@ type setup struct {
 	settings plugins.Settings
 	switches [][3]any
 	selected bool
+	without  []plugins.Capability
 }
 
 // Option adjusts Start.
@@ -75,6 +76,12 @@ func WithSwitch(op, mode string, times int) Option {
 	return func(s *setup) { s.switches = append(s.switches, [3]any{op, mode, times}) }
 }
 
+// Without runs a build of the test adapter that does not announce caps (plugins.CanModify, …)
+// in its Description, though it would still answer them.
+func Without(caps ...plugins.Capability) Option {
+	return func(s *setup) { s.without = append(s.without, caps...) }
+}
+
 // Unselected registers and configures the test adapter without selecting it.
 func Unselected() Option { return func(s *setup) { s.selected = false } }
 
@@ -82,11 +89,7 @@ func Unselected() Option { return func(s *setup) { s.selected = false } }
 // selects it. Everything is stopped when the test ends.
 func Start(t testing.TB, opts ...Option) *Harness {
 	t.Helper()
-	bin := plugintest.BuildTestModule(t)
-	dir := filepath.Dir(bin)
 	h := &Harness{
-		PluginDir:  dir,
-		Binary:     bin,
 		SwitchFile: filepath.Join(t.TempDir(), "switches.json"),
 		StateFile:  filepath.Join(t.TempDir(), "provider.json"),
 	}
@@ -107,6 +110,9 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	for _, o := range opts {
 		o(s)
 	}
+	bin := plugintest.BuildTestModule(t, s.without...)
+	dir := filepath.Dir(bin)
+	h.PluginDir, h.Binary = dir, bin
 	if s.store == nil {
 		s.store = storetest.SQLite(t)
 	}

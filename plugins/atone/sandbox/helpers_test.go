@@ -15,6 +15,7 @@ import (
 
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 	"github.com/kessai/kessai/plugins/atone/wire"
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 var (
@@ -44,7 +45,7 @@ type env struct {
 
 func start(t *testing.T, mutate ...func(*sandbox.Config)) *env {
 	t.Helper()
-	clk := &clock{now: time.Date(2026, 11, 2, 10, 0, 0, 0, wire.JST)}
+	clk := &clock{now: time.Date(2026, 11, 2, 10, 0, 0, 0, jst.Tokyo)}
 	cfg := sandbox.Config{Shops: []sandbox.Shop{shopA, shopB}, Now: clk.Now}
 	for _, m := range mutate {
 		m(&cfg)

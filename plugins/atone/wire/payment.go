@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/kessai/kessai/plugins/jst"
 )
 
 // Payment is the payment object of Atone.config({payment}) and of POST /v1/transactions.
@@ -210,15 +212,12 @@ type WidgetResult struct {
 // [I: AFTEE shows "2020/07/06 15:07"; seconds are not shown there].
 const DatetimeLayout = "2006/01/02 15:04"
 
-// JST is Japan Standard Time, fixed so that no time zone database is needed.
-var JST = time.FixedZone("JST", 9*60*60)
-
 // FormatDatetime renders t as atone does.
-func FormatDatetime(t time.Time) string { return t.In(JST).Format(DatetimeLayout) }
+func FormatDatetime(t time.Time) string { return t.In(jst.Tokyo).Format(DatetimeLayout) }
 
 // ParseDatetime reads a datetime written by atone.
 func ParseDatetime(s string) (time.Time, error) {
-	return time.ParseInLocation(DatetimeLayout, strings.TrimSpace(s), JST)
+	return time.ParseInLocation(DatetimeLayout, strings.TrimSpace(s), jst.Tokyo)
 }
 
 // rawObject turns any JSON-encodable value into its decoded form, with numbers kept as

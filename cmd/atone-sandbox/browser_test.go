@@ -1,4 +1,4 @@
-package sandbox_test
+package main
 
 import (
 	"context"
@@ -7,19 +7,53 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/kessai/kessai/core/browsertest"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 	"github.com/kessai/kessai/plugins/atone/wire"
 )
 
-const chromiumPath = "/usr/bin/chromium"
+// The widget's tests drive a real Chromium, so they live in the daemon's module beside the
+// sandbox's program: the plugins module, which adapter authors import, stays free of chromedp.
+
+var (
+	shopA   = sandbox.Shop{Name: "店舗A", PublicKey: "pk_a", SecretKey: "sk_a"}
+	reTrID  = regexp.MustCompile(`^tr_[A-Za-z0-9]{16}$`)
+	reToken = regexp.MustCompile(`^tk_[A-Za-z0-9_]{24}$`)
+	seq     atomic.Int64
+)
+
+// payment is a small valid payment with a fresh shop_transaction_no.
+func payment(amount int64) map[string]any {
+	return map[string]any{
+		"amount":              amount,
+		"shop_transaction_no": fmt.Sprintf("order-%d", seq.Add(1)),
+		"sales_settled":       false,
+		"customer":            map[string]any{"customer_name": "注文太郎", "phone_number": "090-1111-1111"},
+		"items": []any{map[string]any{
+			"shop_item_id": "item-1", "item_name": "商品", "item_price": amount, "item_count": 1,
+		}},
+	}
+}
+
+// signed adds the payment's checksum as the shop's server computes it.
+func signed(t *testing.T, shop sandbox.Shop, p map[string]any) map[string]any {
+	t.Helper()
+	sum, err := wire.Checksum(shop.SecretKey, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p["checksum"] = sum
+	return p
+}
 
 // shopPage is a merchant's checkout page as atone's sample shows it: the payment signed on
 // the server, atone.js from atone's host, Atone.config with every callback, Atone.start on
@@ -49,42 +83,6 @@ Atone.config({
 }, function () { document.getElementById("buy").disabled = false; });
 document.getElementById("buy").addEventListener("click", function () { Atone.start(); });
 </script></body></html>`))
-
-// browser starts a fresh headless Chromium, or fails saying how to get one.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	if os.Getenv("KESSAI_SKIP_BROWSER") == "1" {
-		t.Skip("KESSAI_SKIP_BROWSER=1: browser test skipped")
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the widget test needs Chromium at %s (%v): run `apt-get install -y chromium`, or set KESSAI_SKIP_BROWSER=1 to skip it", chromiumPath, err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-	})
-	// The first run starts the browser and must not carry a deadline; later steps get one.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancelTimeout)
-	return ctx
-}
 
 type event struct {
 	Event    string             `json:"event"`
@@ -158,7 +156,7 @@ func checkout(ctx context.Context, t *testing.T, shopURL string) *chromedp.Node 
 }
 
 func TestBrowserWidget(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{shopA}})
 	base, err := sb.Start("127.0.0.1:0")
 	if err != nil {
@@ -273,7 +271,7 @@ func closeError(ctx context.Context, t *testing.T, frame *chromedp.Node, want st
 // message and 閉じる, besides the error callback; closing it is cancelled. The 2017 production
 // atone.js ignores the error message, so the form is all a buyer sees.
 func TestBrowserWidgetErrors(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{shopA}})
 	base, err := sb.Start("127.0.0.1:0")
 	if err != nil {
@@ -321,7 +319,7 @@ func TestBrowserWidgetErrors(t *testing.T) {
 // TestBrowserWidgetClosedNeverSucceeds: × is disabled while atone authorizes, so the buyer
 // cannot close a form whose payment goes through; the shop gets succeeded and nothing else.
 func TestBrowserWidgetClosedNeverSucceeds(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{shopA}})
 	base, err := sb.Start("127.0.0.1:0")
 	if err != nil {
@@ -395,7 +393,7 @@ attempt("early_start", function () { Atone.start(); });
 // TestBrowserAtoneJSIsStrict: the sandbox's atone.js throws where production's throws, so a
 // shop page that works here works with atone; ?lenient=1 forgives both for old pages.
 func TestBrowserAtoneJSIsStrict(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{shopA}})
 	base, err := sb.Start("127.0.0.1:0")
 	if err != nil {
@@ -438,7 +436,7 @@ func TestBrowserAtoneJSIsStrict(t *testing.T) {
 // start, the second included, and the form keeps one height across its screens, so that a
 // production atone.js, which places the modal only at start, places it right too.
 func TestBrowserWidgetOnPhone(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{shopA}})
 	base, err := sb.Start("127.0.0.1:0")
 	if err != nil {
