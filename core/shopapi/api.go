@@ -491,7 +491,11 @@ func (a *API) result(c *gin.Context) {
 		// 与信NG is an answer about the order, not a failed request: the order is returned
 		// with its 決済エラー settlement and atone's reason.
 		reason := ReasonLabels[r.Settlement.Reason]
-		a.answer(c, http.StatusOK, o, gin.H{"ng_reason": reason, "messages": r.Provider.Messages})
+		msgs := r.Provider.Messages
+		if msgs == nil { // the adapter's protocol does not tell none from empty
+			msgs = []string{}
+		}
+		a.answer(c, http.StatusOK, o, gin.H{"ng_reason": reason, "messages": msgs})
 		return
 	}
 	a.outcome(c, o, r, err)
