@@ -92,18 +92,22 @@ func (a *API) Auth() gin.HandlerFunc {
 // Mount adds the shop API to r (normally the engine's /api/v1 group).
 func (a *API) Mount(r gin.IRouter) {
 	r.GET("/openapi.json", serveOpenAPI)
-	g := r.Group("", a.Auth(), idempotency.Middleware(a.Store.DB, ShopID, idempotency.Options{}))
+	g := r.Group("", a.Auth())
+	// A new order is one transaction, which its Idempotency-Key joins; every other POST and
+	// PATCH may call the provider, which no transaction can include, so its key holds a lease.
+	once := idempotency.Once(a.Store.DB, ShopID, idempotency.Options{})
+	lease := idempotency.Middleware(a.Store.DB, ShopID, idempotency.Options{})
 	g.GET("/payment-methods", a.listMethods)
-	g.POST("/orders", a.createOrder)
+	g.POST("/orders", once, a.createOrder)
 	g.GET("/orders", a.listOrders)
 	g.GET("/orders/:id", a.getOrder)
-	g.PATCH("/orders/:id", a.editOrder)
-	g.POST("/orders/:id/settlement/checkout", a.checkout)
-	g.POST("/orders/:id/settlement/result", a.result)
-	g.POST("/orders/:id/settlement/cancelled", a.cancelled)
-	g.POST("/orders/:id/settlement/capture", a.capture)
-	g.POST("/orders/:id/settlement/cancel", a.cancel)
-	g.POST("/orders/:id/settlement/reference", a.reference)
+	g.PATCH("/orders/:id", lease, a.editOrder)
+	g.POST("/orders/:id/settlement/checkout", lease, a.checkout)
+	g.POST("/orders/:id/settlement/result", lease, a.result)
+	g.POST("/orders/:id/settlement/cancelled", lease, a.cancelled)
+	g.POST("/orders/:id/settlement/capture", lease, a.capture)
+	g.POST("/orders/:id/settlement/cancel", lease, a.cancel)
+	g.POST("/orders/:id/settlement/reference", lease, a.reference)
 	g.GET("/stats/conversion", a.conversion)
 }
 
@@ -216,10 +220,6 @@ func (a *API) createOrder(c *gin.Context) {
 		return
 	}
 	sid := ShopID(c)
-	if dup, err := a.Orders.Exists(ctx, sid, in.OrderNumber); err != nil || dup {
-		fail(c, cmpErr(err, order.ErrDuplicate))
-		return
-	}
 	row := in.Row(sid)
 	var st *settlement.Settlement
 	var widget *plugins.Widget
@@ -238,16 +238,33 @@ func (a *API) createOrder(c *gin.Context) {
 		}
 		widget = &res.Widget
 	}
+	// The order, its settlement and the answer under the Idempotency-Key are one commit. A
+	// number used before, or a key stored before, is told by the unique keys, not asked first.
+	var body []byte
 	err = a.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := order.Create(ctx, tx, &row); err != nil {
 			return err
 		}
-		if st == nil {
-			return nil
+		if st != nil {
+			st.OrderID = row.ID
+			if err := settlement.Create(ctx, tx, st, settlement.History{Operation: settlement.OpCheckout, Actor: actor(c)}); err != nil {
+				return err
+			}
 		}
-		st.OrderID = row.ID
-		return settlement.Create(ctx, tx, st, settlement.History{Operation: settlement.OpCheckout, Actor: actor(c)})
+		v := createdView{OrderView: orderView(&row)}
+		v.Settlement = settlementView(st, nil)
+		if widget != nil {
+			v.Config = widgetView(widget)
+		}
+		var err error
+		if body, err = json.Marshal(v); err != nil {
+			return err
+		}
+		return idempotency.Save(c, tx, http.StatusCreated, body)
 	})
+	if (errors.Is(err, order.ErrDuplicate) || errors.Is(err, idempotency.ErrSeen)) && idempotency.Repeat(c) {
+		return
+	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -255,23 +272,17 @@ func (a *API) createOrder(c *gin.Context) {
 	if a.Funnel != nil && st != nil {
 		a.Funnel.Checkout(pm.Name, "prepared")
 	}
-	v := orderView(&row)
-	v.Settlement = settlementView(st, nil)
-	out := gin.H{}
-	raw, _ := json.Marshal(v)
-	_ = json.Unmarshal(raw, &out)
-	if widget != nil {
-		out["config"] = widgetView(widget)
-	}
-	c.JSON(http.StatusCreated, out)
+	c.Data(http.StatusCreated, jsonType, body)
 }
 
-func cmpErr(err, otherwise error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
+// createdView is the answer to a new order: the order, its settlement and, for a module with
+// a widget, the widget's configuration.
+type createdView struct {
+	OrderView
+	Config gin.H `json:"config,omitempty"`
 }
+
+const jsonType = "application/json; charset=utf-8"
 
 func widgetView(w *plugins.Widget) gin.H {
 	return gin.H{"script_url": w.ScriptURL, "pub_key": w.PublicKey, "pre_token": w.PreToken, "payment": w.Payment}
