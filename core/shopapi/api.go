@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -327,17 +329,39 @@ func (a *API) answer(c *gin.Context, status int, o *order.Order, extra gin.H) {
 		fail(c, err)
 		return
 	}
-	if extra == nil {
-		c.JSON(status, v)
+	body, err := withMembers(v, extra)
+	if err != nil {
+		fail(c, err)
 		return
 	}
-	out := gin.H{}
-	raw, _ := json.Marshal(v)
-	_ = json.Unmarshal(raw, &out)
-	for k, x := range extra {
-		out[k] = x
+	c.Data(status, jsonType, body)
+}
+
+// withMembers encodes v, a struct, with extra's members added beside its own, each value
+// encoded once. extra's names are not v's.
+func withMembers(v any, extra gin.H) ([]byte, error) {
+	body, err := json.Marshal(v)
+	if err != nil || len(extra) == 0 {
+		return body, err
 	}
-	c.JSON(status, out)
+	body = body[:len(body)-1] // the closing brace
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		x, err := json.Marshal(extra[k])
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > 1 {
+			body = append(body, ',')
+		}
+		name, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		body = append(body, name...)
+		body = append(body, ':')
+		body = append(body, x...)
+	}
+	return append(body, '}'), nil
 }
 
 func (a *API) getOrder(c *gin.Context) {
