@@ -63,7 +63,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	if err := store.EnsureDatabase(ctx, cfg.DB); err != nil {
 		return err
 	}
-	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log})
+	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log, MaxOpenConns: cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}

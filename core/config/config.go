@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -23,9 +24,12 @@ import (
 
 // Config is the resolved configuration.
 type Config struct {
-	HTTPAddr    string
-	DBDSN       string
-	DB          store.DSN
+	HTTPAddr string
+	DBDSN    string
+	DB       store.DSN
+	// DBMaxConns is KESSAI_DB_MAX_CONNS: the MySQL pool's size, open and idle alike.
+	DBMaxConns  int
+	dbMaxConns  string
 	PluginDir   string
 	LogLevel    slog.Level
 	TLSCert     string
@@ -73,6 +77,7 @@ type setting struct {
 var vars = []setting{
 	{env: "KESSAI_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "address the HTTP server listens on", field: func(c *Config) *string { return &c.HTTPAddr }, check: checkAddr},
 	{env: "KESSAI_DB_DSN", flag: "db-dsn", def: "sqlite://./var/kessai.db", help: "database: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB", field: func(c *Config) *string { return &c.DBDSN }, check: func(s string) error { _, err := store.ParseDSN(s); return err }},
+	{env: "KESSAI_DB_MAX_CONNS", flag: "db-max-conns", def: strconv.Itoa(store.DefaultMaxConns), help: "MySQL connections kessaid keeps, open and idle alike: one per request in flight plus the scheduled jobs' (SQLite always uses one)", field: func(c *Config) *string { return &c.dbMaxConns }, check: checkConns},
 	{env: "KESSAI_PLUGIN_DIR", flag: "plugin-dir", def: "./bin", help: "folder holding adapter binaries (kessai-atone, …)", field: func(c *Config) *string { return &c.PluginDir }},
 	{env: "KESSAI_ADAPTER_USER", def: "", help: "system user adapters run as (kessaid must run as root to switch); empty runs them as kessaid's own user", field: func(c *Config) *string { return &c.AdapterUser }, check: checkUser},
 	{env: "KESSAI_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error", field: nil, check: func(s string) error { _, err := parseLevel(s); return err }},
@@ -139,6 +144,7 @@ func Flags(fs *flag.FlagSet) func(getenv func(string) string) (Config, error) {
 		}
 		c.LogLevel, _ = parseLevel(level)
 		c.DB, _ = store.ParseDSN(c.DBDSN)
+		c.DBMaxConns, _ = strconv.Atoi(c.dbMaxConns)
 		if c.MasterKeyFile != "" {
 			if c.MasterKey != "" {
 				return Config{}, &Error{Var: "KESSAI_MASTER_KEY_FILE", Problem: "KESSAI_MASTER_KEY and KESSAI_MASTER_KEY_FILE are both set: set one"}
@@ -265,6 +271,13 @@ func CheckLoopback(s string) error {
 func checkBool(s string) error {
 	if s != "true" && s != "false" {
 		return fmt.Errorf("%q: want true or false", s)
+	}
+	return nil
+}
+
+func checkConns(s string) error {
+	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 10000 {
+		return fmt.Errorf("%q: want a number of connections from 1 to 10000", s)
 	}
 	return nil
 }

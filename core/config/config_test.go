@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kessai/kessai/core/config"
+	"github.com/kessai/kessai/core/store"
 )
 
 func load(t *testing.T, args []string, env map[string]string) (config.Config, error) {
@@ -189,5 +190,22 @@ func TestPprofAddrIsLoopbackOnly(t *testing.T) {
 	config.Usage(&help)
 	if !strings.Contains(help.String(), "KESSAI_PPROF_ADDR") {
 		t.Fatal("--help does not list KESSAI_PPROF_ADDR")
+	}
+}
+
+func TestDBMaxConns(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.DBMaxConns != store.DefaultMaxConns {
+		t.Fatalf("default pool: %d %v", c.DBMaxConns, err)
+	}
+	if c, err := load(t, []string{"--db-max-conns", "8"}, map[string]string{"KESSAI_DB_MAX_CONNS": "100"}); err != nil || c.DBMaxConns != 8 {
+		t.Fatalf("the flag wins: %d %v", c.DBMaxConns, err)
+	}
+	for _, v := range []string{"0", "-1", "many", "10001"} {
+		_, err := load(t, nil, map[string]string{"KESSAI_DB_MAX_CONNS": v})
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Var != "KESSAI_DB_MAX_CONNS" {
+			t.Errorf("%s: err = %v, want one about KESSAI_DB_MAX_CONNS", v, err)
+		}
 	}
 }
