@@ -47,8 +47,12 @@ type Options struct {
 	Log   *slog.Logger
 	// Batch is how many contracts one claim transaction takes [50].
 	Batch int
-	// Workers is how many adapter calls run at once [8].
+	// Workers is how many adapter calls run at once [DefaultWorkers].
 	Workers int
+	// Rates bounds how many charges a second the run sends to one module, by the module's
+	// slug; "" is the bound of every module not named. A module without a bound is sent as
+	// fast as Workers allow.
+	Rates map[string]float64
 	// CallTimeout is how long one charge call may take (the settlement service bounds the
 	// call itself); Lease is measured from it [45s].
 	CallTimeout time.Duration
@@ -66,6 +70,10 @@ type Options struct {
 	// contracts would make a mail no server accepts.
 	MaxAdminBlocks int
 }
+
+// DefaultWorkers is how many charges a run has in flight unless told otherwise
+// (KESSAI_CONTINUATION_WORKERS): at 150 ms a call, about 200 a second.
+const DefaultWorkers = 32
 
 // Runner runs the daily charge of due contracts.
 type Runner struct {
@@ -132,7 +140,7 @@ func NewRunner(st *store.Store, box *secret.Box, mods Adapters, settlements Sett
 		opt.Batch = 50
 	}
 	if opt.Workers <= 0 {
-		opt.Workers = 8
+		opt.Workers = DefaultWorkers
 	}
 	if opt.CallTimeout <= 0 {
 		opt.CallTimeout = 45 * time.Second
@@ -200,7 +208,7 @@ func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
 	if err := r.startRun(ctx, day); err != nil {
 		return rep, err
 	}
-	cache := &runCache{r: r, settings: map[string]moduleSettings{}}
+	cache := r.newRunCache()
 	var errs []error
 	var waitUntil time.Time
 	for try := 0; ctx.Err() == nil; try++ {
@@ -505,6 +513,7 @@ func chargeOrder(c Contract, o order.Order, attempt string, amount int64) plugin
 // the run's report. What the answer does to the contract (charge row, mail, event) is the
 // runner's Observer's, in the transaction that records it.
 func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (tally, error) {
+	cache.pace(it.c.Module).wait(ctx)
 	if ctx.Err() != nil {
 		// The run is stopping before this period was sent: give it back for the next run,
 		// rather than calling it 決済エラー and mailing the buyer so.
@@ -1015,11 +1024,74 @@ type moduleSettings struct {
 	immediate bool // 自動継続課金処理区分 = 即時売上確定
 }
 
-// runCache keeps what every charge of a run looks up again: module settings.
+// runCache keeps what every charge of a run looks up again: module settings, and the pace
+// of each module's calls.
 type runCache struct {
 	r        *Runner
 	mu       sync.Mutex
 	settings map[string]moduleSettings
+	paces    map[string]*pace
+}
+
+func (r *Runner) newRunCache() *runCache {
+	return &runCache{r: r, settings: map[string]moduleSettings{}, paces: map[string]*pace{}}
+}
+
+// pace returns the pace of module slug's calls in this run.
+func (c *runCache) pace(slug string) *pace {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.paces[slug]
+	if !ok {
+		rate, named := c.r.opt.Rates[slug]
+		if !named {
+			rate = c.r.opt.Rates[""]
+		}
+		p = &pace{}
+		if rate > 0 {
+			p.every = time.Duration(float64(time.Second) / rate)
+		}
+		c.paces[slug] = p
+	}
+	return p
+}
+
+// pace spaces a module's calls evenly at its rate, so that no second, however it is cut,
+// holds more calls than the rate: a provider's limit is respected without bursts.
+type pace struct {
+	mu    sync.Mutex
+	every time.Duration // zero: no bound
+	next  time.Time
+}
+
+// wait returns when the next call may go, or when ctx ends.
+func (p *pace) wait(ctx context.Context) {
+	if p.every <= 0 {
+		return
+	}
+	now := time.Now()
+	if d := p.slot(now).Sub(now); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// slot reserves the next call's time, asked at now: now itself when the module has been idle
+// for a while, else one interval after the call before. A slot whose caller stopped waiting
+// is not given to another: the pace errs on the provider's side.
+func (p *pace) slot(now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at := now
+	if p.next.After(now) {
+		at = p.next
+	}
+	p.next = at.Add(p.every)
+	return at
 }
 
 func (c *runCache) module(ctx context.Context, slug string) moduleSettings {
