@@ -295,8 +295,9 @@ func checkConns(s string) error {
 }
 
 func checkWorkers(s string) error {
-	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 1000 {
-		return fmt.Errorf("%q: want a number of charges from 1 to 1000", s)
+	// The atone adapter keeps 256 idle connections: more workers would open new ones.
+	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 256 {
+		return fmt.Errorf("%q: want a number of charges from 1 to 256", s)
 	}
 	return nil
 }
