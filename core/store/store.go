@@ -176,6 +176,13 @@ func IsDuplicate(err error) bool {
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// IsDeadlock reports whether err is MySQL's deadlock (1213): the server rolled the whole
+// transaction back so that another could go on, and running it again is how to proceed.
+func IsDeadlock(err error) bool {
+	var me *gomysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
+}
+
 // ErrNotFound is returned by lookups in every package for a row that does not exist.
 var ErrNotFound = gorm.ErrRecordNotFound
 
