@@ -86,6 +86,7 @@ type Runner struct {
 	mu      sync.Mutex
 	running int           // Runs in progress
 	idle    chan struct{} // closed while none is
+	reads   *runReads     // while runs are in progress
 }
 
 func closed() chan struct{} {
@@ -99,6 +100,7 @@ func (r *Runner) enter() {
 	defer r.mu.Unlock()
 	if r.running == 0 {
 		r.idle = make(chan struct{})
+		r.reads = newRunReads()
 	}
 	r.running++
 }
@@ -108,7 +110,16 @@ func (r *Runner) leave() {
 	defer r.mu.Unlock()
 	if r.running--; r.running == 0 {
 		close(r.idle)
+		r.reads = nil
 	}
+}
+
+// current returns what the runs in progress have read once for all their charges, or nil
+// when none is.
+func (r *Runner) current() *runReads {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reads
 }
 
 // Wait returns once no Run is in progress, or with ctx's error. A run stopped by its context
