@@ -59,6 +59,10 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*Store, error) {
 		NowFunc:                                  func() time.Time { return time.Now().UTC() },
 		DisableForeignKeyConstraintWhenMigrating: true,
 		TranslateError:                           true,
+		// A write outside a transaction is one statement, atomic by itself: GORM's wrapping
+		// of it in BEGIN and COMMIT would only add two round trips. kessai's models have no
+		// hooks or associations that a lone write would have to commit with.
+		SkipDefaultTransaction: true,
 	}
 	var db *gorm.DB
 	var err error
