@@ -304,14 +304,19 @@ func (a *API) loadOrder(c *gin.Context) (*order.Order, bool) {
 	return o, true
 }
 
-func (a *API) view(ctx context.Context, o *order.Order) (OrderView, error) {
+// view is the order with its settlement and the settlement's history. s is the order's
+// settlement as the operation left it, or nil to read it.
+func (a *API) view(ctx context.Context, o *order.Order, s *settlement.Settlement) (OrderView, error) {
 	v := orderView(o)
-	s, err := a.Settlements.ForOrder(ctx, o.ID)
-	if errors.Is(err, settlement.ErrNotFound) {
-		return v, nil
-	}
-	if err != nil {
-		return v, err
+	if s == nil {
+		var err error
+		s, err = a.Settlements.ForOrder(ctx, o.ID)
+		if errors.Is(err, settlement.ErrNotFound) {
+			return v, nil
+		}
+		if err != nil {
+			return v, err
+		}
 	}
 	hs, err := settlement.Histories(ctx, a.Store.DB, s.ID)
 	if err != nil {
@@ -321,10 +326,11 @@ func (a *API) view(ctx context.Context, o *order.Order) (OrderView, error) {
 	return v, nil
 }
 
-func (a *API) answer(c *gin.Context, status int, o *order.Order, extra gin.H) {
+// answer gives the order with its settlement s (nil: read it) and extra's members.
+func (a *API) answer(c *gin.Context, status int, o *order.Order, s *settlement.Settlement, extra gin.H) {
 	// The answer is built even if the client hung up: an operation that ran is answered and
 	// stored under its Idempotency-Key, so the retry is told what happened.
-	v, err := a.view(context.WithoutCancel(c.Request.Context()), o)
+	v, err := a.view(context.WithoutCancel(c.Request.Context()), o, s)
 	if err != nil {
 		fail(c, err)
 		return
@@ -366,7 +372,7 @@ func withMembers(v any, extra gin.H) ([]byte, error) {
 
 func (a *API) getOrder(c *gin.Context) {
 	if o, ok := a.loadOrder(c); ok {
-		a.answer(c, http.StatusOK, o, nil)
+		a.answer(c, http.StatusOK, o, nil, nil)
 	}
 }
 
@@ -466,9 +472,9 @@ func (a *API) outcome(c *gin.Context, o *order.Order, r settlement.Result, err e
 	sv := settlementView(r.Settlement, nil)
 	switch r.Outcome {
 	case plugins.Processed:
-		a.answer(c, http.StatusOK, o, nil)
+		a.answer(c, http.StatusOK, o, r.Settlement, nil)
 	case plugins.Pending:
-		a.answer(c, http.StatusAccepted, o, nil)
+		a.answer(c, http.StatusAccepted, o, r.Settlement, nil)
 	case plugins.Undefined:
 		failResult(c, http.StatusBadGateway, "provider_no_answer", plugins.Result{},
 			"決済代行会社から応答がありませんでした。取引の状態を確認中です。重複して処理しないよう、状態が確定するまでお待ちください。", gin.H{"settlement": sv})
@@ -530,7 +536,7 @@ func (a *API) result(c *gin.Context) {
 		if msgs == nil { // the adapter's protocol does not tell none from empty
 			msgs = []string{}
 		}
-		a.answer(c, http.StatusOK, o, gin.H{"ng_reason": reason, "messages": msgs})
+		a.answer(c, http.StatusOK, o, r.Settlement, gin.H{"ng_reason": reason, "messages": msgs})
 		return
 	}
 	a.outcome(c, o, r, err)
@@ -557,7 +563,7 @@ func (a *API) checkout(c *gin.Context) {
 	if a.Funnel != nil {
 		a.Funnel.Checkout(o.PaymentName, "prepared")
 	}
-	a.answer(c, http.StatusOK, o, gin.H{"config": widgetView(&res.Widget)})
+	a.answer(c, http.StatusOK, o, s, gin.H{"config": widgetView(&res.Widget)})
 }
 
 func (a *API) cancelled(c *gin.Context) {
@@ -565,14 +571,15 @@ func (a *API) cancelled(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := a.Settlements.Abandon(c.Request.Context(), s.ID, actor(c)); err != nil {
+	s, err := a.Settlements.Abandon(c.Request.Context(), s.ID, actor(c))
+	if err != nil {
 		fail(c, err)
 		return
 	}
 	if a.Funnel != nil {
 		a.Funnel.Checkout(o.PaymentName, "cancelled")
 	}
-	a.answer(c, http.StatusOK, o, nil)
+	a.answer(c, http.StatusOK, o, s, nil)
 }
 
 func (a *API) capture(c *gin.Context) {
@@ -599,7 +606,7 @@ func (a *API) reference(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	a.answer(c, http.StatusOK, o, gin.H{"reference": gin.H{
+	a.answer(c, http.StatusOK, o, r.Settlement, gin.H{"reference": gin.H{
 		"outcome": r.Outcome.String(), "state": r.Provider.State.String(), "amount": r.Provider.Amount,
 		"provider_id": r.Provider.ProviderID, "code": r.Provider.Code, "messages": r.Provider.Messages}})
 }
@@ -622,5 +629,5 @@ func (a *API) editOrder(c *gin.Context) {
 		a.outcome(c, &res.Order, *res.Outcome, nil)
 		return
 	}
-	a.answer(c, http.StatusOK, &res.Order, gin.H{"provider_updated": res.ProviderUpdated, "notice": res.Notice})
+	a.answer(c, http.StatusOK, &res.Order, nil, gin.H{"provider_updated": res.ProviderUpdated, "notice": res.Notice})
 }
