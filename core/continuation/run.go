@@ -72,8 +72,14 @@ type Options struct {
 }
 
 // DefaultWorkers is how many charges a run has in flight unless told otherwise
-// (KESSAI_CONTINUATION_WORKERS): at 150 ms a call, about 200 a second.
-const DefaultWorkers = 32
+// (KESSAI_CONTINUATION_WORKERS): enough for DefaultRate when a call and its recording take
+// 240 ms.
+const DefaultWorkers = 48
+
+// DefaultRate is the daemon's bound on charges a second to one module
+// (KESSAI_CONTINUATION_RATE): 100,000 contracts in under ten minutes. atone publishes no
+// limit.
+const DefaultRate = 200
 
 // Runner runs the daily charge of due contracts.
 type Runner struct {
