@@ -601,7 +601,7 @@ func (a *API) reference(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := a.Settlements.Reference(c.Request.Context(), ShopID(c), s.ID, actor(c))
+	r, err := a.Settlements.ReferenceOf(c.Request.Context(), s, actor(c))
 	if err != nil {
 		fail(c, err)
 		return
