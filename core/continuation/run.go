@@ -996,37 +996,58 @@ func (r *Runner) Recover(ctx context.Context) error {
 	return r.finishEarlier(ctx, DateOf(r.opt.Clock.Now(), Tokyo).AddDays(1))
 }
 
-// adminMail builds the result mail from every charge of the day's run, whoever made it.
+// adminMail builds the result mail from every charge of the day's run, whoever made it. The
+// counts are of all charges; only the charges it shows are read, so that a run of 100,000
+// contracts builds it in the memory of 1,000.
 func (r *Runner) adminMail(ctx context.Context, tx *gorm.DB, day Date, now time.Time) (kmail.Message, int, error) {
-	var charges []Charge
-	if err := tx.Where("run_date = ?", day).Order("id").Find(&charges).Error; err != nil {
+	tx = tx.WithContext(ctx)
+	var counts []struct {
+		Status settlement.Status
+		N      int
+	}
+	if err := tx.Model(&Charge{}).Select("status, COUNT(*) AS n").Where("run_date = ?", day).Group("status").Scan(&counts).Error; err != nil {
 		return kmail.Message{}, 0, err
 	}
-	if len(charges) == 0 {
+	nOK, nNG := 0, 0
+	for _, c := range counts {
+		if succeeded(c.Status) {
+			nOK += c.N
+		} else {
+			nNG += c.N
+		}
+	}
+	if nOK+nNG == 0 {
 		return kmail.Message{}, 0, nil
 	}
 	set, err := LoadSettings(ctx, tx)
 	if err != nil {
 		return kmail.Message{}, 0, err
 	}
-	// Order the blocks: every 異常 first, then 正常, up to MaxAdminBlocks; the counts are of
-	// all charges.
-	var ng, ok []Charge
-	for _, ch := range charges {
-		if ch.Status == settlement.Authorized || ch.Status == settlement.Captured {
-			ok = append(ok, ch)
-		} else {
-			ng = append(ng, ch)
-		}
+	// The blocks: every 異常 first, then 正常, up to MaxAdminBlocks.
+	okStatuses := []settlement.Status{settlement.Authorized, settlement.Captured}
+	var shown []Charge
+	if err := tx.Where("run_date = ? AND status NOT IN ?", day, okStatuses).Order("id").Limit(r.opt.MaxAdminBlocks).Find(&shown).Error; err != nil {
+		return kmail.Message{}, 0, err
 	}
-	shown := append(ng[:min(len(ng), r.opt.MaxAdminBlocks):min(len(ng), r.opt.MaxAdminBlocks)], ok[:min(len(ok), max(r.opt.MaxAdminBlocks-len(ng), 0))]...)
+	if room := r.opt.MaxAdminBlocks - len(shown); room > 0 && nOK > 0 {
+		var ok []Charge
+		if err := tx.Where("run_date = ? AND status IN ?", day, okStatuses).Order("id").Limit(room).Find(&ok).Error; err != nil {
+			return kmail.Message{}, 0, err
+		}
+		shown = append(shown, ok...)
+	}
 	blocks, err := r.blocks(ctx, tx, shown)
 	if err != nil {
 		return kmail.Message{}, 0, err
 	}
-	msg := kmail.AdminResultMail(set.AdminMail, kmail.AdminResult{RunDate: day.String(), At: now, OK: len(ok), NG: len(ng),
-		Blocks: blocks, Omitted: len(charges) - len(shown)}, Tokyo)
-	return msg, len(charges), nil
+	msg := kmail.AdminResultMail(set.AdminMail, kmail.AdminResult{RunDate: day.String(), At: now, OK: nOK, NG: nNG,
+		Blocks: blocks, Omitted: nOK + nNG - len(shown)}, Tokyo)
+	return msg, nOK + nNG, nil
+}
+
+// succeeded reports whether a charge in status st counts as 正常 in the result mail.
+func succeeded(st settlement.Status) bool {
+	return st == settlement.Authorized || st == settlement.Captured
 }
 
 // blocks loads what the mail says about each charge.
