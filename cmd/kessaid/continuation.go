@@ -60,7 +60,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	if err := store.EnsureDatabase(ctx, cfg.DB); err != nil {
 		return err
 	}
-	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log})
+	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log, MaxOpenConns: cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	// Charges go through the settlement engine, as the daemon's do; an answer lost here is
 	// left unknown for the daemon's janitor.
 	settlements := settlement.NewService(st, host, log)
-	r := continuation.NewRunner(st, box, host, settlements, continuation.Options{Log: log})
+	r := continuation.NewRunner(st, box, host, settlements, continuation.Options{Log: log, Workers: cfg.ContinuationWorkers, Rates: cfg.ContinuationRates})
 	settlements.Observe(r.Observer())
 	rep, runErr := r.Run(ctx, d)
 	detail := map[string]any{"claimed": rep.Claimed, "charged": rep.Charged, "failed": rep.Failed, "unknown": rep.Unknown,

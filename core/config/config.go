@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -23,17 +24,28 @@ import (
 
 // Config is the resolved configuration.
 type Config struct {
-	HTTPAddr    string
-	DBDSN       string
-	DB          store.DSN
-	PluginDir   string
-	LogLevel    slog.Level
-	TLSCert     string
-	TLSKey      string
-	AdminToken  string
-	SandboxAddr string
-	SMTPURL     string
-	VarDir      string
+	HTTPAddr string
+	DBDSN    string
+	DB       store.DSN
+	// DBMaxConns is KESSAI_DB_MAX_CONNS: the MySQL pool's size, open and idle alike.
+	DBMaxConns int
+	dbMaxConns string
+	// ContinuationWorkers is KESSAI_CONTINUATION_WORKERS: charges the continuation run has in
+	// flight at once.
+	ContinuationWorkers int
+	continuationWorkers string
+	// ContinuationRates is KESSAI_CONTINUATION_RATE: charges per second the continuation run
+	// sends to a module, by slug; "" is every module not named.
+	ContinuationRates map[string]float64
+	continuationRate  string
+	PluginDir         string
+	LogLevel          slog.Level
+	TLSCert           string
+	TLSKey            string
+	AdminToken        string
+	SandboxAddr       string
+	SMTPURL           string
+	VarDir            string
 	// SecureCookies is KESSAI_SECURE_COOKIES: "true" when TLS ends at a proxy in front.
 	SecureCookies string
 	// WebhookAllowHTTP and WebhookAllowPrivate are KESSAI_WEBHOOK_ALLOW_HTTP and
@@ -73,6 +85,9 @@ type setting struct {
 var vars = []setting{
 	{env: "KESSAI_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "address the HTTP server listens on", field: func(c *Config) *string { return &c.HTTPAddr }, check: checkAddr},
 	{env: "KESSAI_DB_DSN", flag: "db-dsn", def: "sqlite://./var/kessai.db", help: "database: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB; by default kessai.db in KESSAI_VAR_DIR", field: func(c *Config) *string { return &c.DBDSN }, check: func(s string) error { _, err := store.ParseDSN(s); return err }},
+	{env: "KESSAI_DB_MAX_CONNS", flag: "db-max-conns", def: strconv.Itoa(store.DefaultMaxConns), help: "MySQL connections kessaid keeps, open and idle alike: one per request in flight plus the scheduled jobs' (SQLite always uses one)", field: func(c *Config) *string { return &c.dbMaxConns }, check: checkConns},
+	{env: "KESSAI_CONTINUATION_WORKERS", def: "48", help: "charges the continuation run has in flight at once", field: func(c *Config) *string { return &c.continuationWorkers }, check: checkWorkers},
+	{env: "KESSAI_CONTINUATION_RATE", def: "200", help: "charges per second the continuation run sends to each payment module, at most; SLUG=N sets one module's (200,atone=100)", field: func(c *Config) *string { return &c.continuationRate }, check: func(s string) error { _, err := ParseRates(s); return err }},
 	{env: "KESSAI_PLUGIN_DIR", flag: "plugin-dir", def: "./bin", help: "folder holding adapter binaries (kessai-atone, …)", field: func(c *Config) *string { return &c.PluginDir }},
 	{env: "KESSAI_ADAPTER_USER", def: "", help: "system user adapters run as (kessaid must run as root to switch); empty runs them as kessaid's own user", field: func(c *Config) *string { return &c.AdapterUser }, check: checkUser},
 	{env: "KESSAI_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error", field: nil, check: func(s string) error { _, err := parseLevel(s); return err }},
@@ -144,6 +159,9 @@ func Flags(fs *flag.FlagSet) func(getenv func(string) string) (Config, error) {
 			c.DBDSN = "sqlite://" + strings.TrimSuffix(c.VarDir, "/") + "/kessai.db"
 		}
 		c.DB, _ = store.ParseDSN(c.DBDSN)
+		c.DBMaxConns, _ = strconv.Atoi(c.dbMaxConns)
+		c.ContinuationWorkers, _ = strconv.Atoi(c.continuationWorkers)
+		c.ContinuationRates, _ = ParseRates(c.continuationRate)
 		if c.MasterKeyFile != "" {
 			if c.MasterKey != "" {
 				return Config{}, &Error{Var: "KESSAI_MASTER_KEY_FILE", Problem: "KESSAI_MASTER_KEY and KESSAI_MASTER_KEY_FILE are both set: set one"}
@@ -272,6 +290,44 @@ func checkBool(s string) error {
 		return fmt.Errorf("%q: want true or false", s)
 	}
 	return nil
+}
+
+func checkConns(s string) error {
+	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 10000 {
+		return fmt.Errorf("%q: want a number of connections from 1 to 10000", s)
+	}
+	return nil
+}
+
+func checkWorkers(s string) error {
+	// The atone adapter keeps 256 idle connections: more workers would open new ones.
+	if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 256 {
+		return fmt.Errorf("%q: want a number of charges from 1 to 256", s)
+	}
+	return nil
+}
+
+// ParseRates reads KESSAI_CONTINUATION_RATE: comma-separated rates in charges per second, each
+// either N (every module not named) or SLUG=N.
+func ParseRates(s string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		slug, n, named := strings.Cut(part, "=")
+		if !named {
+			slug, n = "", part
+		}
+		r, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		slug = strings.TrimSpace(slug)
+		if err != nil || r <= 0 || r > 1e6 || (named && slug == "") {
+			return nil, fmt.Errorf("%q: want charges per second, N or SLUG=N separated by commas (200,atone=100)", part)
+		}
+		if _, dup := out[slug]; dup {
+			return nil, fmt.Errorf("%q: given twice", part)
+		}
+		out[slug] = r
+	}
+	return out, nil
 }
 
 func checkUser(s string) error {

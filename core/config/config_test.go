@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/kessai/kessai/core/config"
+	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/store"
 )
 
 func load(t *testing.T, args []string, env map[string]string) (config.Config, error) {
@@ -211,5 +213,45 @@ func TestPprofAddrIsLoopbackOnly(t *testing.T) {
 	config.Usage(&help)
 	if !strings.Contains(help.String(), "KESSAI_PPROF_ADDR") {
 		t.Fatal("--help does not list KESSAI_PPROF_ADDR")
+	}
+}
+
+func TestDBMaxConns(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.DBMaxConns != store.DefaultMaxConns {
+		t.Fatalf("default pool: %d %v", c.DBMaxConns, err)
+	}
+	if c, err := load(t, []string{"--db-max-conns", "8"}, map[string]string{"KESSAI_DB_MAX_CONNS": "100"}); err != nil || c.DBMaxConns != 8 {
+		t.Fatalf("the flag wins: %d %v", c.DBMaxConns, err)
+	}
+	for _, v := range []string{"0", "-1", "many", "10001"} {
+		_, err := load(t, nil, map[string]string{"KESSAI_DB_MAX_CONNS": v})
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Var != "KESSAI_DB_MAX_CONNS" {
+			t.Errorf("%s: err = %v, want one about KESSAI_DB_MAX_CONNS", v, err)
+		}
+	}
+}
+
+func TestContinuationSettings(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.ContinuationWorkers != continuation.DefaultWorkers || c.ContinuationRates[""] != continuation.DefaultRate || len(c.ContinuationRates) != 1 {
+		t.Fatalf("defaults: %d %v %v", c.ContinuationWorkers, c.ContinuationRates, err)
+	}
+	c, err = load(t, nil, map[string]string{"KESSAI_CONTINUATION_WORKERS": "64", "KESSAI_CONTINUATION_RATE": "50, atone=120.5"})
+	if err != nil || c.ContinuationWorkers != 64 || c.ContinuationRates[""] != 50 || c.ContinuationRates["atone"] != 120.5 {
+		t.Fatalf("set: %d %v %v", c.ContinuationWorkers, c.ContinuationRates, err)
+	}
+	for env, v := range map[string]string{"KESSAI_CONTINUATION_WORKERS": "257", "KESSAI_CONTINUATION_RATE": "atone=0"} {
+		_, err := load(t, nil, map[string]string{env: v})
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Var != env {
+			t.Errorf("%s=%s: err = %v", env, v, err)
+		}
+	}
+	for _, v := range []string{"", "fast", "=5", "atone=1,atone=2", "-3"} {
+		if _, err := config.ParseRates(v); err == nil {
+			t.Errorf("ParseRates(%q) accepted", v)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -84,7 +85,12 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 	if result == kmail.NG {
 		typ = hook.ContinuationFailed
 	}
-	if _, err := hook.Publish(ctx, tx, con.ShopID, typ, eventData(con, ch, s, c.Result)); err != nil {
+	reads := r.current()
+	eps, err := reads.endpoints(ctx, tx, con.ShopID)
+	if err != nil {
+		return err
+	}
+	if _, err := hook.PublishTo(ctx, tx, eps, con.ShopID, typ, eventData(con, ch, s, c.Result)); err != nil {
 		return err
 	}
 	if result == kmail.NG && c.Result.Code == settlement.CodeNotCharged {
@@ -93,7 +99,7 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 		// charged again (再決済).
 		return nil
 	}
-	return r.mailContractor(ctx, tx, con, ch, s, result, c.Result)
+	return r.mailContractor(ctx, tx, reads, con, ch, s, result, c.Result)
 }
 
 // logUnknown writes the 決済エラーログ row of a charge that was sent and whose answer was
@@ -165,8 +171,8 @@ func (r *Runner) moveCharge(ctx context.Context, tx *gorm.DB, ch *Charge, s *set
 
 // mailContractor queues the contractor's 自動継続課金処理のお知らせ for the charge, when the
 // module sends it (自動継続課金完了メール) and the order has an address.
-func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, con Contract, ch Charge, s *settlement.Settlement, result kmail.Result, res plugins.TransactionResult) error {
-	on, err := mailSwitch(ctx, tx, con.Module)
+func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runReads, con Contract, ch Charge, s *settlement.Settlement, result kmail.Result, res plugins.TransactionResult) error {
+	on, err := reads.mailSwitch(ctx, tx, con.Module)
 	if err != nil || !on {
 		return err
 	}
@@ -177,9 +183,9 @@ func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, con Contract, 
 	if o.Email == "" {
 		return nil
 	}
-	var shopName string
-	if err := tx.Table("shops").Where("id = ?", con.ShopID).Pluck("name", &shopName).Error; err != nil {
-		return fmt.Errorf("charge %d: shop %d: %w", ch.ID, con.ShopID, err)
+	shopName, err := reads.shopName(ctx, tx, con.ShopID)
+	if err != nil {
+		return fmt.Errorf("charge %d: %w", ch.ID, err)
 	}
 	// Nothing was sent without a token: the mail says so, as Welcart's does.
 	noToken := result == kmail.NG && res.Outcome == plugins.NotAttempted && len(con.Token) == 0
@@ -221,4 +227,68 @@ func mailSwitch(ctx context.Context, tx *gorm.DB, slug string) (bool, error) {
 		}
 	}
 	return val != mailOff, nil
+}
+
+// runReads keeps, while runs are in progress, what recording each of their charges would
+// read again and that a run does not expect to change: each module's 自動継続課金完了メール
+// switch, each shop's name and webhook endpoints. A change made while a run is in progress
+// applies from the next run. A nil *runReads (no run in progress: the janitor or a provider's
+// notification records a charge) reads every time.
+type runReads struct {
+	mu       sync.Mutex
+	switches map[string]bool
+	names    map[int64]string
+	hooks    map[int64][]hook.Endpoint
+}
+
+func newRunReads() *runReads {
+	return &runReads{switches: map[string]bool{}, names: map[int64]string{}, hooks: map[int64][]hook.Endpoint{}}
+}
+
+// remembered returns m[k], read with read (in the caller's transaction) the first time.
+func remembered[K comparable, V any](mu *sync.Mutex, m map[K]V, k K, read func() (V, error)) (V, error) {
+	mu.Lock()
+	v, ok := m[k]
+	mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	mu.Lock()
+	m[k] = v
+	mu.Unlock()
+	return v, nil
+}
+
+func (rr *runReads) mailSwitch(ctx context.Context, tx *gorm.DB, slug string) (bool, error) {
+	read := func() (bool, error) { return mailSwitch(ctx, tx, slug) }
+	if rr == nil {
+		return read()
+	}
+	return remembered(&rr.mu, rr.switches, slug, read)
+}
+
+func (rr *runReads) shopName(ctx context.Context, tx *gorm.DB, shopID int64) (string, error) {
+	read := func() (string, error) {
+		var name string
+		if err := tx.WithContext(ctx).Table("shops").Where("id = ?", shopID).Pluck("name", &name).Error; err != nil {
+			return "", fmt.Errorf("shop %d: %w", shopID, err)
+		}
+		return name, nil
+	}
+	if rr == nil {
+		return read()
+	}
+	return remembered(&rr.mu, rr.names, shopID, read)
+}
+
+func (rr *runReads) endpoints(ctx context.Context, tx *gorm.DB, shopID int64) ([]hook.Endpoint, error) {
+	read := func() ([]hook.Endpoint, error) { return hook.Active(ctx, tx, shopID) }
+	if rr == nil {
+		return read()
+	}
+	return remembered(&rr.mu, rr.hooks, shopID, read)
 }

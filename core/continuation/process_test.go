@@ -111,7 +111,8 @@ func (w *world) runCommand(t *testing.T, dsn, day string) (*exec.Cmd, *bytes.Buf
 	t.Helper()
 	cmd := exec.Command(kessaid(t), "continuation", "run", "--date", day)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "USER=operator", "KESSAI_DB_DSN=" + dsn,
-		"KESSAI_MASTER_KEY=" + w.key, "KESSAI_PLUGIN_DIR=" + w.pluginDir, "KESSAI_LOG_LEVEL=warn"}
+		"KESSAI_MASTER_KEY=" + w.key, "KESSAI_PLUGIN_DIR=" + w.pluginDir, "KESSAI_LOG_LEVEL=warn",
+		"KESSAI_CONTINUATION_WORKERS=8"} // the stories hold eight calls at atone
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

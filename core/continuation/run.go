@@ -48,8 +48,12 @@ type Options struct {
 	Log   *slog.Logger
 	// Batch is how many contracts one claim transaction takes [50].
 	Batch int
-	// Workers is how many adapter calls run at once [8].
+	// Workers is how many adapter calls run at once [DefaultWorkers].
 	Workers int
+	// Rates bounds how many charges a second the run sends to one module, by the module's
+	// slug; "" is the bound of every module not named. A module without a bound is sent as
+	// fast as Workers allow.
+	Rates map[string]float64
 	// CallTimeout is how long one charge call may take (the settlement service bounds the
 	// call itself); Lease is measured from it [45s].
 	CallTimeout time.Duration
@@ -68,6 +72,16 @@ type Options struct {
 	MaxAdminBlocks int
 }
 
+// DefaultWorkers is how many charges a run has in flight unless told otherwise
+// (KESSAI_CONTINUATION_WORKERS): enough for DefaultRate when a call and its recording take
+// 240 ms.
+const DefaultWorkers = 48
+
+// DefaultRate is the daemon's bound on charges a second to one module
+// (KESSAI_CONTINUATION_RATE): 100,000 contracts in under ten minutes. atone publishes no
+// limit.
+const DefaultRate = 200
+
 // Runner runs the daily charge of due contracts.
 type Runner struct {
 	st          *store.Store
@@ -79,6 +93,7 @@ type Runner struct {
 	mu      sync.Mutex
 	running int           // Runs in progress
 	idle    chan struct{} // closed while none is
+	reads   *runReads     // while runs are in progress
 }
 
 func closed() chan struct{} {
@@ -92,6 +107,7 @@ func (r *Runner) enter() {
 	defer r.mu.Unlock()
 	if r.running == 0 {
 		r.idle = make(chan struct{})
+		r.reads = newRunReads()
 	}
 	r.running++
 }
@@ -101,7 +117,16 @@ func (r *Runner) leave() {
 	defer r.mu.Unlock()
 	if r.running--; r.running == 0 {
 		close(r.idle)
+		r.reads = nil
 	}
+}
+
+// current returns what the runs in progress have read once for all their charges, or nil
+// when none is.
+func (r *Runner) current() *runReads {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reads
 }
 
 // Wait returns once no Run is in progress, or with ctx's error. A run stopped by its context
@@ -133,7 +158,7 @@ func NewRunner(st *store.Store, box *secret.Box, mods Adapters, settlements Sett
 		opt.Batch = 50
 	}
 	if opt.Workers <= 0 {
-		opt.Workers = 8
+		opt.Workers = DefaultWorkers
 	}
 	if opt.CallTimeout <= 0 {
 		opt.CallTimeout = 45 * time.Second
@@ -201,7 +226,7 @@ func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
 	if err := r.startRun(ctx, day); err != nil {
 		return rep, err
 	}
-	cache := &runCache{r: r, settings: map[string]moduleSettings{}}
+	cache := r.newRunCache()
 	var errs []error
 	var waitUntil time.Time
 	for try := 0; ctx.Err() == nil; try++ {
@@ -279,43 +304,25 @@ const (
 	tallyGivenBack
 )
 
-// drain claims due contracts only for workers that are free, and charges each at once: a
-// period is claimed right before its call, so a runner that dies leaves next to nothing
-// claimed and unsent. It stops when nothing due is left to claim or ctx ends, and returns
-// once every charge it started is recorded.
+// drain claims due contracts a batch at a time and charges them on Workers workers, until
+// nothing due is left to claim or ctx ends, and returns once every charge it started is
+// recorded. Claimed periods wait for a worker in a queue of one batch: the claims stay a batch
+// ahead of the calls, so that one claim transaction serves a batch of charges and no worker
+// waits for one, and a runner that dies leaves at most two batches claimed and unsent, given
+// back once their leases run out. Periods still queued when ctx ends are given back at once.
 func (r *Runner) drain(ctx context.Context, day Date, cache *runCache, rep *Report) error {
-	slots := make(chan struct{}, r.opt.Workers)
+	queue := make(chan *claimed, r.opt.Batch)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var errs []error
-	for ctx.Err() == nil {
-		n := take(ctx, slots, r.opt.Batch)
-		if n == 0 {
-			break
-		}
-		batch, skipped, err := r.claim(ctx, day, n)
-		for range n - len(batch) {
-			<-slots
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				errs = append(errs, err)
-			}
-			break
-		}
-		mu.Lock()
-		rep.Claimed += len(batch)
-		rep.Skipped += skipped
-		mu.Unlock()
-		for _, it := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
+	for range r.opt.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range queue {
 				t0 := time.Now()
 				res, err := r.charge(ctx, it, cache)
 				mu.Lock()
-				defer mu.Unlock()
 				if res != tallyGivenBack {
 					rep.ChargeTimes = append(rep.ChargeTimes, time.Since(t0))
 				}
@@ -332,34 +339,34 @@ func (r *Runner) drain(ctx context.Context, day Date, cache *runCache, rep *Repo
 				default:
 					rep.Unknown++
 				}
-			}()
+				mu.Unlock()
+			}
+		}()
+	}
+	for ctx.Err() == nil {
+		batch, skipped, err := r.claim(ctx, day, r.opt.Batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			break
+		}
+		mu.Lock()
+		rep.Claimed += len(batch)
+		rep.Skipped += skipped
+		mu.Unlock()
+		for _, it := range batch {
+			queue <- it // the workers take it, or give it back once ctx ends
 		}
 		if len(batch) == 0 && skipped == 0 {
 			break
 		}
 	}
+	close(queue)
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// take waits for one free slot and takes up to limit that are free, or returns 0 when ctx
-// ends first.
-func take(ctx context.Context, slots chan struct{}, limit int) int {
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return 0
-	}
-	n := 1
-	for n < limit {
-		select {
-		case slots <- struct{}{}:
-			n++
-		default:
-			return n
-		}
-	}
-	return n
 }
 
 // claim takes up to n due contracts nobody else holds and, in the same transaction,
@@ -367,12 +374,30 @@ func take(ctx context.Context, slots chan struct{}, limit int) int {
 // it commits, the period is this runner's alone: another runner no longer sees it as due, and
 // the unique key (continuation_id, period, attempt) stands behind that. A period that already
 // has a charge (an admin moved 次回課金日 back) is not charged again; its dates just move on.
+// Every write covers the whole batch in one statement, so a claim costs the same few round
+// trips for one contract or fifty.
 func (r *Runner) claim(ctx context.Context, day Date, n int) ([]*claimed, int, error) {
+	for try := 1; ; try++ {
+		out, skipped, err := r.claimOnce(ctx, day, n)
+		// Two runners' claims insert charges and settlements side by side, and MySQL may end
+		// one of them as a deadlock: it was rolled back whole, so it is made again.
+		if store.IsDeadlock(err) && try < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("continuation claim %s: %w", day, err)
+		}
+		return out, skipped, nil
+	}
+}
+
+func (r *Runner) claimOnce(ctx context.Context, day Date, n int) ([]*claimed, int, error) {
 	var out []*claimed
 	skipped := 0
 	now := r.opt.Clock.Now().UTC()
 	leaseEnd := now.Add(r.opt.Lease)
 	err := r.st.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		out, skipped = nil, 0
 		var cs []Contract
 		q := r.dueQuery(tx, day).Select("c.*").Order("c.next_charging, c.id").Limit(n)
 		if err := r.st.SkipLocked(q).Find(&cs).Error; err != nil {
@@ -402,15 +427,11 @@ func (r *Runner) claim(ctx context.Context, day Date, n int) ([]*claimed, int, e
 		for _, p := range prior {
 			had[fmt.Sprint(p.ContinuationID, p.Period)] = true
 		}
+		moved := make([]*claimed, 0, len(cs))
 		for _, c := range cs {
 			it := &claimed{c: c, o: byOrder[c.OrderID], period: c.NextCharging}
 			it.next = advance(c, day)
-			err := tx.Model(&Contract{}).Where("id = ?", c.ID).Updates(map[string]any{
-				"next_charging": it.next.NextCharging, "next_contracting": it.next.NextContracting, "updated_at": now,
-			}).Error
-			if err != nil {
-				return fmt.Errorf("contract %d: move dates: %w", c.ID, err)
-			}
+			moved = append(moved, it)
 			if had[fmt.Sprint(c.ID, it.period)] {
 				r.opt.Log.Warn("continuation: period already has a charge; not charging it again",
 					"contract", c.ID, "period", it.period.String())
@@ -418,18 +439,106 @@ func (r *Runner) claim(ctx context.Context, day Date, n int) ([]*claimed, int, e
 				continue
 			}
 			it.ch = Charge{ContinuationID: c.ID, Period: it.period, Attempt: 1, Amount: c.Price, Status: settlement.Pending, RunDate: day}
-			it.s, err = r.newCharge(ctx, tx, c, &it.ch, leaseEnd, "継続課金 "+it.period.String())
-			if err != nil {
-				return err
-			}
 			out = append(out, it)
 		}
-		return nil
+		if err := moveDates(tx, moved, now); err != nil {
+			return err
+		}
+		return r.newCharges(ctx, tx, out, leaseEnd)
 	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("continuation claim %s: %w", day, err)
+	return out, skipped, err
+}
+
+// moveDates writes each claimed contract's next dates, in one statement.
+func moveDates(tx *gorm.DB, its []*claimed, now time.Time) error {
+	if len(its) == 0 {
+		return nil
 	}
-	return out, skipped, nil
+	ids := make([]int64, len(its))
+	charging, contracting := caseOf(len(its)), caseOf(len(its))
+	var cargs, kargs []any
+	for i, it := range its {
+		ids[i] = it.c.ID
+		cargs = append(cargs, it.c.ID, it.next.NextCharging)
+		kargs = append(kargs, it.c.ID, it.next.NextContracting)
+	}
+	err := tx.Model(&Contract{}).Where("id IN ?", ids).Updates(map[string]any{
+		"next_charging": gorm.Expr(charging, cargs...), "next_contracting": gorm.Expr(contracting, kargs...), "updated_at": now,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("move the dates of %d contracts: %w", len(its), err)
+	}
+	return nil
+}
+
+// caseOf is the expression that gives a row, by id, one of n values: n (id, value) pairs follow
+// it as arguments.
+func caseOf(n int) string {
+	return "CASE id" + strings.Repeat(" WHEN ? THEN ?", n) + " END"
+}
+
+// newCharges inserts the charge of each claimed period and its pending settlement, linked both
+// ways, a few statements for the whole batch. A settlement's ResolveAfter is the end of the
+// period's lease: should this runner die before it sends the charge, the period is given back
+// after that (giveBackLapsed), and not before.
+//
+// The settlement carries a claim lapsed from the start, so that the charge's own claim
+// (settlement.Service.Charge) takes it over without a wait. The engine's recovery leaves a
+// charge without an attempt alone: nothing was sent, so there is nothing to ask the provider,
+// and the period is the runner's to give back.
+func (r *Runner) newCharges(ctx context.Context, tx *gorm.DB, its []*claimed, leaseEnd time.Time) error {
+	if len(its) == 0 {
+		return nil
+	}
+	chs := make([]*Charge, len(its))
+	cids := make([]int64, len(its))
+	for i, it := range its {
+		chs[i], cids[i] = &it.ch, it.c.ID
+	}
+	if err := tx.Create(chs).Error; err != nil {
+		return fmt.Errorf("%d charges: %w", len(its), err)
+	}
+	// The ids, by contract (one charge per contract per run day): what a multi-row insert
+	// reports of them depends on the server's settings.
+	var got []struct{ ID, ContinuationID int64 }
+	err := tx.Model(&Charge{}).Select("id", "continuation_id").
+		Where("continuation_id IN ? AND run_date = ? AND attempt = 1", cids, its[0].ch.RunDate).Scan(&got).Error
+	if err != nil {
+		return fmt.Errorf("%d charges: ids: %w", len(its), err)
+	}
+	byContract := make(map[int64]int64, len(got))
+	for _, g := range got {
+		byContract[g.ContinuationID] = g.ID
+	}
+	claimed := r.opt.Clock.Now().UTC().Add(-time.Second) // lapsed from the start
+	ss := make([]*settlement.Settlement, len(its))
+	hs := make([]settlement.History, len(its))
+	link := caseOf(len(its))
+	var largs []any
+	ids := make([]int64, len(its))
+	for i, it := range its {
+		if it.ch.ID = byContract[it.c.ID]; it.ch.ID == 0 {
+			return fmt.Errorf("contract %d period %s: charge not found after insert", it.c.ID, it.ch.Period)
+		}
+		id := settlement.NewTransID()
+		it.s = &settlement.Settlement{OrderID: it.c.OrderID, ShopID: it.c.ShopID, ContinuationChargeID: &it.ch.ID, Module: it.c.Module,
+			SettlementCode: it.c.Acting, TransID: id, Attempt: id + "-1", Amount: it.ch.Amount, Status: settlement.Pending,
+			ResolveAfter: &leaseEnd, ClaimedBy: Actor, ClaimedUntil: &claimed}
+		ss[i] = it.s
+		hs[i] = settlement.History{Operation: settlement.OpCharge, Amount: it.ch.Amount, Actor: Actor, Message: "継続課金 " + it.period.String()}
+	}
+	if err := settlement.CreateMany(ctx, tx, ss, hs); err != nil {
+		return err
+	}
+	for i, it := range its {
+		it.ch.SettlementID = &it.s.ID
+		ids[i] = it.ch.ID
+		largs = append(largs, it.ch.ID, it.s.ID)
+	}
+	if err := tx.Model(&Charge{}).Where("id IN ?", ids).Update("settlement_id", gorm.Expr(link, largs...)).Error; err != nil {
+		return fmt.Errorf("%d charges: link settlements: %w", len(its), err)
+	}
+	return nil
 }
 
 // dueQuery selects contracts due on day whose order is not cancelled (Welcart skips orders
@@ -460,14 +569,7 @@ func renewal(c Contract, day Date) Date {
 	return next
 }
 
-// newCharge inserts ch and its pending settlement, linked both ways. The settlement's
-// ResolveAfter is the end of the period's lease: should this runner die before it sends the
-// charge, the period is given back after that (giveBackLapsed), and not before.
-//
-// The settlement carries a claim lapsed from the start, so that the charge's own claim
-// (settlement.Service.Charge) takes it over without a wait. The engine's recovery leaves a
-// charge without an attempt alone: nothing was sent, so there is nothing to ask the provider,
-// and the period is the runner's to give back.
+// newCharge is newCharges for one charge ch (再決済), with the note of its history row.
 func (r *Runner) newCharge(ctx context.Context, tx *gorm.DB, c Contract, ch *Charge, leaseEnd time.Time, note string) (*settlement.Settlement, error) {
 	if err := tx.Create(ch).Error; err != nil {
 		return nil, fmt.Errorf("contract %d period %s: charge: %w", c.ID, ch.Period, err)
@@ -506,6 +608,7 @@ func chargeOrder(c Contract, o order.Order, attempt string, amount int64) plugin
 // the run's report. What the answer does to the contract (charge row, mail, event) is the
 // runner's Observer's, in the transaction that records it.
 func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (tally, error) {
+	cache.pace(it.c.Module).wait(ctx)
 	if ctx.Err() != nil {
 		// The run is stopping before this period was sent: give it back for the next run,
 		// rather than calling it 決済エラー and mailing the buyer so.
@@ -894,37 +997,58 @@ func (r *Runner) Recover(ctx context.Context) error {
 	return r.finishEarlier(ctx, DateOf(r.opt.Clock.Now(), jst.Tokyo).AddDays(1))
 }
 
-// adminMail builds the result mail from every charge of the day's run, whoever made it.
+// adminMail builds the result mail from every charge of the day's run, whoever made it. The
+// counts are of all charges; only the charges it shows are read, so that a run of 100,000
+// contracts builds it in the memory of 1,000.
 func (r *Runner) adminMail(ctx context.Context, tx *gorm.DB, day Date, now time.Time) (kmail.Message, int, error) {
-	var charges []Charge
-	if err := tx.Where("run_date = ?", day).Order("id").Find(&charges).Error; err != nil {
+	tx = tx.WithContext(ctx)
+	var counts []struct {
+		Status settlement.Status
+		N      int
+	}
+	if err := tx.Model(&Charge{}).Select("status, COUNT(*) AS n").Where("run_date = ?", day).Group("status").Scan(&counts).Error; err != nil {
 		return kmail.Message{}, 0, err
 	}
-	if len(charges) == 0 {
+	nOK, nNG := 0, 0
+	for _, c := range counts {
+		if succeeded(c.Status) {
+			nOK += c.N
+		} else {
+			nNG += c.N
+		}
+	}
+	if nOK+nNG == 0 {
 		return kmail.Message{}, 0, nil
 	}
 	set, err := LoadSettings(ctx, tx)
 	if err != nil {
 		return kmail.Message{}, 0, err
 	}
-	// Order the blocks: every 異常 first, then 正常, up to MaxAdminBlocks; the counts are of
-	// all charges.
-	var ng, ok []Charge
-	for _, ch := range charges {
-		if ch.Status == settlement.Authorized || ch.Status == settlement.Captured {
-			ok = append(ok, ch)
-		} else {
-			ng = append(ng, ch)
-		}
+	// The blocks: every 異常 first, then 正常, up to MaxAdminBlocks.
+	okStatuses := []settlement.Status{settlement.Authorized, settlement.Captured}
+	var shown []Charge
+	if err := tx.Where("run_date = ? AND status NOT IN ?", day, okStatuses).Order("id").Limit(r.opt.MaxAdminBlocks).Find(&shown).Error; err != nil {
+		return kmail.Message{}, 0, err
 	}
-	shown := append(ng[:min(len(ng), r.opt.MaxAdminBlocks):min(len(ng), r.opt.MaxAdminBlocks)], ok[:min(len(ok), max(r.opt.MaxAdminBlocks-len(ng), 0))]...)
+	if room := r.opt.MaxAdminBlocks - len(shown); room > 0 && nOK > 0 {
+		var ok []Charge
+		if err := tx.Where("run_date = ? AND status IN ?", day, okStatuses).Order("id").Limit(room).Find(&ok).Error; err != nil {
+			return kmail.Message{}, 0, err
+		}
+		shown = append(shown, ok...)
+	}
 	blocks, err := r.blocks(ctx, tx, shown)
 	if err != nil {
 		return kmail.Message{}, 0, err
 	}
-	msg := kmail.AdminResultMail(set.AdminMail, kmail.AdminResult{RunDate: day.String(), At: now, OK: len(ok), NG: len(ng),
-		Blocks: blocks, Omitted: len(charges) - len(shown)}, jst.Tokyo)
-	return msg, len(charges), nil
+	msg := kmail.AdminResultMail(set.AdminMail, kmail.AdminResult{RunDate: day.String(), At: now, OK: nOK, NG: nNG,
+		Blocks: blocks, Omitted: nOK + nNG - len(shown)}, jst.Tokyo)
+	return msg, nOK + nNG, nil
+}
+
+// succeeded reports whether a charge in status st counts as 正常 in the result mail.
+func succeeded(st settlement.Status) bool {
+	return st == settlement.Authorized || st == settlement.Captured
 }
 
 // blocks loads what the mail says about each charge.
@@ -1016,11 +1140,74 @@ type moduleSettings struct {
 	immediate bool // 自動継続課金処理区分 = 即時売上確定
 }
 
-// runCache keeps what every charge of a run looks up again: module settings.
+// runCache keeps what every charge of a run looks up again: module settings, and the pace
+// of each module's calls.
 type runCache struct {
 	r        *Runner
 	mu       sync.Mutex
 	settings map[string]moduleSettings
+	paces    map[string]*pace
+}
+
+func (r *Runner) newRunCache() *runCache {
+	return &runCache{r: r, settings: map[string]moduleSettings{}, paces: map[string]*pace{}}
+}
+
+// pace returns the pace of module slug's calls in this run.
+func (c *runCache) pace(slug string) *pace {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.paces[slug]
+	if !ok {
+		rate, named := c.r.opt.Rates[slug]
+		if !named {
+			rate = c.r.opt.Rates[""]
+		}
+		p = &pace{}
+		if rate > 0 {
+			p.every = time.Duration(float64(time.Second) / rate)
+		}
+		c.paces[slug] = p
+	}
+	return p
+}
+
+// pace spaces a module's calls evenly at its rate, so that no second, however it is cut,
+// holds more calls than the rate: a provider's limit is respected without bursts.
+type pace struct {
+	mu    sync.Mutex
+	every time.Duration // zero: no bound
+	next  time.Time
+}
+
+// wait returns when the next call may go, or when ctx ends.
+func (p *pace) wait(ctx context.Context) {
+	if p.every <= 0 {
+		return
+	}
+	now := time.Now()
+	if d := p.slot(now).Sub(now); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// slot reserves the next call's time, asked at now: now itself when the module has been idle
+// for a while, else one interval after the call before. A slot whose caller stopped waiting
+// is not given to another: the pace errs on the provider's side.
+func (p *pace) slot(now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at := now
+	if p.next.After(now) {
+		at = p.next
+	}
+	p.next = at.Add(p.every)
+	return at
 }
 
 func (c *runCache) module(ctx context.Context, slug string) moduleSettings {

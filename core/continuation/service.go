@@ -432,7 +432,7 @@ func (sv *Service) Retry(ctx context.Context, id, chargeID int64, actor string) 
 	if err != nil {
 		return RetryResult{}, wrapOp("retry contract", id, err)
 	}
-	cache := &runCache{r: r, settings: map[string]moduleSettings{}}
+	cache := r.newRunCache()
 	res, err := r.charge(ctx, it, cache)
 	if err != nil {
 		return RetryResult{}, err

@@ -126,7 +126,8 @@ func (d *Daemon) commerce() error {
 	}
 
 	cont, err := continuation.Register(context.Background(), continuation.Parts{Store: st, Box: d.Box, Modules: d.Modules,
-		Scheduler: d.Scheduler, Log: d.Log, Settlements: d.Settlements})
+		Scheduler: d.Scheduler, Log: d.Log, Settlements: d.Settlements,
+		Options: continuation.Options{Workers: d.Config.ContinuationWorkers, Rates: d.Config.ContinuationRates}})
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 	if err := store.EnsureDatabase(ctx, cfg.DB); err != nil {
 		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)
 	}
-	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log})
+	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log, MaxOpenConns: cfg.DBMaxConns})
 	if err != nil {
 		return nil, err
 	}

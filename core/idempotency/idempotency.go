@@ -3,11 +3,15 @@
 // or one that arrives while the first still runs, is refused with 409. Keys live in the
 // database, so the guarantee holds across restarts and replicas.
 //
-// A running key is held by a lease that its request renews while the handler works. When the
-// process that held it dies (a crash, a kill, a database outage that outlasts the lease), the
-// lease runs out and the next retry takes the key over and runs the request again. Running it
-// again is safe because the settlement engine refuses or replays an operation that already
-// happened; what the key guarantees is one stored answer, not one execution.
+// Two ways of keeping a key fit two kinds of work. Work that is one database transaction (a
+// new order) writes its key, with its answer, in that transaction (Once and Save): one commit,
+// no lease, and a repeat is told apart by the unique keys, the key's own or the work's. Work
+// that calls a provider cannot share a transaction with the call, so its key is held while it
+// runs (Middleware): a running key is held by a lease that its request renews while the handler
+// works. When the process that held it dies (a crash, a kill, a database outage that outlasts
+// the lease), the lease runs out and the next retry takes the key over and runs the request
+// again. Running it again is safe because the settlement engine refuses or replays an operation
+// that already happened; what the key guarantees is one stored answer, not one execution.
 package idempotency
 
 import (
@@ -113,27 +117,35 @@ func (r *recorder) WriteString(s string) (int, error) {
 func Middleware(db *gorm.DB, shopID func(*gin.Context) int64, opt Options) gin.HandlerFunc {
 	m := newMiddleware(db, opt)
 	return func(c *gin.Context) {
-		key := c.GetHeader(Header)
-		if key == "" || (c.Request.Method != http.MethodPost && c.Request.Method != http.MethodPatch) {
-			c.Next()
-			return
+		if key, hash, ok := keyed(c); ok {
+			m.serve(c, shopID(c), key, hash)
 		}
-		if len(key) > 191 {
-			httpapi.Fail(c, http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key は191文字以内で指定してください。", Header)
-			return
-		}
-		body, err := io.ReadAll(c.Request.Body)
-		if err != nil {
-			if httpapi.IsBodyTooLarge(err) {
-				httpapi.Fail(c, http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than 1 MiB", "")
-				return
-			}
-			httpapi.Fail(c, http.StatusBadRequest, "bad_body", "request body could not be read", "")
-			return
-		}
-		c.Request.Body = io.NopCloser(bytes.NewReader(body))
-		m.serve(c, shopID(c), key, bodyHash(c.Request.Method, c.Request.URL.Path, body))
 	}
+}
+
+// keyed reads the key and the body of a request the key applies to. It reports false when the
+// request has gone on without the key (none given, or not a POST or PATCH) or was answered.
+func keyed(c *gin.Context) (key, hash string, ok bool) {
+	key = c.GetHeader(Header)
+	if key == "" || (c.Request.Method != http.MethodPost && c.Request.Method != http.MethodPatch) {
+		c.Next()
+		return "", "", false
+	}
+	if len(key) > 191 {
+		httpapi.Fail(c, http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key は191文字以内で指定してください。", Header)
+		return "", "", false
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		if httpapi.IsBodyTooLarge(err) {
+			httpapi.Fail(c, http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than 1 MiB", "")
+			return "", "", false
+		}
+		httpapi.Fail(c, http.StatusBadRequest, "bad_body", "request body could not be read", "")
+		return "", "", false
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	return key, bodyHash(c.Request.Method, c.Request.URL.Path, body), true
 }
 
 type middleware struct {
@@ -200,21 +212,10 @@ func (m *middleware) takeOver(c *gin.Context, sid int64, key, hash string, now, 
 		m.internal(c, "idempotency lookup failed", sid, key, err)
 		return false
 	}
-	switch {
-	case prev.ExpiresAt.Before(now):
-		// An expired key is forgotten and may be used again.
-		m.where(sid, key).WithContext(ctx).Where("expires_at < ?", now).Delete(&Key{})
-		httpapi.Fail(c, http.StatusConflict, "idempotency_key_expired", "この Idempotency-Key は期限切れです。もう一度送信してください。", Header)
+	if m.repeat(c, prev, hash, now) {
 		return false
-	case prev.BodyHash != hash:
-		httpapi.Fail(c, http.StatusConflict, "idempotency_key_reused", "この Idempotency-Key は別の内容のリクエストで使用済みです。", Header)
-		return false
-	case prev.State == Done:
-		c.Header("Idempotent-Replayed", "true")
-		c.Data(prev.StatusCode, "application/json; charset=utf-8", prev.Response)
-		c.Abort()
-		return false
-	case !m.expired(prev, now):
+	}
+	if !m.expired(prev, now) {
 		inProgress(c)
 		return false
 	}
@@ -229,6 +230,27 @@ func (m *middleware) takeOver(c *gin.Context, sid int64, key, hash string, now, 
 	}
 	m.opt.Log.Warn("idempotency: lease expired, running the request again",
 		"shop_id", sid, "key", key, "path", prev.Path, "request_id", httpapi.ID(c))
+	return true
+}
+
+// repeat answers a request whose key is stored as prev, when the key alone decides the
+// answer: expired, used for another body, or done (the stored answer, replayed). It reports
+// whether it answered; a running key is left to the caller.
+func (m *middleware) repeat(c *gin.Context, prev Key, hash string, now time.Time) bool {
+	switch {
+	case prev.ExpiresAt.Before(now):
+		// An expired key is forgotten and may be used again.
+		m.where(prev.ShopID, prev.IdemKey).WithContext(c.Request.Context()).Where("expires_at < ?", now).Delete(&Key{})
+		httpapi.Fail(c, http.StatusConflict, "idempotency_key_expired", "この Idempotency-Key は期限切れです。もう一度送信してください。", Header)
+	case prev.BodyHash != hash:
+		httpapi.Fail(c, http.StatusConflict, "idempotency_key_reused", "この Idempotency-Key は別の内容のリクエストで使用済みです。", Header)
+	case prev.State == Done:
+		c.Header("Idempotent-Replayed", "true")
+		c.Data(prev.StatusCode, "application/json; charset=utf-8", prev.Response)
+		c.Abort()
+	default:
+		return false
+	}
 	return true
 }
 

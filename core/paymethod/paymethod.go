@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/order"
@@ -92,24 +94,70 @@ type Codes interface {
 	SettlementCodes(ctx context.Context) (map[string]string, error) // code → module slug
 }
 
+// CacheTTL is how long List and ByName trust what they read: every checkout names its payment
+// method, and the storefront lists them on every page, while they change a few times a year.
+// A change made through these Methods is seen at once; one made elsewhere (another replica)
+// within CacheTTL.
+const CacheTTL = 2 * time.Second
+
 // Methods is the payment method registry.
 type Methods struct {
 	db    *gorm.DB
 	codes Codes
+	// Clock tells when the remembered methods are too old to trust; tests set a fake one.
+	Clock clockwork.Clock
+
+	mu   sync.Mutex
+	gen  uint64 // raised by every change made here
+	all  []Method
+	read time.Time // when all was read; zero when nothing is remembered
 }
 
 // New returns the registry; codes may be nil until a module host exists (only base codes).
-func New(db *gorm.DB, codes Codes) *Methods { return &Methods{db: db, codes: codes} }
+func New(db *gorm.DB, codes Codes) *Methods {
+	return &Methods{db: db, codes: codes, Clock: clockwork.NewRealClock()}
+}
+
+// changed forgets the remembered methods after a change here.
+func (m *Methods) changed() {
+	m.mu.Lock()
+	m.gen++
+	m.all, m.read = nil, time.Time{}
+	m.mu.Unlock()
+}
+
+// every returns all methods in storefront order, as read at most CacheTTL ago. The slice is
+// shared: callers copy what they hand out.
+func (m *Methods) every(ctx context.Context) ([]Method, error) {
+	now := m.Clock.Now()
+	m.mu.Lock()
+	all, read, gen := m.all, m.read, m.gen
+	m.mu.Unlock()
+	if !read.IsZero() && now.Sub(read) < CacheTTL {
+		return all, nil
+	}
+	if err := m.db.WithContext(ctx).Order("sort, id").Find(&all).Error; err != nil {
+		return nil, fmt.Errorf("list payment methods: %w", err)
+	}
+	m.mu.Lock()
+	if m.gen == gen { // nothing changed here since the read began
+		m.all, m.read = all, now
+	}
+	m.mu.Unlock()
+	return all, nil
+}
 
 // List returns the methods in storefront order; activeOnly keeps the 使用 ones.
 func (m *Methods) List(ctx context.Context, activeOnly bool) ([]Method, error) {
-	q := m.db.WithContext(ctx).Order("sort, id")
-	if activeOnly {
-		q = q.Where("`use` = ?", Activate)
+	all, err := m.every(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var out []Method
-	if err := q.Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list payment methods: %w", err)
+	for _, pm := range all {
+		if !activeOnly || pm.Active() {
+			out = append(out, pm)
+		}
 	}
 	return out, nil
 }
@@ -129,15 +177,16 @@ func (m *Methods) Get(ctx context.Context, id int64) (*Method, error) {
 
 // ByName returns the method orders of that name refer to.
 func (m *Methods) ByName(ctx context.Context, name string) (*Method, error) {
-	var pm Method
-	err := m.db.WithContext(ctx).Where("name = ?", name).First(&pm).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
+	all, err := m.every(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("payment method %q: %w", name, err)
+		return nil, err
 	}
-	return &pm, nil
+	for _, pm := range all {
+		if pm.Name == name {
+			return &pm, nil
+		}
+	}
+	return nil, ErrNotFound
 }
 
 // Allowed returns the settlement codes a method may use now (code → module slug, "" for base).
@@ -225,6 +274,7 @@ func (m *Methods) check(ctx context.Context, pm *Method) error {
 
 // Add appends a method at the end of the storefront order.
 func (m *Methods) Add(ctx context.Context, pm Method) (*Method, error) {
+	defer m.changed()
 	if err := m.check(ctx, &pm); err != nil {
 		return nil, err
 	}
@@ -251,6 +301,7 @@ func (m *Methods) Add(ctx context.Context, pm Method) (*Method, error) {
 // Update changes a method's name, explanation, code, module and use. Renaming detaches old
 // orders, which keep the name they were bought with; that is Welcart's behaviour too.
 func (m *Methods) Update(ctx context.Context, id int64, pm Method) (*Method, error) {
+	defer m.changed()
 	cur, err := m.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -274,6 +325,7 @@ func (m *Methods) Update(ctx context.Context, id int64, pm Method) (*Method, err
 
 // SetUse switches a method between 使用 and 停止.
 func (m *Methods) SetUse(ctx context.Context, id int64, use string) error {
+	defer m.changed()
 	if use != Activate && use != Deactivate {
 		return &RuleError{Field: "use", Message: msgUse}
 	}
@@ -289,6 +341,7 @@ func (m *Methods) SetUse(ctx context.Context, id int64, use string) error {
 
 // Sort sets the storefront order: ids in the order wanted. Every method must be named once.
 func (m *Methods) Sort(ctx context.Context, ids []int64) error {
+	defer m.changed()
 	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var all []int64
 		if err := tx.Model(&Method{}).Pluck("id", &all).Error; err != nil {
@@ -313,6 +366,7 @@ func (m *Methods) Sort(ctx context.Context, ids []int64) error {
 // refused, with the manual's advice to use 停止 instead: deleting it would leave those orders
 // without a known payment method.
 func (m *Methods) Delete(ctx context.Context, id int64) error {
+	defer m.changed()
 	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var pm Method
 		if err := tx.First(&pm, id).Error; errors.Is(err, gorm.ErrRecordNotFound) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
@@ -104,6 +106,60 @@ func TestPaymentMethods(t *testing.T) {
 			l, _ := pms.List(ctx, false)
 			if len(l) != 1 || l[0].Sort != 0 {
 				t.Fatalf("after delete %v", l)
+			}
+		})
+	})
+}
+
+func TestChangesElsewhere(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clock := clockwork.NewFakeClock()
+		here, elsewhere := paymethod.New(st.DB, nil), paymethod.New(st.DB, nil)
+		here.Clock = clock
+		cod, err := here.Add(ctx, paymethod.Method{Name: "代金引換", Settlement: "COD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := func() int {
+			t.Helper()
+			ms, err := here.List(ctx, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(ms)
+		}
+		if active() != 1 {
+			t.Fatal("the new method is not listed")
+		}
+		t.Run("a change here is seen at once", func(t *testing.T) {
+			if err := here.SetUse(ctx, cod.ID, paymethod.Deactivate); err != nil {
+				t.Fatal(err)
+			}
+			if n := active(); n != 0 {
+				t.Fatalf("%d active after 停止", n)
+			}
+		})
+		t.Run("a change on another replica is seen once the cache has lasted", func(t *testing.T) {
+			if err := elsewhere.SetUse(ctx, cod.ID, paymethod.Activate); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(paymethod.CacheTTL)
+			if n := active(); n != 1 {
+				t.Fatalf("%d active after 使用 elsewhere", n)
+			}
+			pm, err := here.ByName(ctx, "代金引換")
+			if err != nil || !pm.Active() {
+				t.Fatalf("ByName: %+v %v", pm, err)
+			}
+		})
+		t.Run("what a caller does to an answer stays its own", func(t *testing.T) {
+			pm, _ := here.ByName(ctx, "代金引換")
+			pm.Name = "x"
+			ms, _ := here.List(ctx, false)
+			ms[0].Name = "y"
+			if again, err := here.ByName(ctx, "代金引換"); err != nil || again.Name != "代金引換" {
+				t.Fatalf("ByName after callers' changes: %+v %v", again, err)
 			}
 		})
 	})

@@ -41,6 +41,13 @@ func (sv *Service) Reference(ctx context.Context, shopID, id int64, actor string
 	if err != nil {
 		return Result{}, err
 	}
+	return sv.ReferenceOf(ctx, s, actor)
+}
+
+// ReferenceOf is Reference of s as its caller has just read it, so that a 取引参照 reads the
+// settlement once.
+func (sv *Service) ReferenceOf(ctx context.Context, s *Settlement, actor string) (Result, error) {
+	id := s.ID
 	if s.Status == Unknown || s.Orphaned(sv.now()) || (s.Status == Pending && s.WcTransID != "" && sv.due(s)) {
 		return sv.Resolve(ctx, id, actor)
 	}

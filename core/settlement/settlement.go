@@ -138,6 +138,56 @@ func Create(ctx context.Context, tx *gorm.DB, s *Settlement, h History) error {
 	return nil
 }
 
+// CreateMany is Create for many settlements at once, hs[i] the first history row of ss[i], in
+// a few statements whatever their number: what a continuation run writes for the periods it
+// claims in one go.
+func CreateMany(ctx context.Context, tx *gorm.DB, ss []*Settlement, hs []History) error {
+	if len(ss) != len(hs) {
+		return fmt.Errorf("create settlements: %d settlements, %d history rows", len(ss), len(hs))
+	}
+	if len(ss) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ss))
+	for i, s := range ss {
+		if !s.Status.Valid() {
+			return fmt.Errorf("create settlement %s: invalid status %q", s.TransID, s.Status)
+		}
+		ids[i] = s.TransID
+	}
+	tx = tx.WithContext(ctx)
+	if err := tx.Create(ss).Error; err != nil {
+		return fmt.Errorf("create %d settlements: %w", len(ss), err)
+	}
+	// The ids, by link key: what a multi-row insert reports of them depends on the server's
+	// settings.
+	var got []struct {
+		ID      int64
+		TransID string
+	}
+	if err := tx.Model(&Settlement{}).Select("id", "trans_id").Where("trans_id IN ?", ids).Scan(&got).Error; err != nil {
+		return fmt.Errorf("create %d settlements: ids: %w", len(ss), err)
+	}
+	byTrans := make(map[string]int64, len(got))
+	for _, g := range got {
+		byTrans[g.TransID] = g.ID
+	}
+	for i, s := range ss {
+		s.ID = byTrans[s.TransID]
+		if s.ID == 0 {
+			return fmt.Errorf("create settlement %s: not found after insert", s.TransID)
+		}
+		hs[i].SettlementID, hs[i].StatusTo = s.ID, s.Status
+		if hs[i].Amount == 0 {
+			hs[i].Amount = s.Amount
+		}
+	}
+	if err := tx.Create(&hs).Error; err != nil {
+		return fmt.Errorf("create %d settlements: history: %w", len(ss), err)
+	}
+	return nil
+}
+
 // Apply moves s to status to and appends h, in the caller's transaction tx, so that no status
 // change exists without its history row. The fields of s that an operation may change
 // (WcTransID, Attempt, Amount, Reason, CapturedAt, ResolveAfter, ResolveAttempts) are written

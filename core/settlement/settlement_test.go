@@ -111,3 +111,30 @@ func TestApply(t *testing.T) {
 		})
 	})
 }
+
+func TestCreateMany(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		seed(t, s)
+		ss := make([]*settlement.Settlement, 3)
+		hs := make([]settlement.History, 3)
+		for i := range ss {
+			ss[i] = &settlement.Settlement{OrderID: 1000, ShopID: 1, Module: "atone", SettlementCode: "acting_atone",
+				TransID: settlement.NewTransID(), Amount: int64(1000 * (i + 1)), Status: settlement.Pending}
+			hs[i] = settlement.History{Operation: settlement.OpCharge, Actor: "continuation"}
+		}
+		if err := s.DB.Transaction(func(tx *gorm.DB) error { return settlement.CreateMany(ctx, tx, ss, hs) }); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range ss {
+			got, err := settlement.Load(ctx, s.DB, st.ID)
+			if err != nil || got.TransID != st.TransID {
+				t.Fatalf("settlement %d: %+v %v", st.ID, got, err)
+			}
+			h, err := settlement.Histories(ctx, s.DB, st.ID)
+			if err != nil || len(h) != 1 || h[0].Amount != st.Amount || h[0].StatusTo != settlement.Pending {
+				t.Fatalf("history of %s: %+v %v", st.TransID, h, err)
+			}
+		}
+	})
+}

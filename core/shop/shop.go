@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 )
 
@@ -52,11 +54,42 @@ var (
 	ErrRevoked     = errors.New("shop: the shop is revoked")
 )
 
+// CacheTTL is how long Authenticate trusts what it read about a key. Every request names its
+// key, so the answer is remembered rather than read twice; a revocation made through these
+// Shops takes effect at once, and one made elsewhere (another replica, the command line) within
+// CacheTTL, which is short enough to count as at once for a key that leaked.
+const CacheTTL = 2 * time.Second
+
 // Shops is the shop registry over the database.
-type Shops struct{ db *gorm.DB }
+type Shops struct {
+	db *gorm.DB
+	// Clock tells when a remembered key is too old to trust; tests set a fake one.
+	Clock clockwork.Clock
+
+	mu    sync.RWMutex
+	gen   uint64              // raised by every revocation made here
+	known map[string]knownKey // key hash → its shop, good keys only
+}
+
+// knownKey is an authenticated key's shop and when it was read.
+type knownKey struct {
+	shop Shop
+	read time.Time
+}
 
 // New returns the registry.
-func New(db *gorm.DB) *Shops { return &Shops{db: db} }
+func New(db *gorm.DB) *Shops {
+	return &Shops{db: db, Clock: clockwork.NewRealClock(), known: map[string]knownKey{}}
+}
+
+// forget drops every remembered key: after a revocation here, no request may pass on what was
+// read before it.
+func (s *Shops) forget() {
+	s.mu.Lock()
+	s.gen++
+	clear(s.known)
+	s.mu.Unlock()
+}
 
 // Create makes a shop and its first key, returning the key in plain text: the only time it
 // is ever visible.
@@ -123,6 +156,7 @@ func (s *Shops) Keys(ctx context.Context, shopID int64) ([]Key, error) {
 // RevokeKey disables one key; the shop and its other keys keep working. Revoking a revoked key
 // changes nothing and returns it as it is.
 func (s *Shops) RevokeKey(ctx context.Context, keyID int64) (*Key, error) {
+	defer s.forget()
 	res := s.db.WithContext(ctx).Model(&Key{}).Where("id = ? AND revoked_at IS NULL", keyID).Update("revoked_at", time.Now().UTC())
 	if res.Error != nil {
 		return nil, fmt.Errorf("revoke key %d: %w", keyID, res.Error)
@@ -145,27 +179,43 @@ func hashKey(plain string) string {
 
 // Authenticate returns the shop a key belongs to, or ErrBadKey. The key is looked up by its
 // hash, so the comparison never touches the plain key in the database. Any other error means
-// the database could not be asked: the key may well be good.
+// the database could not be asked: the key may well be good. A good key is remembered for
+// CacheTTL; a bad one is asked again every time, so a new key works at once.
 func (s *Shops) Authenticate(ctx context.Context, plain string) (*Shop, error) {
 	if !strings.HasPrefix(plain, KeyPrefix) {
 		return nil, ErrBadKey
 	}
-	var k Key
-	err := s.db.WithContext(ctx).Where("hash = ? AND revoked_at IS NULL", hashKey(plain)).First(&k).Error
+	hash := hashKey(plain)
+	now := s.Clock.Now()
+	s.mu.RLock()
+	k, ok := s.known[hash]
+	gen := s.gen
+	s.mu.RUnlock()
+	if ok && now.Sub(k.read) < CacheTTL {
+		sh := k.shop
+		return &sh, nil
+	}
+	// The key and its shop in one read: both must be live.
+	var sh Shop
+	err := s.db.WithContext(ctx).Table("shop_keys k").Select("s.*").Joins("JOIN shops s ON s.id = k.shop_id").
+		Where("k.hash = ? AND k.revoked_at IS NULL AND s.revoked_at IS NULL", hash).Take(&sh).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrBadKey
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	sh, err := s.Get(ctx, k.ShopID)
-	if errors.Is(err, ErrNotFound) || (err == nil && sh.RevokedAt != nil) {
-		return nil, ErrBadKey
+	s.mu.Lock()
+	if s.gen == gen { // no revocation here since the read began
+		for h, k := range s.known {
+			if now.Sub(k.read) >= CacheTTL {
+				delete(s.known, h)
+			}
+		}
+		s.known[hash] = knownKey{shop: sh, read: now}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
-	}
-	return sh, nil
+	s.mu.Unlock()
+	return &sh, nil
 }
 
 // Get returns a shop by id.
@@ -206,6 +256,7 @@ func (s *Shops) List(ctx context.Context) ([]Listed, error) {
 
 // Revoke disables a shop and all its keys at once.
 func (s *Shops) Revoke(ctx context.Context, id int64) error {
+	defer s.forget()
 	now := time.Now().UTC()
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Shop{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)

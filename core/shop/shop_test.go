@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/kessai/kessai/core/shop"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
@@ -103,6 +105,44 @@ func TestRevokeOneKey(t *testing.T) {
 			}
 			if _, _, err := shops.NewKey(ctx, sh.ID); !errors.Is(err, shop.ErrRevoked) {
 				t.Fatalf("new key for a revoked shop: %v", err)
+			}
+		})
+	})
+}
+
+func TestRevocationElsewhere(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clock := clockwork.NewFakeClock()
+		here, elsewhere := shop.New(st.DB), shop.New(st.DB)
+		here.Clock = clock
+		sh, key, err := elsewhere.Create(ctx, "デモショップ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := here.Authenticate(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := elsewhere.Keys(ctx, sh.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := elsewhere.RevokeKey(ctx, keys[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("a key revoked by another replica is trusted no longer than the cache lasts", func(t *testing.T) {
+			clock.Advance(shop.CacheTTL)
+			if _, err := here.Authenticate(ctx, key); !errors.Is(err, shop.ErrBadKey) {
+				t.Fatalf("revoked key still works after %s: %v", shop.CacheTTL, err)
+			}
+		})
+		t.Run("a key made elsewhere works at once", func(t *testing.T) {
+			_, fresh, err := elsewhere.NewKey(ctx, sh.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := here.Authenticate(ctx, fresh); err != nil || got.ID != sh.ID {
+				t.Fatalf("authenticate: %v %v", got, err)
 			}
 		})
 	})

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,18 +95,22 @@ func (a *API) Auth() gin.HandlerFunc {
 // Mount adds the shop API to r (normally the engine's /api/v1 group).
 func (a *API) Mount(r gin.IRouter) {
 	r.GET("/openapi.json", serveOpenAPI)
-	g := r.Group("", a.Auth(), idempotency.Middleware(a.Store.DB, ShopID, idempotency.Options{}))
+	g := r.Group("", a.Auth())
+	// A new order is one transaction, which its Idempotency-Key joins; every other POST and
+	// PATCH may call the provider, which no transaction can include, so its key holds a lease.
+	once := idempotency.Once(a.Store.DB, ShopID, idempotency.Options{})
+	lease := idempotency.Middleware(a.Store.DB, ShopID, idempotency.Options{})
 	g.GET("/payment-methods", a.listMethods)
-	g.POST("/orders", a.createOrder)
+	g.POST("/orders", once, a.createOrder)
 	g.GET("/orders", a.listOrders)
 	g.GET("/orders/:id", a.getOrder)
-	g.PATCH("/orders/:id", a.editOrder)
-	g.POST("/orders/:id/settlement/checkout", a.checkout)
-	g.POST("/orders/:id/settlement/result", a.result)
-	g.POST("/orders/:id/settlement/cancelled", a.cancelled)
-	g.POST("/orders/:id/settlement/capture", a.capture)
-	g.POST("/orders/:id/settlement/cancel", a.cancel)
-	g.POST("/orders/:id/settlement/reference", a.reference)
+	g.PATCH("/orders/:id", lease, a.editOrder)
+	g.POST("/orders/:id/settlement/checkout", lease, a.checkout)
+	g.POST("/orders/:id/settlement/result", lease, a.result)
+	g.POST("/orders/:id/settlement/cancelled", lease, a.cancelled)
+	g.POST("/orders/:id/settlement/capture", lease, a.capture)
+	g.POST("/orders/:id/settlement/cancel", lease, a.cancel)
+	g.POST("/orders/:id/settlement/reference", lease, a.reference)
 	g.GET("/stats/conversion", a.conversion)
 }
 
@@ -244,16 +250,33 @@ func (a *API) createOrder(c *gin.Context) {
 		}
 		widget = &res.Widget
 	}
+	// The order, its settlement and the answer under the Idempotency-Key are one commit. A
+	// number used before, or a key stored before, is told by the unique keys, not asked first.
+	var body []byte
 	err = a.Store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := order.Create(ctx, tx, &row); err != nil {
 			return err
 		}
-		if st == nil {
-			return nil
+		if st != nil {
+			st.OrderID = row.ID
+			if err := settlement.Create(ctx, tx, st, settlement.History{Operation: settlement.OpCheckout, Actor: actor(c)}); err != nil {
+				return err
+			}
 		}
-		st.OrderID = row.ID
-		return settlement.Create(ctx, tx, st, settlement.History{Operation: settlement.OpCheckout, Actor: actor(c)})
+		v := createdView{OrderView: orderView(&row)}
+		v.Settlement = settlementView(st, nil)
+		if widget != nil {
+			v.Config = widgetView(widget)
+		}
+		var err error
+		if body, err = json.Marshal(v); err != nil {
+			return err
+		}
+		return idempotency.Save(c, tx, http.StatusCreated, body)
 	})
+	if (errors.Is(err, order.ErrDuplicate) || errors.Is(err, idempotency.ErrSeen)) && idempotency.Repeat(c) {
+		return
+	}
 	if err != nil {
 		fail(c, err)
 		return
@@ -261,16 +284,17 @@ func (a *API) createOrder(c *gin.Context) {
 	if a.Funnel != nil && st != nil {
 		a.Funnel.Checkout(pm.Name, "prepared")
 	}
-	v := orderView(&row)
-	v.Settlement = settlementView(st, nil)
-	out := gin.H{}
-	raw, _ := json.Marshal(v)
-	_ = json.Unmarshal(raw, &out)
-	if widget != nil {
-		out["config"] = widgetView(widget)
-	}
-	c.JSON(http.StatusCreated, out)
+	c.Data(http.StatusCreated, jsonType, body)
 }
+
+// createdView is the answer to a new order: the order, its settlement and, for a module with
+// a widget, the widget's configuration.
+type createdView struct {
+	OrderView
+	Config gin.H `json:"config,omitempty"`
+}
+
+const jsonType = "application/json; charset=utf-8"
 
 func widgetView(w *plugins.Widget) gin.H {
 	return gin.H{"script_url": w.ScriptURL, "pub_key": w.PublicKey, "pre_token": w.PreToken, "payment": w.Payment}
@@ -290,14 +314,19 @@ func (a *API) loadOrder(c *gin.Context) (*order.Order, bool) {
 	return o, true
 }
 
-func (a *API) view(ctx context.Context, o *order.Order) (OrderView, error) {
+// view is the order with its settlement and the settlement's history. s is the order's
+// settlement as the operation left it, or nil to read it.
+func (a *API) view(ctx context.Context, o *order.Order, s *settlement.Settlement) (OrderView, error) {
 	v := orderView(o)
-	s, err := a.Settlements.ForOrder(ctx, o.ID)
-	if errors.Is(err, settlement.ErrNotFound) {
-		return v, nil
-	}
-	if err != nil {
-		return v, err
+	if s == nil {
+		var err error
+		s, err = a.Settlements.ForOrder(ctx, o.ID)
+		if errors.Is(err, settlement.ErrNotFound) {
+			return v, nil
+		}
+		if err != nil {
+			return v, err
+		}
 	}
 	hs, err := settlement.Histories(ctx, a.Store.DB, s.ID)
 	if err != nil {
@@ -307,30 +336,53 @@ func (a *API) view(ctx context.Context, o *order.Order) (OrderView, error) {
 	return v, nil
 }
 
-func (a *API) answer(c *gin.Context, status int, o *order.Order, extra gin.H) {
+// answer gives the order with its settlement s (nil: read it) and extra's members.
+func (a *API) answer(c *gin.Context, status int, o *order.Order, s *settlement.Settlement, extra gin.H) {
 	// The answer is built even if the client hung up: an operation that ran is answered and
 	// stored under its Idempotency-Key, so the retry is told what happened.
-	v, err := a.view(context.WithoutCancel(c.Request.Context()), o)
+	v, err := a.view(context.WithoutCancel(c.Request.Context()), o, s)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	if extra == nil {
-		c.JSON(status, v)
+	body, err := withMembers(v, extra)
+	if err != nil {
+		fail(c, err)
 		return
 	}
-	out := gin.H{}
-	raw, _ := json.Marshal(v)
-	_ = json.Unmarshal(raw, &out)
-	for k, x := range extra {
-		out[k] = x
+	c.Data(status, jsonType, body)
+}
+
+// withMembers encodes v, a struct, with extra's members added beside its own, each value
+// encoded once. extra's names are not v's.
+func withMembers(v any, extra gin.H) ([]byte, error) {
+	body, err := json.Marshal(v)
+	if err != nil || len(extra) == 0 {
+		return body, err
 	}
-	c.JSON(status, out)
+	body = body[:len(body)-1] // the closing brace
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		x, err := json.Marshal(extra[k])
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > 1 {
+			body = append(body, ',')
+		}
+		name, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		body = append(body, name...)
+		body = append(body, ':')
+		body = append(body, x...)
+	}
+	return append(body, '}'), nil
 }
 
 func (a *API) getOrder(c *gin.Context) {
 	if o, ok := a.loadOrder(c); ok {
-		a.answer(c, http.StatusOK, o, nil)
+		a.answer(c, http.StatusOK, o, nil, nil)
 	}
 }
 
@@ -430,9 +482,9 @@ func (a *API) outcome(c *gin.Context, o *order.Order, r settlement.Result, err e
 	sv := settlementView(r.Settlement, nil)
 	switch r.Outcome {
 	case plugins.Processed:
-		a.answer(c, http.StatusOK, o, nil)
+		a.answer(c, http.StatusOK, o, r.Settlement, nil)
 	case plugins.Pending:
-		a.answer(c, http.StatusAccepted, o, nil)
+		a.answer(c, http.StatusAccepted, o, r.Settlement, nil)
 	case plugins.Undefined:
 		failResult(c, http.StatusBadGateway, "provider_no_answer", plugins.Result{},
 			"決済代行会社から応答がありませんでした。取引の状態を確認中です。重複して処理しないよう、状態が確定するまでお待ちください。", gin.H{"settlement": sv})
@@ -492,7 +544,7 @@ func (a *API) result(c *gin.Context) {
 		reason := ReasonLabels[r.Settlement.Reason]
 		// A replayed NG (the result posted again) has no fresh answer from atone: its messages
 		// are an empty list, never null.
-		a.answer(c, http.StatusOK, o, gin.H{"ng_reason": reason, "messages": nonNil(r.Provider.Messages)})
+		a.answer(c, http.StatusOK, o, r.Settlement, gin.H{"ng_reason": reason, "messages": nonNil(r.Provider.Messages)})
 		return
 	}
 	a.outcome(c, o, r, err)
@@ -519,7 +571,7 @@ func (a *API) checkout(c *gin.Context) {
 	if a.Funnel != nil {
 		a.Funnel.Checkout(o.PaymentName, "prepared")
 	}
-	a.answer(c, http.StatusOK, o, gin.H{"config": widgetView(&res.Widget)})
+	a.answer(c, http.StatusOK, o, s, gin.H{"config": widgetView(&res.Widget)})
 }
 
 func (a *API) cancelled(c *gin.Context) {
@@ -527,14 +579,15 @@ func (a *API) cancelled(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := a.Settlements.Abandon(c.Request.Context(), s.ID, actor(c)); err != nil {
+	s, err := a.Settlements.Abandon(c.Request.Context(), s.ID, actor(c))
+	if err != nil {
 		fail(c, err)
 		return
 	}
 	if a.Funnel != nil {
 		a.Funnel.Checkout(o.PaymentName, "cancelled")
 	}
-	a.answer(c, http.StatusOK, o, nil)
+	a.answer(c, http.StatusOK, o, s, nil)
 }
 
 func (a *API) capture(c *gin.Context) {
@@ -556,12 +609,12 @@ func (a *API) reference(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := a.Settlements.Reference(c.Request.Context(), ShopID(c), s.ID, actor(c))
+	r, err := a.Settlements.ReferenceOf(c.Request.Context(), s, actor(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	a.answer(c, http.StatusOK, o, gin.H{"reference": gin.H{
+	a.answer(c, http.StatusOK, o, r.Settlement, gin.H{"reference": gin.H{
 		"outcome": r.Outcome.String(), "state": r.Provider.State.String(), "amount": r.Provider.Amount,
 		"provider_id": r.Provider.ProviderID, "code": r.Provider.Code, "messages": nonNil(r.Provider.Messages)}})
 }
@@ -584,7 +637,7 @@ func (a *API) editOrder(c *gin.Context) {
 		a.outcome(c, &res.Order, *res.Outcome, nil)
 		return
 	}
-	a.answer(c, http.StatusOK, &res.Order, gin.H{"provider_updated": res.ProviderUpdated, "notice": res.Notice})
+	a.answer(c, http.StatusOK, &res.Order, nil, gin.H{"provider_updated": res.ProviderUpdated, "notice": res.Notice})
 }
 
 // nonNil keeps a list a JSON array when it is empty.

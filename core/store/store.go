@@ -31,9 +31,14 @@ type Store struct {
 // Options tune Open.
 type Options struct {
 	Logger *slog.Logger
-	// MaxOpenConns bounds the MySQL pool; zero means 20.
+	// MaxOpenConns bounds the MySQL pool, which keeps as many idle; zero means
+	// DefaultMaxConns.
 	MaxOpenConns int
 }
+
+// DefaultMaxConns is the MySQL pool's size unless told otherwise (KESSAI_DB_MAX_CONNS): one
+// connection for each of 64 requests in flight, and none of them waits for another's.
+const DefaultMaxConns = 64
 
 // Open connects to the database named by dsn (see ParseDSN). It does not migrate.
 func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
@@ -54,6 +59,10 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*Store, error) {
 		NowFunc:                                  func() time.Time { return time.Now().UTC() },
 		DisableForeignKeyConstraintWhenMigrating: true,
 		TranslateError:                           true,
+		// A write outside a transaction is one statement, atomic by itself: GORM's wrapping
+		// of it in BEGIN and COMMIT would only add two round trips. kessai's models have no
+		// hooks or associations that a lone write would have to commit with.
+		SkipDefaultTransaction: true,
 	}
 	var db *gorm.DB
 	var err error
@@ -81,12 +90,16 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*Store, error) {
 	case MySQL:
 		n := opt.MaxOpenConns
 		if n <= 0 {
-			n = 20
+			n = DefaultMaxConns
 		}
+		// As many idle as open: a pool that closes what a burst opened dials again on the
+		// next burst, a TCP and MySQL handshake and the session's SET on each request. A
+		// connection lives half an hour (servers and proxies drop older ones) and an unused
+		// one five minutes, so that a quiet kessaid gives its connections back.
 		sqlDB.SetMaxOpenConns(n)
-		sqlDB.SetMaxIdleConns(n / 2)
-		sqlDB.SetConnMaxLifetime(5 * time.Minute)
-		sqlDB.SetConnMaxIdleTime(time.Minute)
+		sqlDB.SetMaxIdleConns(n)
+		sqlDB.SetConnMaxLifetime(30 * time.Minute)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	case SQLite:
 		// SQLite has one writer at a time; one connection turns lock contention into an orderly
 		// queue inside the process, and busy_timeout covers another process on the same file.
@@ -165,6 +178,13 @@ func IsDuplicate(err error) bool {
 		return true
 	}
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// IsDeadlock reports whether err is MySQL's deadlock (1213): the server rolled the whole
+// transaction back so that another could go on, and running it again is how to proceed.
+func IsDeadlock(err error) bool {
+	var me *gomysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
 }
 
 // ErrNotFound is returned by lookups in every package for a row that does not exist.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -40,6 +41,16 @@ func TestParseDSN(t *testing.T) {
 	if !d.MySQL.ParseTime || d.MySQL.Params["time_zone"] != "'+00:00'" {
 		t.Errorf("mysql defaults not applied: %+v", d.MySQL.Params)
 	}
+	t.Run("arguments are interpolated on a utf8mb4 connection, whatever the DSN asks", func(t *testing.T) {
+		d, err := store.ParseDSN("mysql://u@tcp(db:3306)/k?charset=sjis&interpolateParams=false")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := d.MySQL.FormatDSN()
+		if !d.MySQL.InterpolateParams || !strings.Contains(f, "charset=utf8mb4") || strings.Contains(f, "sjis") {
+			t.Errorf("DSN = %s", f)
+		}
+	})
 }
 
 func TestStepsBothDialectsAgree(t *testing.T) {

@@ -31,6 +31,10 @@ const (
 	headerTimeout    = 30 * time.Second
 	callTimeout      = 30 * time.Second
 	maxResponseBytes = 10 << 20 // a transaction with 9999 lines stays far below this
+	// maxIdlePerHost keeps a connection for every charge the continuation run has in flight
+	// (KESSAI_CONTINUATION_WORKERS, at most 256): a connection closed after each call would
+	// cost a TCP and TLS handshake on the next. Over HTTP/2 one connection carries them all.
+	maxIdlePerHost = 256
 )
 
 // NewHTTPClient is the client the adapter uses unless Options.HTTPClient is set: bounded
@@ -47,7 +51,7 @@ func NewHTTPClient() *http.Client {
 			TLSHandshakeTimeout:   tlsTimeout,
 			ResponseHeaderTimeout: headerTimeout,
 			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   4,
+			MaxIdleConnsPerHost:   maxIdlePerHost,
 			IdleConnTimeout:       90 * time.Second,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

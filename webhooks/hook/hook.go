@@ -79,6 +79,28 @@ func Publish(ctx context.Context, tx *gorm.DB, shopID int64, typ Type, data any)
 	if !typ.Known() {
 		return Event{}, fmt.Errorf("publish %q: %w", typ, ErrType)
 	}
+	eps, err := active(ctx, tx, shopID)
+	if err != nil {
+		return Event{}, fmt.Errorf("publish %s: %w", typ, err)
+	}
+	return PublishTo(ctx, tx, eps, shopID, typ, data)
+}
+
+// Active returns a shop's active endpoints, for PublishTo.
+func Active(ctx context.Context, db *gorm.DB, shopID int64) ([]Endpoint, error) {
+	eps, err := active(ctx, db, shopID)
+	if err != nil {
+		return nil, fmt.Errorf("webhook endpoints of shop %d: %w", shopID, err)
+	}
+	return eps, nil
+}
+
+// PublishTo is Publish to endpoints the caller read with Active: a caller that publishes many
+// events in a row (the continuation run) reads the shop's endpoints once.
+func PublishTo(ctx context.Context, tx *gorm.DB, eps []Endpoint, shopID int64, typ Type, data any) (Event, error) {
+	if !typ.Known() {
+		return Event{}, fmt.Errorf("publish %q: %w", typ, ErrType)
+	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return Event{}, fmt.Errorf("publish %s: encode data: %w", typ, err)
@@ -89,10 +111,6 @@ func Publish(ctx context.Context, tx *gorm.DB, shopID int64, typ Type, data any)
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return Event{}, fmt.Errorf("publish %s: encode: %w", typ, err)
-	}
-	eps, err := active(ctx, tx, shopID)
-	if err != nil {
-		return Event{}, fmt.Errorf("publish %s: %w", typ, err)
 	}
 	for _, ep := range eps {
 		if !ep.subscribed(typ) {

@@ -17,10 +17,10 @@ import (
 // every connection dialled through it and counts the commands, not an estimate from the code.
 // Give a store the DSN of Wire.DSN (or Wire.MySQL) and read Count before and after the work.
 //
-// A command is one client packet that starts a conversation (sequence number 0). Without
-// interpolateParams, which kessai leaves off, the driver sends a statement with arguments as
-// COM_STMT_PREPARE, COM_STMT_EXECUTE and COM_STMT_CLOSE: two round trips and one packet the
-// server does not answer.
+// A command is one client packet that starts a conversation (sequence number 0). kessai's DSN
+// turns interpolateParams on, so a statement is one COM_QUERY; without it the driver sends a
+// statement with arguments as COM_STMT_PREPARE, COM_STMT_EXECUTE and COM_STMT_CLOSE: two round
+// trips and one packet the server does not answer.
 type Wire struct {
 	network string
 	mu      sync.Mutex
