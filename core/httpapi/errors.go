@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
+
+	"github.com/kessai/kessai/core/fault"
 )
 
 // ErrorBody is the one error shape of every kessai API:
@@ -40,4 +44,43 @@ func FailDetails(c *gin.Context, status int, details []Detail) {
 	}
 	d := details[0]
 	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: d.Code, Message: d.Message, Field: d.Field, Details: details}})
+}
+
+// statusOf is the one mapping from an error's kind to an HTTP status.
+var statusOf = map[fault.Kind]int{
+	fault.Internal:    http.StatusInternalServerError,
+	fault.NotFound:    http.StatusNotFound,
+	fault.Conflict:    http.StatusConflict,
+	fault.Invalid:     http.StatusUnprocessableEntity,
+	fault.Refused:     http.StatusUnprocessableEntity,
+	fault.Unavailable: http.StatusServiceUnavailable,
+	fault.TooLarge:    http.StatusRequestEntityTooLarge,
+	fault.Canceled:    499, // nginx's "client closed request": nobody reads it
+}
+
+// Status is the HTTP status of err's kind.
+func Status(err error) int { return statusOf[fault.KindOf(err)] }
+
+// Error aborts the request with err's status and the standard body. An error of no known kind
+// is kessai's fault: its cause is recorded on the request (the request logger writes it under
+// the request id) and the caller gets only the request id to quote.
+func Error(c *gin.Context, err error) {
+	d := fault.Of(err)
+	status := statusOf[d.Kind]
+	if d.Kind == fault.Internal || status >= 500 {
+		c.Error(err) //nolint:errcheck // recorded for the request log
+	}
+	if d.Kind == fault.Internal {
+		Fail(c, status, "internal", "内部エラーが発生しました。request id "+ID(c), "")
+		return
+	}
+	if len(d.Fields) > 0 {
+		ds := make([]Detail, len(d.Fields))
+		for i, f := range d.Fields {
+			ds[i] = Detail{Code: f.Code, Message: f.Message, Field: f.Field}
+		}
+		FailDetails(c, status, ds)
+		return
+	}
+	Fail(c, status, d.Code, d.Message, d.Field)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -49,9 +50,17 @@ func Logger(log *slog.Logger) gin.HandlerFunc {
 		if c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz" || c.Request.URL.Path == "/metrics" {
 			lvl = slog.LevelDebug
 		}
-		log.Log(c.Request.Context(), lvl, "http",
-			"request_id", ID(c), "method", c.Request.Method, "path", c.Request.URL.Path,
-			"status", c.Writer.Status(), "bytes", c.Writer.Size(), "elapsed", time.Since(start), "remote", c.ClientIP())
+		attrs := []any{"request_id", ID(c), "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "bytes", c.Writer.Size(), "elapsed", time.Since(start), "remote", c.ClientIP()}
+		// A failed request's cause is logged with it, under its request id: the caller was
+		// told only the id.
+		if len(c.Errors) > 0 {
+			attrs = append(attrs, "error", strings.Join(c.Errors.Errors(), "; "))
+			if lvl < slog.LevelWarn {
+				lvl = slog.LevelWarn
+			}
+		}
+		log.Log(c.Request.Context(), lvl, "http", attrs...)
 	}
 }
 
