@@ -10,11 +10,11 @@ import (
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/module"
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins/jst"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // continuationRun runs the daily continuation job for one day. It is safe next to a running

@@ -25,6 +25,7 @@ import (
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/module/moduletest"
 	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/shop"
@@ -33,7 +34,6 @@ import (
 	"github.com/kessai/kessai/plugins/atone"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
 	"github.com/kessai/kessai/plugins/jst"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // The settlement service is what the daemon gives the runner and the contract screens.

@@ -13,12 +13,12 @@ import (
 	"github.com/kessai/kessai/core/errlog"
 	kmail "github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/jst"
 	"github.com/kessai/kessai/webhooks/hook"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // Observer is what a change of a charge's settlement does to its contract, on every path that

@@ -16,12 +16,12 @@ import (
 	kmail "github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/jst"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // Adapters is what the run needs of the module host: the adapter, and its settings for

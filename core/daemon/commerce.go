@@ -16,6 +16,7 @@ import (
 	"github.com/kessai/kessai/core/metrics"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/shop"
@@ -23,7 +24,6 @@ import (
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/webhooks/hook"
 	"github.com/kessai/kessai/webhooks/inbound"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // codeModules lets paymethod ask the module host which settlement codes are in use.

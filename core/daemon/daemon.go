@@ -24,6 +24,7 @@ import (
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/order"
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/settlement"
@@ -31,7 +32,6 @@ import (
 	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins/jst"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // Options adjust New for the demo and tests.

@@ -28,7 +28,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 	"gorm.io/gorm"
 
-	"github.com/kessai/kessai/webhooks/outbox"
+	"github.com/kessai/kessai/core/outbox"
 )
 
 // Kind is the outbox kind of a mail.

@@ -12,9 +12,9 @@ import (
 
 	"github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/mail/mailtest"
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/store/storetest"
 	"github.com/kessai/kessai/plugins/jst"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 func charge(r mail.Result) mail.Charge {

@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/httpapi"
-	"github.com/kessai/kessai/webhooks/outbox"
+	"github.com/kessai/kessai/core/outbox"
 )
 
 // Mount adds the shop webhook API to r, which the daemon mounts behind the shop API's key

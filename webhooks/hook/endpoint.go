@@ -11,8 +11,8 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/secret"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // SecretPrefix starts every endpoint secret, so a leaked one is recognisable in a scan.

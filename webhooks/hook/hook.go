@@ -22,7 +22,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/kessai/kessai/webhooks/outbox"
+	"github.com/kessai/kessai/core/outbox"
 )
 
 // Kind is the outbox kind of a shop webhook delivery.

@@ -21,12 +21,12 @@ import (
 	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/shop"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
 	"github.com/kessai/kessai/webhooks/hook"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 var quiet = slog.New(slog.DiscardHandler)

@@ -18,10 +18,10 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
 	"github.com/kessai/kessai/webhooks/hook"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 // fakeDNS answers lookups from a table, so that no test asks a real name server. Names it

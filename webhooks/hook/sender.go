@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/kessai/kessai/webhooks/outbox"
+	"github.com/kessai/kessai/core/outbox"
 )
 
 // Sender is the outbox Handler for Kind: it POSTs the stored event body, signed with the

@@ -14,9 +14,9 @@ import (
 	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
-	"github.com/kessai/kessai/webhooks/outbox"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
