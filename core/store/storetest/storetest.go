@@ -1,6 +1,7 @@
 // Package storetest gives tests a fresh, migrated database of their own: a MySQL/MariaDB
 // database created for the test and dropped at cleanup, or a SQLite file in the test's
-// temporary folder. It is to core/store what httptest is to net/http.
+// temporary folder. It is to core/store what httptest is to net/http. Every store it returns
+// checks that each write comes from the package that owns the table (CheckOwners).
 package storetest
 
 import (
@@ -103,6 +104,7 @@ func open(t testing.TB, dsn string) *store.Store {
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatalf("migrate test store: %v", err)
 	}
+	CheckOwners(t, s)
 	return s
 }
 
