@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/store"
 )
 
@@ -79,7 +80,7 @@ func (h *Host) Register(ctx context.Context, path, actor string) (Module, error)
 		if err != nil {
 			return err
 		}
-		return audit(tx, actor, "module.register", d.Slug, map[string]any{"version": d.Version, "sha256": sum, "path": abs})
+		return audit.Record(ctx, tx, actor, "module.register", d.Slug, map[string]any{"version": d.Version, "sha256": sum, "path": abs})
 	})
 	if err != nil {
 		return Module{}, fmt.Errorf("register %s: %w", d.Slug, err)

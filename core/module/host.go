@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
@@ -279,7 +280,7 @@ func (h *Host) Reenable(ctx context.Context, slug, actor string) error {
 	if st, _ := s.status(); st != Failed {
 		return nil
 	}
-	if err := audit(h.store.DB.WithContext(ctx), actor, "module.reenable", slug, nil); err != nil {
+	if err := audit.Record(ctx, h.store.DB, actor, "module.reenable", slug, nil); err != nil {
 		return err
 	}
 	s.resetCrashes()

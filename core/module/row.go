@@ -71,50 +71,6 @@ func (r row) module() Module {
 	return m
 }
 
-// paymentMethod is the part of a payment_methods row that module selection reads and writes:
-// Welcart forbids unselecting a module while an activated payment method uses its codes.
-type paymentMethod struct {
-	ID         uint64 `gorm:"primaryKey"`
-	Name       string
-	Settlement string
-	Use        string `gorm:"column:use"`
-	UpdatedAt  time.Time
-}
-
-func (paymentMethod) TableName() string { return "payment_methods" }
-
-// Payment method use values (Welcart's 'use' column).
-const (
-	useActivate   = "activate"
-	useDeactivate = "deactivate"
-)
-
-// auditEntry is one line of the audit log: who changed which module and how (never a secret).
-type auditEntry struct {
-	ID        uint64 `gorm:"primaryKey"`
-	Actor     string
-	Action    string
-	Target    string
-	Detail    string
-	CreatedAt time.Time
-}
-
-func (auditEntry) TableName() string { return "audit_log" }
-
-func audit(tx *gorm.DB, actor, action, target string, detail any) error {
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return err
-	}
-	if actor == "" {
-		actor = "system"
-	}
-	if err := tx.Create(&auditEntry{Actor: actor, Action: action, Target: target, Detail: string(b)}).Error; err != nil {
-		return fmt.Errorf("audit %s %s: %w", action, target, err)
-	}
-	return nil
-}
-
 func loadRow(ctx context.Context, db *gorm.DB, slug string) (row, error) {
 	var r row
 	err := db.WithContext(ctx).Where("slug = ?", slug).Take(&r).Error

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/paymethod"
 )
 
 // Welcart's messages for the module selection screen (usc_e_shop::admin_settlement_page),
@@ -81,7 +83,7 @@ func (h *Host) UpdateSelection(ctx context.Context, slugs []string, actor string
 			if _, keep := pos[r.Slug]; !r.Selected || keep {
 				continue
 			}
-			n, err := activeMethods(tx, byslug[r.Slug].SettlementCodes)
+			n, err := paymethod.CountActive(ctx, tx, byslug[r.Slug].SettlementCodes...)
 			if err != nil {
 				return err
 			}
@@ -102,11 +104,8 @@ func (h *Host) UpdateSelection(ctx context.Context, slugs []string, actor string
 				up["state"], up["last_error"] = string(Stopped), ""
 				// Welcart deactivates a module's payment methods when it goes; none is active
 				// here (checked above) unless one was activated since, under our lock.
-				if codes := byslug[r.Slug].SettlementCodes; len(codes) > 0 {
-					if err := tx.Model(&paymentMethod{}).Where("settlement IN ?", codes).
-						Updates(map[string]any{"use": useDeactivate, "updated_at": now}).Error; err != nil {
-						return fmt.Errorf("deactivate payment methods of %s: %w", r.Slug, err)
-					}
+				if err := paymethod.DeactivateCodes(ctx, tx, byslug[r.Slug].SettlementCodes...); err != nil {
+					return fmt.Errorf("unselect %s: %w", r.Slug, err)
 				}
 			case r.Sort == sort && r.Selected == sel:
 				continue
@@ -115,7 +114,7 @@ func (h *Host) UpdateSelection(ctx context.Context, slugs []string, actor string
 				return fmt.Errorf("update module %s: %w", r.Slug, err)
 			}
 		}
-		return audit(tx, actor, "module.selection", "", map[string]any{"selected": slugs, "added": added, "removed": removed})
+		return audit.Record(ctx, tx, actor, "module.selection", "", map[string]any{"selected": slugs, "added": added, "removed": removed})
 	})
 	if err != nil {
 		var se *SelectionError
@@ -141,25 +140,6 @@ func (h *Host) UpdateSelection(ctx context.Context, slugs []string, actor string
 		h.log.Info("module selected", "module", slug, "actor", actor)
 	}
 	return nil
-}
-
-// activeMethods counts activated payment methods using any of codes.
-func activeMethods(tx *gorm.DB, codes []string) (int64, error) {
-	if len(codes) == 0 {
-		return 0, nil
-	}
-	var n int64
-	if err := tx.Model(&paymentMethod{}).Where("settlement IN ? AND "+quoteUse(tx)+" = ?", codes, useActivate).Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("count payment methods: %w", err)
-	}
-	return n, nil
-}
-
-// quoteUse quotes the column named use, a reserved word in MySQL.
-func quoteUse(tx *gorm.DB) string {
-	var b strings.Builder
-	tx.Dialector.QuoteTo(&b, "use")
-	return b.String()
 }
 
 // SettlementCodes returns the settlement codes of the modules in use, in selection order:
@@ -203,18 +183,9 @@ func (h *Host) List(ctx context.Context) ([]Module, error) {
 	if err := db.Order("selected DESC, sort, slug").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list modules: %w", err)
 	}
-	type count struct {
-		Settlement string
-		N          int
-	}
-	var counts []count
-	if err := db.Model(&paymentMethod{}).Select("settlement, COUNT(*) AS n").
-		Where(quoteUse(db)+" = ?", useActivate).Group("settlement").Scan(&counts).Error; err != nil {
-		return nil, fmt.Errorf("list modules: count payment methods: %w", err)
-	}
-	inUse := map[string]int{}
-	for _, c := range counts {
-		inUse[c.Settlement] = c.N
+	inUse, err := paymethod.ActiveByCode(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("list modules: %w", err)
 	}
 	out := make([]Module, 0, len(rows))
 	for _, r := range rows {

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/plugins"
 )
@@ -175,7 +176,7 @@ func (h *Host) UpdateSettings(ctx context.Context, slug string, in plugins.Setti
 			return ErrConflict
 		}
 		// Keys only: a value, even a non-secret one, has no place in the audit log.
-		return audit(tx, actor, "module.settings", slug, map[string]any{"changed": changed})
+		return audit.Record(ctx, tx, actor, "module.settings", slug, map[string]any{"changed": changed})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("save settings of %s: %w", slug, err)
