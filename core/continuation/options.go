@@ -7,10 +7,10 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
+
+	"github.com/kessai/kessai/core/option"
 )
 
 // Option names in the options table.
@@ -25,14 +25,6 @@ const (
 	DefaultRunTime = "01:00"
 )
 
-type optionRow struct {
-	Name      string `gorm:"primaryKey"`
-	Value     string
-	UpdatedAt time.Time
-}
-
-func (optionRow) TableName() string { return "options" }
-
 // Settings are the run's options, as the admin API shows them.
 type Settings struct {
 	RunTime   string `json:"run_time"`   // 自動処理の実行時間, HH:MM
@@ -41,19 +33,14 @@ type Settings struct {
 
 // LoadSettings reads the options, with defaults for those never saved.
 func LoadSettings(ctx context.Context, db *gorm.DB) (Settings, error) {
-	var rows []optionRow
-	if err := db.WithContext(ctx).Where("name IN ?", []string{OptionRunTime, OptionAdminMail}).Find(&rows).Error; err != nil {
+	opts, err := option.Get(ctx, db, OptionRunTime, OptionAdminMail)
+	if err != nil {
 		return Settings{}, fmt.Errorf("continuation settings: %w", err)
 	}
-	s := Settings{RunTime: DefaultRunTime}
-	for _, r := range rows {
-		switch r.Name {
-		case OptionRunTime:
-			if _, _, err := ParseRunTime(r.Value); err == nil {
-				s.RunTime = r.Value
-			}
-		case OptionAdminMail:
-			s.AdminMail = r.Value
+	s := Settings{RunTime: DefaultRunTime, AdminMail: opts[OptionAdminMail]}
+	if v, ok := opts[OptionRunTime]; ok {
+		if _, _, err := ParseRunTime(v); err == nil {
+			s.RunTime = v
 		}
 	}
 	return s, nil
@@ -124,10 +111,7 @@ func saveSettings(ctx context.Context, tx *gorm.DB, s Settings) error {
 	if len(errs) > 0 {
 		return errs
 	}
-	now := time.Now().UTC()
-	rows := []optionRow{{Name: OptionRunTime, Value: s.RunTime, UpdatedAt: now}, {Name: OptionAdminMail, Value: s.AdminMail, UpdatedAt: now}}
-	err := tx.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}},
-		DoUpdates: clause.AssignmentColumns([]string{"value", "updated_at"})}).Create(&rows).Error
+	err := option.Set(ctx, tx, option.Value{Name: OptionRunTime, Value: s.RunTime}, option.Value{Name: OptionAdminMail, Value: s.AdminMail})
 	if err != nil {
 		return fmt.Errorf("save continuation settings: %w", err)
 	}

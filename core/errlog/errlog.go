@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
+
+	"github.com/kessai/kessai/core/option"
 )
 
 // Entry is one error-log row, in Welcart's shape (datetime, log_key, acting, result, data).
@@ -45,14 +46,6 @@ func (e Entry) Fields() map[string]any {
 	return m
 }
 
-type option struct {
-	Name      string `gorm:"primaryKey"`
-	Value     string
-	UpdatedAt time.Time
-}
-
-func (option) TableName() string { return "options" }
-
 // noticeOption holds the time of the last error while the notice is up (Welcart's
 // usces_settlement_notice).
 const noticeOption = "settlement_notice"
@@ -71,9 +64,7 @@ func Write(ctx context.Context, tx *gorm.DB, key, acting, result string, data ma
 	if err := tx.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("error log %s: %w", key, err)
 	}
-	o := option{Name: noticeOption, Value: now.Format(time.RFC3339Nano), UpdatedAt: now}
-	err = tx.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoUpdates: clause.AssignmentColumns([]string{"value", "updated_at"})}).Create(&o).Error
-	if err != nil {
+	if err := option.Set(ctx, tx, option.Value{Name: noticeOption, Value: now.Format(time.RFC3339Nano)}); err != nil {
 		return fmt.Errorf("error log notice: %w", err)
 	}
 	return nil
@@ -89,19 +80,19 @@ func Notice(ctx context.Context, db *gorm.DB) (time.Time, error) {
 	if n == 0 {
 		return time.Time{}, nil
 	}
-	var o option
-	err := db.WithContext(ctx).Where("name = ?", noticeOption).First(&o).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	opts, err := option.Get(ctx, db, noticeOption)
+	if err != nil {
+		return time.Time{}, err
+	}
+	at, ok := opts[noticeOption]
+	if !ok {
 		var last Entry
 		if err := db.WithContext(ctx).Order("id DESC").First(&last).Error; err != nil {
 			return time.Time{}, err
 		}
 		return last.Datetime, nil
 	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	return time.Parse(time.RFC3339Nano, o.Value)
+	return time.Parse(time.RFC3339Nano, at)
 }
 
 // List returns rows newest first.

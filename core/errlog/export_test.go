@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/kessai/kessai/plugins/jst"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kessai/kessai/plugins/jst"
 
 	"golang.org/x/text/encoding/japanese"
 	"gorm.io/gorm"

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/option"
 )
 
 // The …For functions are the error log as one shop sees it, for a shop's own credential (the
@@ -82,7 +84,7 @@ func DeleteFor(ctx context.Context, db *gorm.DB, shopID int64, ids []int64) (int
 			return err
 		}
 		if left == 0 {
-			return tx.Where("name = ?", noticeOption).Delete(&option{}).Error
+			return option.Delete(ctx, tx, noticeOption)
 		}
 		return nil
 	})
