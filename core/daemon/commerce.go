@@ -175,8 +175,8 @@ func (d *Daemon) commerce() error {
 			}
 		}
 		// Idempotency keys are remembered for a day; forget the expired ones.
-		if err := st.DB.WithContext(ctx).Where("expires_at < ?", time.Now().UTC()).Delete(&idempotency.Key{}).Error; err != nil {
-			d.Log.Warn("janitor: expire idempotency keys", "err", err)
+		if _, err := idempotency.Expire(ctx, st.DB, time.Now()); err != nil {
+			d.Log.Warn("janitor", "err", err)
 		}
 	}), gocron.WithName("janitor"), gocron.WithSingletonMode(gocron.LimitModeReschedule))
 	return err

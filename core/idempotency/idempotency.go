@@ -379,3 +379,13 @@ func (h *holder) stop() []time.Time {
 	close(h.quit)
 	return <-h.out
 }
+
+// Expire forgets the keys whose day is over (expires_at before now): a repeat of one of them is
+// a new request. It returns how many it forgot.
+func Expire(ctx context.Context, db *gorm.DB, now time.Time) (int64, error) {
+	res := db.WithContext(ctx).Where("expires_at < ?", now.UTC()).Delete(&Key{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("expire idempotency keys: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
