@@ -15,6 +15,7 @@ import (
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/shop"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/jst"
@@ -273,11 +274,11 @@ func (rr *runReads) mailSwitch(ctx context.Context, tx *gorm.DB, slug string) (b
 
 func (rr *runReads) shopName(ctx context.Context, tx *gorm.DB, shopID int64) (string, error) {
 	read := func() (string, error) {
-		var name string
-		if err := tx.WithContext(ctx).Table("shops").Where("id = ?", shopID).Pluck("name", &name).Error; err != nil {
+		sh, err := shop.New(tx).Get(ctx, shopID)
+		if err != nil {
 			return "", fmt.Errorf("shop %d: %w", shopID, err)
 		}
-		return name, nil
+		return sh.Name, nil
 	}
 	if rr == nil {
 		return read()
