@@ -63,16 +63,16 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 	if err != nil || !moved {
 		return err
 	}
-	var result kmail.Result
+	var result Outcome
 	switch {
 	case from != settlement.Pending && from != settlement.Unknown:
 		// An admin's 売上計上 or 取消, or a correction by reference: the contractor and the
 		// shop heard of this charge when it was answered.
 		return nil
 	case to == settlement.Authorized || to == settlement.Captured:
-		result = kmail.OK
+		result = OutcomeOK
 	case to == settlement.Failed:
-		result = kmail.NG
+		result = OutcomeNG
 	default:
 		// Unknown tells nobody outside yet (no one knows whether money moved), but a person
 		// can look the charge up at the provider by its merchant reference.
@@ -83,7 +83,7 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 		return fmt.Errorf("charge %d: contract %d: %w", ch.ID, ch.ContinuationID, err)
 	}
 	typ := hook.ContinuationCharged
-	if result == kmail.NG {
+	if result == OutcomeNG {
 		typ = hook.ContinuationFailed
 	}
 	reads := r.current()
@@ -94,7 +94,7 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 	if _, err := hook.PublishTo(ctx, tx, eps, con.ShopID, typ, eventData(con, ch, s, c.Result)); err != nil {
 		return err
 	}
-	if result == kmail.NG && c.Result.Code == settlement.CodeNotCharged {
+	if result == OutcomeNG && c.Result.Code == settlement.CodeNotCharged {
 		// A person found that the provider never took the charge: nothing was charged and
 		// nothing declined, so there is nothing to tell the contractor. The period may be
 		// charged again (再決済).
@@ -172,7 +172,7 @@ func (r *Runner) moveCharge(ctx context.Context, tx *gorm.DB, ch *Charge, s *set
 
 // mailContractor queues the contractor's 自動継続課金処理のお知らせ for the charge, when the
 // module sends it (自動継続課金完了メール) and the order has an address.
-func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runReads, con Contract, ch Charge, s *settlement.Settlement, result kmail.Result, res plugins.TransactionResult) error {
+func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runReads, con Contract, ch Charge, s *settlement.Settlement, result Outcome, res plugins.TransactionResult) error {
 	on, err := reads.mailSwitch(ctx, tx, con.Module)
 	if err != nil || !on {
 		return err
@@ -189,8 +189,8 @@ func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runRead
 		return fmt.Errorf("charge %d: %w", ch.ID, err)
 	}
 	// Nothing was sent without a token: the mail says so, as Welcart's does.
-	noToken := result == kmail.NG && res.Outcome == plugins.NotAttempted && len(con.Token) == 0
-	m := kmail.ContractorMail(kmail.Shop{Name: shopName}, o.Email, contractorName(o), mailCharge(con, o, ch, s, result, res, noToken), jst.Tokyo)
+	noToken := result == OutcomeNG && res.Outcome == plugins.NotAttempted && len(con.Token) == 0
+	m := contractorMail(shopName, o.Email, contractorName(o), mailCharge(con, o, ch, s, result, res, noToken), jst.Tokyo)
 	err = kmail.Enqueue(ctx, tx, fmt.Sprintf("continuation:charge:%d:contractor", ch.ID), con.ShopID, m)
 	if err != nil && !errors.Is(err, outbox.ErrDuplicate) {
 		return err

@@ -817,14 +817,14 @@ func contractorName(o order.Order) string {
 
 // mailCharge is what the mails say about charge ch of contract c, whose dates are the next
 // ones.
-func mailCharge(c Contract, o order.Order, ch Charge, s *settlement.Settlement, result kmail.Result, res plugins.TransactionResult, noToken bool) kmail.Charge {
-	mc := kmail.Charge{OrderID: c.OrderID, ApplicationDate: o.Date, MemberID: c.MemberID, ContractorName: contractorName(o),
+func mailCharge(c Contract, o order.Order, ch Charge, s *settlement.Settlement, result Outcome, res plugins.TransactionResult, noToken bool) chargeBlock {
+	mc := chargeBlock{OrderID: c.OrderID, ApplicationDate: o.Date, MemberID: c.MemberID, ContractorName: contractorName(o),
 		Amount: ch.Amount, TransID: s.TransID, ProviderID: s.WcTransID, NextCharging: c.NextCharging.String(),
 		NextContracting: c.NextContracting.String(), Result: result, NoToken: noToken}
 	if l, ok := Line(o); ok {
 		mc.Items = []string{itemText(l)}
 	}
-	if result == kmail.NG && !noToken {
+	if result == OutcomeNG && !noToken {
 		code := res.Code
 		if code == "" {
 			code = res.Reason
@@ -1041,7 +1041,7 @@ func (r *Runner) adminMail(ctx context.Context, tx *gorm.DB, day Date, now time.
 	if err != nil {
 		return kmail.Message{}, 0, err
 	}
-	msg := kmail.AdminResultMail(set.AdminMail, kmail.AdminResult{RunDate: day.String(), At: now, OK: nOK, NG: nNG,
+	msg := adminResultMail(set.AdminMail, adminResult{RunDate: day.String(), At: now, OK: nOK, NG: nNG,
 		Blocks: blocks, Omitted: nOK + nNG - len(shown)}, jst.Tokyo)
 	return msg, nOK + nNG, nil
 }
@@ -1052,7 +1052,7 @@ func succeeded(st settlement.Status) bool {
 }
 
 // blocks loads what the mail says about each charge.
-func (r *Runner) blocks(ctx context.Context, tx *gorm.DB, charges []Charge) ([]kmail.Charge, error) {
+func (r *Runner) blocks(ctx context.Context, tx *gorm.DB, charges []Charge) ([]chargeBlock, error) {
 	if len(charges) == 0 {
 		return nil, nil
 	}
@@ -1101,7 +1101,7 @@ func (r *Runner) blocks(ctx context.Context, tx *gorm.DB, charges []Charge) ([]k
 			last[h.SettlementID] = h
 		}
 	}
-	out := make([]kmail.Charge, 0, len(charges))
+	out := make([]chargeBlock, 0, len(charges))
 	for _, ch := range charges {
 		c := contracts[ch.ContinuationID]
 		var s settlement.Settlement
@@ -1113,12 +1113,12 @@ func (r *Runner) blocks(ctx context.Context, tx *gorm.DB, charges []Charge) ([]k
 		if h.Message != "" {
 			res.Messages = strings.Split(h.Message, " / ")
 		}
-		result := kmail.Unknown
+		result := OutcomeUnknown
 		switch ch.Status {
 		case settlement.Authorized, settlement.Captured:
-			result = kmail.OK
+			result = OutcomeOK
 		case settlement.Failed:
-			result = kmail.NG
+			result = OutcomeNG
 		}
 		out = append(out, mailCharge(c, orders[c.OrderID], ch, &s, result, res, false))
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/kessai/kessai/core/mail"
-	"github.com/kessai/kessai/plugins/jst"
 )
 
 // rudeSMTP is an SMTP server that accepts every message and then misbehaves when the client
@@ -108,7 +107,7 @@ func TestAcceptedMailIsDeliveredWhenTheSessionEndsBadly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := mail.ContractorMail(mail.Shop{Name: "テスト店舗"}, "taro@example.jp", "髙橋 太郎", charge(mail.OK), jst.Tokyo)
+			m := message()
 			if err := s.Send(context.Background(), m, "once@example.jp"); err != nil {
 				t.Fatalf("an accepted mail was reported undelivered (it would be sent again): %v", err)
 			}

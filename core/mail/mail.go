@@ -1,6 +1,7 @@
-// Package mail owns the mails kessai sends: a Message queued in the outbox inside the
+// Package mail owns the sending of kessai's mails: a Message queued in the outbox inside the
 // transaction of the change it reports, and the Sender that hands queued messages to the SMTP
-// server named by KESSAI_SMTP_URL.
+// server named by KESSAI_SMTP_URL. What a mail says belongs to the package that sends it
+// (continuation's result mails are continuation's).
 //
 // Mails are plain text in UTF-8, base64 encoded. Welcart (wp_mail) sends UTF-8 too, every mail
 // program a Japanese shop or buyer uses reads it, and ISO-2022-JP cannot carry characters
