@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -233,15 +232,14 @@ func (c *Console) orderList(ctx *gin.Context) {
 	} else {
 		q.To = ""
 	}
-	orders := c.commerce.Orders
 	if st := settlement.Status(q.Settlement); st.Valid() {
 		// order.Filter knows nothing of settlements (the two packages are kept apart on
-		// purpose), so the 決済状況 narrows the repository's base query instead.
-		orders = order.New(c.deps.Store.DB.Where("EXISTS (SELECT 1 FROM settlements s WHERE s.order_id = orders.id AND s.continuation_charge_id IS NULL AND s.status = ?)", st))
+		// purpose): settlement names the orders, the order list keeps those.
+		f.IDsIn = c.commerce.Settlements.OrdersIn(st)
 	} else {
 		q.Settlement = ""
 	}
-	list, total, err := orders.List(rc, f)
+	list, total, err := c.commerce.Orders.List(rc, f)
 	if err != nil {
 		c.fail(ctx, err)
 		return
@@ -300,23 +298,9 @@ func (c *Console) fillListChoices(ctx *gin.Context, v *orderListView) error {
 // settlementsOf returns each listed order's own settlement (continuation charges have their
 // own list), read in one query.
 func (c *Console) settlementsOf(ctx context.Context, list []order.Order) (map[int64]*settlement.Settlement, error) {
-	out := map[int64]*settlement.Settlement{}
-	if len(list) == 0 {
-		return out, nil
-	}
 	ids := make([]int64, len(list))
 	for i, o := range list {
 		ids[i] = o.ID
 	}
-	var ss []settlement.Settlement
-	err := c.deps.Store.DB.WithContext(ctx).Where("order_id IN ? AND continuation_charge_id IS NULL", ids).Order("id").Find(&ss).Error
-	if err != nil {
-		return nil, fmt.Errorf("settlements of the order list: %w", err)
-	}
-	for i := range ss {
-		if _, ok := out[ss[i].OrderID]; !ok {
-			out[ss[i].OrderID] = &ss[i]
-		}
-	}
-	return out, nil
+	return c.commerce.Settlements.ForOrders(ctx, ids)
 }

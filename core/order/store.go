@@ -93,8 +93,11 @@ type Filter struct {
 	Process     string // 対応状況 token; "new" for 新規受付
 	From, To    time.Time
 	MemberID    int64
-	Limit       int
-	Offset      int
+	// IDsIn, when set, is a subquery of order ids the list keeps: another package's answer
+	// (the orders whose settlement is in a status) without order reading its tables.
+	IDsIn  *gorm.DB
+	Limit  int
+	Offset int
 }
 
 // List returns orders newest first and the total that match. An offset past the last order
@@ -119,6 +122,9 @@ func (r *Orders) List(ctx context.Context, f Filter) ([]Order, int64, error) {
 	}
 	if f.MemberID != 0 {
 		q = q.Where("mem_id = ?", f.MemberID)
+	}
+	if f.IDsIn != nil {
+		q = q.Where("id IN (?)", f.IDsIn)
 	}
 	switch f.Process {
 	case "":

@@ -46,6 +46,33 @@ func (sv *Service) ForOrder(ctx context.Context, orderID int64) (*Settlement, er
 	return &s, nil
 }
 
+// ForOrders returns each order's own settlement (continuation charges have their own lists),
+// keyed by order id, for a page of orders: one query, whatever the page's size. An order
+// without one is absent.
+func (sv *Service) ForOrders(ctx context.Context, orderIDs []int64) (map[int64]*Settlement, error) {
+	out := make(map[int64]*Settlement, len(orderIDs))
+	if len(orderIDs) == 0 {
+		return out, nil
+	}
+	var ss []Settlement
+	err := sv.st.DB.WithContext(ctx).Where("order_id IN ? AND continuation_charge_id IS NULL", orderIDs).Order("id").Find(&ss).Error
+	if err != nil {
+		return nil, fmt.Errorf("settlements of %d orders: %w", len(orderIDs), err)
+	}
+	for i := range ss {
+		if _, ok := out[ss[i].OrderID]; !ok {
+			out[ss[i].OrderID] = &ss[i]
+		}
+	}
+	return out, nil
+}
+
+// OrdersIn is a subquery of the ids of the orders whose own settlement is in status st, for an
+// order list to narrow itself by 決済状況 without knowing settlements.
+func (sv *Service) OrdersIn(st Status) *gorm.DB {
+	return sv.st.DB.Model(&Settlement{}).Select("order_id").Where("continuation_charge_id IS NULL AND status = ?", st)
+}
+
 // OfOrder returns the settlement of order orderID whose link key is transID: the order's own,
 // or one of its continuation charges'; ErrNotFound otherwise.
 func (sv *Service) OfOrder(ctx context.Context, orderID int64, transID string) (*Settlement, error) {

@@ -422,19 +422,10 @@ func (a *API) listOrders(c *gin.Context) {
 	for i := range os {
 		ids[i] = os[i].ID
 	}
-	var sts []settlement.Settlement
-	if len(ids) > 0 {
-		err = a.Store.DB.WithContext(c.Request.Context()).Where("order_id IN ? AND continuation_charge_id IS NULL", ids).Order("id").Find(&sts).Error
-		if err != nil {
-			fail(c, err)
-			return
-		}
-	}
-	byOrder := map[int64]*settlement.Settlement{}
-	for i := range sts {
-		if byOrder[sts[i].OrderID] == nil {
-			byOrder[sts[i].OrderID] = &sts[i]
-		}
+	byOrder, err := a.Settlements.ForOrders(c.Request.Context(), ids)
+	if err != nil {
+		fail(c, err)
+		return
 	}
 	out := make([]OrderView, 0, len(os))
 	for i := range os {
