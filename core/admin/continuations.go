@@ -11,13 +11,11 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
 )
@@ -225,69 +223,24 @@ func (s *continuationScreens) showList(ctx *gin.Context, status int, errMsg stri
 	s.c.render(ctx, status, s.c.pages["continuations.html"], View{Title: "継続課金会員リスト", Path: PathContinuations, Error: errMsg, Data: v})
 }
 
-// find returns the page's contracts. continuation.Filter narrows by 契約 and 会員No only, so a
-// search by 注文番号 or Eメール, or 決済エラーのみ, picks the page's contract ids here and reads
-// each through the service, which keeps the one definition of a row and of its 決済エラー badge.
+// find returns the page's contracts, searched by continuation.Filter: 契約, 会員No, 注文番号,
+// Eメール and 決済エラーのみ.
 func (s *continuationScreens) find(ctx context.Context, q contQuery, page int) ([]continuation.View, int64, error) {
-	f := continuation.Filter{Status: continuation.Status(q.Status), Limit: contPerPage, Offset: (page - 1) * contPerPage}
-	member := int64(0)
-	if q.Word != "" && q.Field == "member" {
+	f := continuation.Filter{Status: continuation.Status(q.Status), Failed: q.Failed, Limit: contPerPage, Offset: (page - 1) * contPerPage}
+	switch {
+	case q.Word == "":
+	case q.Field == "member":
 		n, err := strconv.ParseInt(q.Word, 10, 64)
 		if err != nil || n <= 0 {
 			return nil, 0, nil // 会員No is a number: nothing else can match
 		}
-		member = n
+		f.MemberID = n
+	case q.Field == "email":
+		f.Email = q.Word
+	case q.Field == "order_number":
+		f.OrderNumber = q.Word
 	}
-	if !q.Failed && (q.Word == "" || q.Field == "member") {
-		f.MemberID = member
-		return s.sv.List(ctx, f)
-	}
-	// A fresh chain per statement: gorm's Count leaves state behind that Pluck must not see.
-	sel := func() *gorm.DB {
-		db := s.c.deps.Store.DB.WithContext(ctx).Table("continuations AS c").Joins("JOIN orders o ON o.id = c.order_id")
-		if f.Status != "" {
-			db = db.Where("c.status = ?", f.Status)
-		}
-		if member != 0 {
-			db = db.Where("c.member_id = ?", member)
-		}
-		switch {
-		case q.Word == "":
-		case q.Field == "email":
-			db = db.Where(store.Contains("o.order_email", q.Word))
-		case q.Field == "order_number":
-			// An order without a number shows its id, zero-padded (order.DecoID).
-			id, _ := strconv.ParseInt(q.Word, 10, 64)
-			db = db.Where("o.order_number = ? OR (COALESCE(o.order_number, '') = '' AND o.id = ?)", q.Word, id)
-		}
-		if q.Failed {
-			// The latest charge decides, as for the badge: a failure already paid by 再決済
-			// is not listed.
-			db = db.Where("(SELECT ch.status FROM continuation_charges ch WHERE ch.continuation_id = c.id ORDER BY ch.id DESC LIMIT 1) IN ?",
-				[]string{string(settlement.Failed), string(settlement.Unknown)})
-		}
-		return db
-	}
-	var total int64
-	if err := sel().Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("continuation list: %w", err)
-	}
-	var ids []int64
-	if err := sel().Order("c.id DESC").Limit(f.Limit).Offset(f.Offset).Pluck("c.id", &ids).Error; err != nil {
-		return nil, 0, fmt.Errorf("continuation list: %w", err)
-	}
-	out := make([]continuation.View, 0, len(ids))
-	for _, id := range ids {
-		d, err := s.sv.Get(ctx, 0, id)
-		if errors.Is(err, continuation.ErrNotFound) {
-			continue // deleted between the two reads
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, d.View)
-	}
-	return out, total, nil
+	return s.sv.List(ctx, f)
 }
 
 func (s *continuationScreens) saveSettings(ctx *gin.Context) {

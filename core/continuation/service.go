@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
+	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/jst"
 )
@@ -111,7 +113,14 @@ type Filter struct {
 	Status   Status
 	MemberID int64
 	OrderID  int64
-	// Failed lists only contracts whose latest charge is not OK.
+	// OrderNumber is the first order's number as shown: an order without one shows its id,
+	// zero-padded (order.DecoID), and is found by that id.
+	OrderNumber string
+	// Email is part of the first order's Eメール.
+	Email string
+	// Failed lists only contracts whose latest charge is not OK (決済エラーのみ): a failure
+	// already paid by 再決済 is not listed, as for the badge.
+	Failed        bool
 	Limit, Offset int
 }
 
@@ -129,6 +138,19 @@ func (sv *Service) List(ctx context.Context, f Filter) ([]View, int64, error) {
 	}
 	if f.OrderID != 0 {
 		q = q.Where("order_id = ?", f.OrderID)
+	}
+	// The first order's number and mail are the order's: read in a subquery, never copied.
+	orders := func() *gorm.DB { return sv.r.st.DB.Model(&order.Order{}).Select("id") }
+	if f.OrderNumber != "" {
+		id, _ := strconv.ParseInt(f.OrderNumber, 10, 64)
+		q = q.Where("order_id IN (?)", orders().Where("order_number = ? OR (COALESCE(order_number, '') = '' AND id = ?)", f.OrderNumber, id))
+	}
+	if f.Email != "" {
+		q = q.Where("order_id IN (?)", orders().Where(store.Contains("order_email", f.Email)))
+	}
+	if f.Failed {
+		q = q.Where("(SELECT ch.status FROM continuation_charges ch WHERE ch.continuation_id = continuations.id ORDER BY ch.id DESC LIMIT 1) IN ?",
+			[]string{string(settlement.Failed), string(settlement.Unknown)})
 	}
 	var total int64
 	if err := q.Count(&total).Error; err != nil {
