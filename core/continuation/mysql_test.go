@@ -43,6 +43,7 @@ func openSharedDSN(t testing.TB, n int) ([]*store.Store, string) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
+		storetest.CheckOwners(t, st)
 		if i == 0 {
 			if _, err := st.Migrate(ctxT(t)); err != nil {
 				t.Fatal(err)

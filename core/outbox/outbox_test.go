@@ -285,6 +285,7 @@ func TestTwoDispatchersShareTheWork(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
+		storetest.CheckOwners(t, s)
 		return s
 	}
 	s1, s2 := open(), open()
