@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"gorm.io/gorm"
 
@@ -28,45 +28,33 @@ func readPassword(e env) (string, error) {
 	return pw, nil
 }
 
-func adminCreate(ctx context.Context, args []string, e env) error {
-	return adminSet(ctx, "admin create", args, e, admin.CreateUser, "created admin %s\n")
+var adminCreate = adminSet("admin create", admin.CreateUser, "created admin %s\n")
+
+var adminPasswd = adminSet("admin passwd", admin.SetPassword, "password of %s changed; their sessions are ended\n")
+
+func adminSet(name string, set func(context.Context, *gorm.DB, string, string, string) error, done string) func(context.Context, []string, env) error {
+	return onRecords(name, func(ctx context.Context, r records, e env) error {
+		login, err := r.one("the login")
+		if err != nil {
+			return err
+		}
+		pw, err := readPassword(e)
+		if err != nil {
+			return err
+		}
+		if err := set(ctx, r.st.DB, login, pw, "cli"); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, done, login)
+		return nil
+	})
 }
 
-func adminPasswd(ctx context.Context, args []string, e env) error {
-	return adminSet(ctx, "admin passwd", args, e, admin.SetPassword, "password of %s changed; their sessions are ended\n")
-}
-
-func adminSet(ctx context.Context, name string, args []string, e env,
-	set func(context.Context, *gorm.DB, string, string, string) error, done string) error {
-	st, rest, err := openStore(ctx, name, args, e)
-	if err != nil {
+var adminList = onRecords("admin list", func(ctx context.Context, r records, e env) error {
+	if err := r.none(); err != nil {
 		return err
 	}
-	defer st.Close()
-	if len(rest) != 1 {
-		return usageError{"expects one argument: the login"}
-	}
-	pw, err := readPassword(e)
-	if err != nil {
-		return err
-	}
-	if err := set(ctx, st.DB, rest[0], pw, "cli"); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, done, rest[0])
-	return nil
-}
-
-func adminList(ctx context.Context, args []string, e env) error {
-	st, rest, err := openStore(ctx, "admin list", args, e)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if len(rest) != 0 {
-		return usageError{"takes no arguments"}
-	}
-	users, err := admin.ListUsers(ctx, st.DB)
+	users, err := admin.ListUsers(ctx, r.st.DB)
 	if err != nil {
 		return err
 	}
@@ -74,62 +62,49 @@ func adminList(ctx context.Context, args []string, e env) error {
 		fmt.Fprintln(e.stdout, "no admin accounts: kessaid admin create LOGIN < password-file")
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LOGIN\tCREATED (UTC)\tFAILED SIGN-INS\tLOCKED UNTIL (UTC)")
+	var tw table
+	tw.row("LOGIN", "CREATED (UTC)", "FAILED SIGN-INS", "LOCKED UNTIL (UTC)")
 	for _, u := range users {
 		locked := "-"
 		if u.LockedUntil != nil {
 			locked = u.LockedUntil.UTC().Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", u.Login, u.CreatedAt.UTC().Format("2006-01-02 15:04:05"), u.FailedLogins, locked)
+		tw.row(u.Login, u.CreatedAt.UTC().Format("2006-01-02 15:04:05"), strconv.Itoa(u.FailedLogins), locked)
 	}
-	return tw.Flush()
-}
+	return tw.write(e.stdout)
+})
 
-func adminTokenCreate(ctx context.Context, args []string, e env) error {
-	st, rest, err := openStore(ctx, "admin token create", args, e)
+var adminTokenCreate = onRecords("admin token create", func(ctx context.Context, r records, e env) error {
+	name, err := r.one("the token's name, e.g. welcart-bridge")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if len(rest) != 1 {
-		return usageError{"expects one argument: the token's name, e.g. welcart-bridge"}
-	}
-	tk, plain, err := admin.CreateToken(ctx, st.DB, rest[0], "cli")
+	tk, plain, err := admin.CreateToken(ctx, r.st.DB, name, "cli")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created admin token %d %q\nthe token (shown only now; kessai keeps only a hash):\n%s\n", tk.ID, tk.Name, plain)
 	return nil
-}
+})
 
-func adminTokenRevoke(ctx context.Context, args []string, e env) error {
-	st, rest, err := openStore(ctx, "admin token revoke", args, e)
+var adminTokenRevoke = onRecords("admin token revoke", func(ctx context.Context, r records, e env) error {
+	which, err := r.one("the token's name or id (see kessaid admin token list)")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if len(rest) != 1 {
-		return usageError{"expects one argument: the token's name or id (see kessaid admin token list)"}
-	}
-	tk, err := admin.RevokeToken(ctx, st.DB, rest[0], "cli")
+	tk, err := admin.RevokeToken(ctx, r.st.DB, which, "cli")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "revoked admin token %d %q\n", tk.ID, tk.Name)
 	return nil
-}
+})
 
-func adminTokenList(ctx context.Context, args []string, e env) error {
-	st, rest, err := openStore(ctx, "admin token list", args, e)
-	if err != nil {
+var adminTokenList = onRecords("admin token list", func(ctx context.Context, r records, e env) error {
+	if err := r.none(); err != nil {
 		return err
 	}
-	defer st.Close()
-	if len(rest) != 0 {
-		return usageError{"takes no arguments"}
-	}
-	tokens, err := admin.ListTokens(ctx, st.DB)
+	tokens, err := admin.ListTokens(ctx, r.st.DB)
 	if err != nil {
 		return err
 	}
@@ -137,14 +112,14 @@ func adminTokenList(ctx context.Context, args []string, e env) error {
 		fmt.Fprintln(e.stdout, "no admin tokens: kessaid admin token create NAME")
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED (UTC)\tSTATE")
+	var tw table
+	tw.row("ID", "NAME", "PREFIX", "CREATED (UTC)", "STATE")
 	for _, tk := range tokens {
 		state := "active"
 		if tk.RevokedAt != nil {
 			state = "revoked " + tk.RevokedAt.UTC().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s…\t%s\t%s\n", tk.ID, tk.Name, tk.Prefix, tk.CreatedAt.UTC().Format("2006-01-02 15:04"), state)
+		tw.row(strconv.FormatInt(tk.ID, 10), tk.Name, tk.Prefix+"…", tk.CreatedAt.UTC().Format("2006-01-02 15:04"), state)
 	}
-	return tw.Flush()
-}
+	return tw.write(e.stdout)
+})

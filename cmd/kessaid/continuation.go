@@ -26,21 +26,15 @@ import (
 // are recorded, the rest is given back for the next run, and the summary says so (exit 1).
 // Each run writes an audit_log row.
 func continuationRun(ctx context.Context, args []string, e env) error {
-	fs, parse := flags("continuation run", e)
-	day := fs.String("date", "", "the day to run for, YYYY-MM-DD in Asia/Tokyo (default: today)")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kessaid continuation run [--date YYYY-MM-DD] [flags]\n\n"+
+	fs, parse := flagsOnly("continuation run",
+		"Usage: kessaid continuation run [--date YYYY-MM-DD] [flags]\n\n"+
 			"Charges every 継続中 contract whose 次回課金日 is on or before the date, one period each,\n"+
 			"queues the contractors' and the admin's mails, and records the run in the audit log.\n"+
-			"Stopped (SIGTERM, Ctrl-C), it finishes the charges it sent and gives the rest back.\n\n")
-		fs.PrintDefaults()
-	}
+			"Stopped (SIGTERM, Ctrl-C), it finishes the charges it sent and gives the rest back.\n\n", e)
+	day := fs.String("date", "", "the day to run for, YYYY-MM-DD in Asia/Tokyo (default: today)")
 	cfg, err := parse(args)
 	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	d := continuation.DateOf(time.Now(), jst.Tokyo)
 	if *day != "" {
@@ -89,11 +83,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	if runErr != nil {
 		detail["error"] = runErr.Error()
 	}
-	actor := "cli"
-	if u := e.getenv("USER"); u != "" {
-		actor = "cli:" + u
-	}
-	auditErr := audit.Record(context.WithoutCancel(ctx), st.DB, actor, "continuation.run", d.String(), detail)
+	auditErr := audit.Record(context.WithoutCancel(ctx), st.DB, actorOf(e, "cli"), "continuation.run", d.String(), detail)
 
 	// Send the queued mails now when a mail server is configured; whatever fails stays queued
 	// for the daemon's dispatcher.

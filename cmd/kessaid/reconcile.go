@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"text/tabwriter"
+	"strconv"
 	"time"
 
 	"github.com/kessai/kessai/core/daemon"
@@ -20,22 +20,16 @@ var errDifferences = errors.New("differences found (run with --fix to apply the 
 // difference goes through the settlement engine (claim, compare-and-set, history row,
 // events), exactly as the janitor would apply it.
 func reconcile(ctx context.Context, args []string, e env) error {
-	fs, parse := flags("reconcile", e)
-	since := fs.String("since", "", "also compare final settlements (取消済み, 決済エラー, かご落ち) changed since this day, YYYY-MM-DD in Asia/Tokyo")
-	fix := fs.Bool("fix", false, "apply the provider's view to every difference")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: kessaid reconcile [--since YYYY-MM-DD] [--fix] [flags]\n\n"+
+	fs, parse := flagsOnly("reconcile",
+		"Usage: kessaid reconcile [--since YYYY-MM-DD] [--fix] [flags]\n\n"+
 			"References every settlement that is not final (仮売上, 売上計上, 確認中, 処理中 with a transaction)\n"+
 			"and prints a table of differences in status, amount or transaction. With --fix the provider's\n"+
-			"view is applied through the settlement engine, with history rows and events.\n\n")
-		fs.PrintDefaults()
-	}
+			"view is applied through the settlement engine, with history rows and events.\n\n", e)
+	since := fs.String("since", "", "also compare final settlements (取消済み, 決済エラー, かご落ち) changed since this day, YYYY-MM-DD in Asia/Tokyo")
+	fix := fs.Bool("fix", false, "apply the provider's view to every difference")
 	cfg, err := parse(args)
 	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	from := time.Now()
 	if *since != "" {
@@ -53,26 +47,24 @@ func reconcile(ctx context.Context, args []string, e env) error {
 		defer cancel()
 		_ = d.Close(cctx)
 	}()
-	actor := "reconcile"
-	if u := e.getenv("USER"); u != "" {
-		actor = "reconcile:" + u
-	}
-	diffs, err := d.Settlements.Reconcile(ctx, from, *fix, actor)
+	diffs, err := d.Settlements.Reconcile(ctx, from, *fix, actorOf(e, "reconcile"))
 	if len(diffs) == 0 && err == nil {
 		fmt.Fprintln(e.stdout, "no differences: kessai's record matches the provider's")
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SETTLEMENT\tORDER\tTRANS_ID\tPROVIDER_ID\tFIELD\tKESSAI\tPROVIDER\tFIXED\tERROR")
+	var tw table // statuses are Japanese (仮売上, 取消済み): columns by display width
+	tw.row("SETTLEMENT", "ORDER", "TRANS_ID", "PROVIDER_ID", "FIELD", "KESSAI", "PROVIDER", "FIXED", "ERROR")
 	fixed := 0
 	for _, x := range diffs {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.SettlementID, x.OrderID, x.TransID, x.ProviderID, x.Field,
+		tw.row(strconv.FormatInt(x.SettlementID, 10), strconv.FormatInt(x.OrderID, 10), x.TransID, x.ProviderID, x.Field,
 			x.Kessai, x.Provider, yesNoFixed(x.Fixed), x.Error)
 		if x.Fixed {
 			fixed++
 		}
 	}
-	_ = tw.Flush()
+	if err := tw.write(e.stdout); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "%d differences, %d fixed\n", len(diffs), fixed)
 	if err != nil {
 		return err

@@ -26,14 +26,17 @@ func (t *table) write(w io.Writer) error {
 			widths[i] = max(widths[i], displayWidth(c))
 		}
 	}
-	var b strings.Builder
+	var b, line strings.Builder
 	for _, r := range t.rows {
+		line.Reset()
 		for i, c := range r {
-			b.WriteString(c)
+			line.WriteString(c)
 			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+2))
+				line.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+2))
 			}
 		}
+		// An empty last cell (no error to show) leaves no padding behind.
+		b.WriteString(strings.TrimRight(line.String(), " "))
 		b.WriteByte('\n')
 	}
 	_, err := io.WriteString(w, b.String())

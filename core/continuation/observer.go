@@ -42,8 +42,11 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 		return nil
 	}
 	tx = tx.WithContext(ctx)
+	known := claimOf(ctx, *s.ContinuationChargeID)
 	var ch Charge
-	if err := tx.First(&ch, *s.ContinuationChargeID).Error; err != nil {
+	if known != nil {
+		ch = known.ch
+	} else if err := tx.First(&ch, *s.ContinuationChargeID).Error; err != nil {
 		return fmt.Errorf("charge %d: %w", *s.ContinuationChargeID, err)
 	}
 	to := c.To
@@ -60,6 +63,11 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 	}
 	from := ch.Status
 	moved, err := r.moveCharge(ctx, tx, &ch, s, to)
+	if err == nil && !moved && known != nil {
+		// The row moved since its claim: whatever moved it is read, and the answer applies
+		// to the row as it is now.
+		return r.settlementChanged(withoutClaim(ctx), tx, c)
+	}
 	if err != nil || !moved {
 		return err
 	}
@@ -76,10 +84,16 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 	default:
 		// Unknown tells nobody outside yet (no one knows whether money moved), but a person
 		// can look the charge up at the provider by its merchant reference.
-		return r.logUnknown(ctx, tx, ch, s, c)
+		var con *Contract
+		if known != nil {
+			con = &known.c
+		}
+		return r.logUnknown(ctx, tx, con, ch, s, c)
 	}
 	var con Contract
-	if err := tx.First(&con, ch.ContinuationID).Error; err != nil {
+	if known != nil {
+		con = known.next
+	} else if err := tx.First(&con, ch.ContinuationID).Error; err != nil {
 		return fmt.Errorf("charge %d: contract %d: %w", ch.ID, ch.ContinuationID, err)
 	}
 	typ := hook.ContinuationCharged
@@ -100,15 +114,44 @@ func (r *Runner) settlementChanged(ctx context.Context, tx *gorm.DB, c settlemen
 		// charged again (再決済).
 		return nil
 	}
-	return r.mailContractor(ctx, tx, reads, con, ch, s, result, c.Result)
+	var o *order.Order
+	if known != nil {
+		o = &known.o
+	}
+	return r.mailContractor(ctx, tx, reads, con, o, ch, s, result, c.Result)
+}
+
+type claimKey struct{}
+
+// withClaim carries to the Observer what the run's claim of it read: the charge row as the
+// claim wrote it, the contract as the claim left it and the order, so that recording the
+// charge's answer reads none of them again. The settlement's claim, held from the call to the
+// answer's compare-and-set, keeps every other path off the charge meanwhile.
+func withClaim(ctx context.Context, it *claimed) context.Context {
+	return context.WithValue(ctx, claimKey{}, it)
+}
+
+func withoutClaim(ctx context.Context) context.Context {
+	return context.WithValue(ctx, claimKey{}, (*claimed)(nil))
+}
+
+// claimOf is the claim ctx carries for charge id, or nil.
+func claimOf(ctx context.Context, id int64) *claimed {
+	it, _ := ctx.Value(claimKey{}).(*claimed)
+	if it == nil || it.ch.ID != id {
+		return nil
+	}
+	return it
 }
 
 // logUnknown writes the 決済エラーログ row of a charge that was sent and whose answer was
 // lost (確認中), with the merchant reference (shop_transaction_no) to look it up by at the
 // provider.
-func (r *Runner) logUnknown(ctx context.Context, tx *gorm.DB, ch Charge, s *settlement.Settlement, c settlement.Change) error {
+func (r *Runner) logUnknown(ctx context.Context, tx *gorm.DB, known *Contract, ch Charge, s *settlement.Settlement, c settlement.Change) error {
 	var con Contract
-	if err := tx.Select("id", "order_id").First(&con, ch.ContinuationID).Error; err != nil {
+	if known != nil {
+		con = *known
+	} else if err := tx.Select("id", "order_id").First(&con, ch.ContinuationID).Error; err != nil {
 		return fmt.Errorf("charge %d: contract %d: %w", ch.ID, ch.ContinuationID, err)
 	}
 	attempt := s.Attempt
@@ -172,13 +215,15 @@ func (r *Runner) moveCharge(ctx context.Context, tx *gorm.DB, ch *Charge, s *set
 
 // mailContractor queues the contractor's 自動継続課金処理のお知らせ for the charge, when the
 // module sends it (自動継続課金完了メール) and the order has an address.
-func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runReads, con Contract, ch Charge, s *settlement.Settlement, result Outcome, res plugins.TransactionResult) error {
+func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runReads, con Contract, known *order.Order, ch Charge, s *settlement.Settlement, result Outcome, res plugins.TransactionResult) error {
 	on, err := reads.mailSwitch(ctx, tx, con.Module)
 	if err != nil || !on {
 		return err
 	}
 	var o order.Order
-	if err := tx.First(&o, con.OrderID).Error; err != nil {
+	if known != nil {
+		o = *known
+	} else if err := tx.First(&o, con.OrderID).Error; err != nil {
 		return fmt.Errorf("charge %d: order %d: %w", ch.ID, con.OrderID, err)
 	}
 	if o.Email == "" {

@@ -630,7 +630,7 @@ func (r *Runner) charge(ctx context.Context, it *claimed, cache *runCache) (tall
 	}
 	req := plugins.ChargeRequest{Token: token, RelatedProviderID: first,
 		Order: chargeOrder(it.c, it.o, it.s.Attempt, it.ch.Amount), Settle: ms.immediate}
-	res, err := r.settlements.Charge(ctx, it.s, req, Actor)
+	res, err := r.settlements.Charge(withClaim(ctx, it), it.s, req, Actor)
 	if errors.Is(err, settlement.ErrBusy) {
 		// This runner held the period past its lease and another gave it back (or took the
 		// charge over): nothing was sent from here.

@@ -246,9 +246,9 @@ func BenchmarkReference(b *testing.B) {
 		}
 		return referenced(ad.Reference(ctx, plugins.ReferenceRequest{ProviderID: trID}))
 	}
-	// Every 取引参照 through kessai adds a history row to the order, and the answer carries the
-	// whole history: an order is referenced perOrder times at most, as a real one might be,
-	// so that the figure does not grow with b.N.
+	// The answer carries the order's whole history, which a 取引参照 that finds the provider
+	// disagreeing adds to: an order is referenced perOrder times at most, as a real one might
+	// be, so that the figure does not grow with b.N.
 	const perOrder = 5
 	ways := []struct {
 		name  string

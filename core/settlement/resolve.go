@@ -41,12 +41,20 @@ func (sv *Service) Reference(ctx context.Context, shopID, id int64, actor string
 	if err != nil {
 		return Result{}, err
 	}
-	return sv.ReferenceOf(ctx, s, actor)
+	return sv.reference(ctx, s, actor, true)
 }
 
-// ReferenceOf is Reference of s as its caller has just read it, so that a 取引参照 reads the
-// settlement once.
+// ReferenceOf is the shop API's 取引参照 of s as its caller has just read it: the settlement is
+// read once, and an answer that only confirms what kessai records (processed, in the
+// settlement's status, for its amount and transaction) is given to the caller without a
+// history row, so that a shop asking again and again writes nothing. An answer that differs,
+// or a refusal, is recorded as Reference records it. A person's 取引参照 (console, Welcart's
+// dialog) and a notification's are Reference: one row each, as the history promises.
 func (sv *Service) ReferenceOf(ctx context.Context, s *Settlement, actor string) (Result, error) {
+	return sv.reference(ctx, s, actor, false)
+}
+
+func (sv *Service) reference(ctx context.Context, s *Settlement, actor string, always bool) (Result, error) {
 	id := s.ID
 	if s.Status == Unknown || s.Orphaned(sv.now()) || (s.Status == Pending && s.WcTransID != "" && sv.due(s)) {
 		return sv.Resolve(ctx, id, actor)
@@ -66,6 +74,9 @@ func (sv *Service) ReferenceOf(ctx context.Context, s *Settlement, actor string)
 	if err != nil {
 		return Result{Settlement: s, Outcome: plugins.OutcomeOf(err)}, fmt.Errorf("%w: reference %s: %v", ErrUnavailable, s.TransID, err)
 	}
+	if !always && agrees(s, res) {
+		return Result{Settlement: s, Outcome: res.Outcome, Provider: res}, nil
+	}
 	msg := "状態: " + stateLabel(res.State)
 	if len(res.Messages) > 0 {
 		msg += " / " + strings.Join(res.Messages, " / ")
@@ -73,6 +84,14 @@ func (sv *Service) ReferenceOf(ctx context.Context, s *Settlement, actor string)
 	err = Record(ctx, sv.st.DB.WithContext(context.WithoutCancel(ctx)), s, History{Operation: OpReference, Amount: res.Amount, ProviderID: s.WcTransID,
 		Outcome: res.Outcome.String(), Code: res.Code, Message: msg, Actor: actor})
 	return Result{Settlement: s, Outcome: res.Outcome, Provider: res}, err
+}
+
+// agrees reports whether the provider's answer res is what s records: processed, in s's
+// status, for its amount and its transaction.
+func agrees(s *Settlement, res plugins.TransactionResult) bool {
+	to, ok := statusOf(res.State)
+	return res.Outcome == plugins.Processed && ok && to == s.Status &&
+		(res.Amount == 0 || res.Amount == s.Amount) && (res.ProviderID == "" || res.ProviderID == s.WcTransID)
 }
 
 // stateLabel is the provider's state in the history's words.

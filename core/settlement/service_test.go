@@ -319,3 +319,52 @@ func TestOrphanedClaimIsTakenOver(t *testing.T) {
 		t.Fatalf("capture after take-over: %+v %v", r, err)
 	}
 }
+
+// TestReference: a person's 取引参照 is one history row each; the shop API's is a read that
+// writes a row only when the provider's answer differs from the record.
+func TestReference(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	s := w.authorized(t)
+	rows := func() int {
+		t.Helper()
+		hs, err := settlement.Histories(ctx, w.db, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(hs)
+	}
+	t.Run("the shop's reference that agrees writes nothing", func(t *testing.T) {
+		before := rows()
+		r, err := w.sv.ReferenceOf(ctx, w.load(t, s), "shop:1")
+		if err != nil || r.Outcome != plugins.Processed || r.Provider.State != plugins.StateAuthorized || r.Provider.Amount != 2000 {
+			t.Fatalf("%+v %v", r, err)
+		}
+		if after := rows(); after != before {
+			t.Fatalf("history grew from %d to %d rows", before, after)
+		}
+	})
+	t.Run("a person's reference is recorded", func(t *testing.T) {
+		before := rows()
+		if _, err := w.sv.Reference(ctx, 0, s.ID, "admin:alice"); err != nil {
+			t.Fatal(err)
+		}
+		hs, _ := settlement.Histories(ctx, w.db, s.ID)
+		if len(hs) != before+1 || hs[len(hs)-1].Operation != settlement.OpReference || hs[len(hs)-1].Actor != "admin:alice" {
+			t.Fatalf("history %+v", hs[before:])
+		}
+	})
+	t.Run("the shop's reference that disagrees is recorded", func(t *testing.T) {
+		if err := w.db.Exec("UPDATE settlements SET amount = 1500 WHERE id = ?", s.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		before := rows()
+		if _, err := w.sv.ReferenceOf(ctx, w.load(t, s), "shop:1"); err != nil {
+			t.Fatal(err)
+		}
+		hs, _ := settlement.Histories(ctx, w.db, s.ID)
+		if len(hs) != before+1 || hs[len(hs)-1].Operation != settlement.OpReference || hs[len(hs)-1].Amount != 2000 {
+			t.Fatalf("history %+v", hs[before:])
+		}
+	})
+}
