@@ -16,7 +16,6 @@ import (
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins/jst"
 )
@@ -27,9 +26,6 @@ import (
 type Commerce struct {
 	Orders      *order.Orders
 	Settlements *settlement.Service
-	// ShopAPI gives the 受注編集 rules (shopapi.Edit) their settlement service and the
-	// dashboard its conversion funnel.
-	ShopAPI *shopapi.API
 
 	// continuations tells 受注編集 what an edit did to the order's contract; set by
 	// MountContinuations.

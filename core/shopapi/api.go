@@ -48,58 +48,14 @@ type API struct {
 	Funnel      Funnel
 }
 
-const shopKey = "shop"
-
-// ShopID returns the authenticated shop's id.
-func ShopID(c *gin.Context) int64 {
-	if s, ok := c.Get(shopKey); ok {
-		return s.(*shop.Shop).ID
-	}
-	return 0
-}
-
-// Auth authenticates `Authorization: Bearer KEY` and marks answers no-store. A key that
-// cannot be checked because the database does not answer is 503, never 401.
-func (a *API) Auth() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
-		key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok {
-			c.Header("WWW-Authenticate", `Bearer realm="kessai"`)
-			httpapi.Fail(c, http.StatusUnauthorized, "unauthorized", "Authorization: Bearer <APIキー> を指定してください。", "Authorization")
-			return
-		}
-		sh, err := a.Shops.Authenticate(c.Request.Context(), strings.TrimSpace(key))
-		switch {
-		case errors.Is(err, shop.ErrBadKey):
-			c.Header("WWW-Authenticate", `Bearer realm="kessai", error="invalid_token"`)
-			httpapi.Fail(c, http.StatusUnauthorized, "unauthorized", "APIキーが正しくないか、失効しています。", "Authorization")
-			return
-		case errors.Is(err, context.Canceled):
-			httpapi.Fail(c, 499, "canceled", "request canceled", "")
-			return
-		case err != nil:
-			// The key could not be checked (the database is down): telling the shop its key
-			// is wrong would send its operator rotating a good key.
-			c.Error(err) //nolint:errcheck // recorded for the log
-			c.Header("Retry-After", "30")
-			httpapi.Fail(c, http.StatusServiceUnavailable, "service_unavailable", "ただいまサービスを利用できません。しばらくしてから再度お試しください。", "")
-			return
-		}
-		c.Set(shopKey, sh)
-		httpapi.SetActor(c, fmt.Sprintf("shop:%d", sh.ID))
-		c.Next()
-	}
-}
-
 // Mount adds the shop API to r (normally the engine's /api/v1 group).
 func (a *API) Mount(r gin.IRouter) {
 	r.GET("/openapi.json", serveOpenAPI)
-	g := r.Group("", a.Auth())
+	g := r.Group("", httpapi.ShopAuth(a.Shops))
 	// A new order is one transaction, which its Idempotency-Key joins; every other POST and
 	// PATCH may call the provider, which no transaction can include, so its key holds a lease.
-	once := idempotency.Once(a.Store.DB, ShopID, idempotency.Options{})
-	lease := idempotency.Middleware(a.Store.DB, ShopID, idempotency.Options{})
+	once := idempotency.Once(a.Store.DB, httpapi.ShopID, idempotency.Options{})
+	lease := idempotency.Middleware(a.Store.DB, httpapi.ShopID, idempotency.Options{})
 	g.GET("/payment-methods", a.listMethods)
 	g.POST("/orders", once, a.createOrder)
 	g.GET("/orders", a.listOrders)
@@ -227,7 +183,7 @@ func (a *API) createOrder(c *gin.Context) {
 		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_stopped", "支払方法「"+pm.Name+"」は停止中です。", "order.payment_name")
 		return
 	}
-	sid := ShopID(c)
+	sid := httpapi.ShopID(c)
 	row := in.Row(sid)
 	if err := a.Orders.Taken(ctx, &row); err != nil {
 		fail(c, err)
@@ -306,7 +262,7 @@ func (a *API) loadOrder(c *gin.Context) (*order.Order, bool) {
 		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
 		return nil, false
 	}
-	o, err := a.Orders.Get(c.Request.Context(), ShopID(c), id)
+	o, err := a.Orders.Get(c.Request.Context(), httpapi.ShopID(c), id)
 	if err != nil {
 		fail(c, err)
 		return nil, false
@@ -387,7 +343,7 @@ func (a *API) getOrder(c *gin.Context) {
 }
 
 func (a *API) listOrders(c *gin.Context) {
-	f := order.Filter{ShopID: ShopID(c), Number: c.Query("order_number"), Name: c.Query("name"), Email: c.Query("email"),
+	f := order.Filter{ShopID: httpapi.ShopID(c), Number: c.Query("order_number"), Name: c.Query("name"), Email: c.Query("email"),
 		PaymentName: c.Query("payment_name"), Process: c.Query("process_status")}
 	var ok bool
 	if f.Limit, ok = pageParam(c, "per_page", defaultPerPage, maxPerPage); !ok {
@@ -592,14 +548,14 @@ func (a *API) cancelled(c *gin.Context) {
 
 func (a *API) capture(c *gin.Context) {
 	if o, s, ok := a.orderSettlement(c); ok {
-		r, err := a.Settlements.Capture(c.Request.Context(), ShopID(c), s.ID, actor(c))
+		r, err := a.Settlements.Capture(c.Request.Context(), httpapi.ShopID(c), s.ID, actor(c))
 		a.outcome(c, o, r, err)
 	}
 }
 
 func (a *API) cancel(c *gin.Context) {
 	if o, s, ok := a.orderSettlement(c); ok {
-		r, err := a.Settlements.Cancel(c.Request.Context(), ShopID(c), s.ID, actor(c))
+		r, err := a.Settlements.Cancel(c.Request.Context(), httpapi.ShopID(c), s.ID, actor(c))
 		a.outcome(c, o, r, err)
 	}
 }

@@ -24,14 +24,13 @@ import (
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/shop"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/store"
 )
 
 // Deps are the façade's dependencies.
 type Deps struct {
 	Store       *store.Store
-	ShopAPI     *shopapi.API // its Auth authenticates the bridge with the shop's key
+	Shops       httpapi.ShopKeys // authenticates the bridge with the shop's key
 	Methods     *paymethod.Methods
 	Orders      *order.Orders
 	Settlements *settlement.Service
@@ -53,7 +52,7 @@ const AdminPath = "/welcart/admin"
 
 // Mount adds POST Path and GET AdminPath to r (the engine's root), both authenticated alike.
 func Mount(r gin.IRouter, d Deps) {
-	f := &facade{d: d, shopAuth: d.ShopAPI.Auth()}
+	f := &facade{d: d, shopAuth: httpapi.ShopAuth(d.Shops)}
 	if d.Admins != nil {
 		f.adminAuth = httpapi.AdminBearer(d.Admins)
 	}
@@ -84,7 +83,7 @@ func shopScope(c *gin.Context) int64 {
 	if isAdmin(c) {
 		return 0
 	}
-	return shopapi.ShopID(c)
+	return httpapi.ShopID(c)
 }
 
 // adminAjax dispatches on action as admin-ajax.php does.

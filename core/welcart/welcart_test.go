@@ -31,7 +31,7 @@ func start(t *testing.T, opts ...daemontest.Option) *daemontest.Harness {
 	t.Helper()
 	h := daemontest.Start(t, opts...)
 	if !mounted(h.D.HTTP.Engine, "POST", welcart.Path) { // core/daemon may mount it already
-		welcart.Mount(h.D.HTTP.Engine, welcart.Deps{Store: h.D.Store, ShopAPI: h.D.ShopAPI, Methods: h.D.Methods,
+		welcart.Mount(h.D.HTTP.Engine, welcart.Deps{Store: h.D.Store, Shops: h.D.Shops, Methods: h.D.Methods,
 			Orders: h.D.Orders, Settlements: h.D.Settlements})
 	}
 	return h
