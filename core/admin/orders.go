@@ -13,10 +13,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/dialog"
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins/jst"
 )
 
@@ -37,6 +37,7 @@ type Commerce struct {
 // order widgets. Like AddPage, it must be called before the server starts serving.
 func (c *Console) MountCommerce(d Commerce) {
 	c.commerce = &d
+	c.dialogs = dialog.New(c.deps.Store.DB, d.Settlements)
 	c.AddPage(Page{Path: PathOrders, Handler: c.orderList})
 	c.AddPage(Page{Path: PathErrorLog, Handler: c.errorLogList})
 	r := c.authed
@@ -251,7 +252,7 @@ func (c *Console) orderList(ctx *gin.Context) {
 	for _, o := range list {
 		row := orderRow{Order: o, Date: o.Date.In(jst.Tokyo).Format("2006-01-02 15:04"), Process: o.ProcessLabel(), Settlement: byOrder[o.ID]}
 		if row.Settlement != nil {
-			if row.Badge, err = welcart.Badge(row.Settlement.Status); err != nil {
+			if row.Badge, err = dialog.Badge(row.Settlement.Status); err != nil {
 				c.fail(ctx, err)
 				return
 			}

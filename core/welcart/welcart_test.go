@@ -495,21 +495,6 @@ func TestErrorLog(t *testing.T) {
 	})
 }
 
-// The badge classes follow Welcart's card-* names.
-func TestBadge(t *testing.T) {
-	for st, want := range map[settlement.Status]string{
-		settlement.Authorized: `<span class="acting-status card-auth">仮売上</span>`,
-		settlement.Captured:   `<span class="acting-status card-capture">売上計上</span>`,
-		settlement.Cancelled:  `<span class="acting-status card-delete">取消済み</span>`,
-		settlement.Failed:     `<span class="acting-status card-error">決済エラー</span>`,
-	} {
-		got, err := welcart.Badge(st)
-		if err != nil || string(got) != want {
-			t.Errorf("%s: %s %v", st, got, err)
-		}
-	}
-}
-
 // Shop B's key once read, exported and deleted shop A's 決済エラーログ and stopped 後払い（atone）
 // for every shop. A shop key now reaches its own shop's rows only, and payment methods need an
 // admin API token.
