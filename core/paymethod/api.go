@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/httpapi"
 )
 
@@ -35,12 +34,9 @@ func Mount(r gin.IRouter, m *Methods) {
 		if !bind(c, &in) {
 			return
 		}
-		pm, err := m.Add(c.Request.Context(), in)
+		pm, err := m.Add(c.Request.Context(), in, httpapi.Actor(c))
 		if err != nil {
 			fail(c, err)
-			return
-		}
-		if !audited(c, m, "paymethod.add", pm.ID, pm) {
 			return
 		}
 		c.JSON(http.StatusCreated, pm)
@@ -52,11 +48,8 @@ func Mount(r gin.IRouter, m *Methods) {
 		if !bind(c, &in) {
 			return
 		}
-		if err := m.Sort(c.Request.Context(), in.IDs); err != nil {
+		if err := m.Sort(c.Request.Context(), in.IDs, httpapi.Actor(c)); err != nil {
 			fail(c, err)
-			return
-		}
-		if !audited(c, m, "paymethod.sort", 0, in) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"message": "更新しました。"})
@@ -70,12 +63,9 @@ func Mount(r gin.IRouter, m *Methods) {
 		if !bind(c, &in) {
 			return
 		}
-		pm, err := m.Update(c.Request.Context(), id, in)
+		pm, err := m.Update(c.Request.Context(), id, in, httpapi.Actor(c))
 		if err != nil {
 			fail(c, err)
-			return
-		}
-		if !audited(c, m, "paymethod.update", id, pm) {
 			return
 		}
 		c.JSON(http.StatusOK, pm)
@@ -85,25 +75,12 @@ func Mount(r gin.IRouter, m *Methods) {
 		if !ok {
 			return
 		}
-		if err := m.Delete(c.Request.Context(), id); err != nil {
+		if err := m.Delete(c.Request.Context(), id, httpapi.Actor(c)); err != nil {
 			fail(c, err)
-			return
-		}
-		if !audited(c, m, "paymethod.delete", id, nil) {
 			return
 		}
 		c.Status(http.StatusNoContent)
 	})
-}
-
-// audited writes the change to the audit log with the caller as actor; false (with a 500
-// answered) if it could not.
-func audited(c *gin.Context, m *Methods, action string, id int64, detail any) bool {
-	if err := audit.Record(c.Request.Context(), m.db, httpapi.Actor(c), action, strconv.FormatInt(id, 10), detail); err != nil {
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
-		return false
-	}
-	return true
 }
 
 func bind(c *gin.Context, v any) bool {
