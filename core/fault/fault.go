@@ -129,7 +129,7 @@ func (e *Error) Error() string {
 		if e.Message != "" {
 			s += ": " + e.Message
 		}
-	case e.of != nil && e.Message != e.of.Message:
+	case e.Message != e.root().Message:
 		s += ": " + e.Message // a copy saying something of its own
 	}
 	if e.Field != "" {
@@ -150,35 +150,45 @@ func (e *Error) Unwrap() error { return e.Err }
 // WithField returns a copy of e naming field; errors.Is(copy, e) still holds.
 func (e *Error) WithField(field string) *Error {
 	c := *e
-	c.Field, c.of = field, e.root()
+	c.Field, c.of = field, e
 	return &c
 }
 
 // WithMessage returns a copy of e saying msg; errors.Is(copy, e) still holds.
 func (e *Error) WithMessage(msg string) *Error {
 	c := *e
-	c.Message, c.of = msg, e.root()
+	c.Message, c.of = msg, e
 	return &c
 }
 
 // Because returns a copy of e caused by err; errors.Is(copy, e) still holds.
 func (e *Error) Because(err error) *Error {
 	c := *e
-	c.Err, c.of = err, e.root()
+	c.Err, c.of = err, e
 	return &c
 }
 
+// root is the sentinel e was first copied from, or e.
 func (e *Error) root() *Error {
-	if e.of != nil {
-		return e.of
+	for e.of != nil {
+		e = e.of
 	}
 	return e
 }
 
-// Is makes a copy made by WithField, WithMessage or Because match its sentinel.
+// Is makes a copy made by WithField, WithMessage or Because match its sentinel, and every
+// sentinel that one was copied from in turn (a sentinel may itself be a copy naming a field).
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && e.of != nil && t == e.of
+	if !ok {
+		return false
+	}
+	for p := e.of; p != nil; p = p.of {
+		if p == t {
+			return true
+		}
+	}
+	return false
 }
 
 // Of describes err: the first Describer in its chain, or Internal with err's text kept out

@@ -97,3 +97,14 @@ func TestFields(t *testing.T) {
 		}
 	})
 }
+
+func TestCopyOfACopy(t *testing.T) {
+	errTaken := errMissing.WithField("order_number") // a sentinel that names its field
+	err := fmt.Errorf("create: %w", errTaken.WithMessage("別の受注が使っています。"))
+	if !errors.Is(err, errTaken) || !errors.Is(err, errMissing) || fault.Of(err).Field != "order_number" {
+		t.Fatalf("got %v %+v", err, fault.Of(err))
+	}
+	if errors.Is(errMissing, errTaken) {
+		t.Fatal("the sentinel matched its copy")
+	}
+}
