@@ -121,6 +121,8 @@ func Wrap(err error, k Kind, code, message string) *Error {
 	return &Error{Detail: Detail{Kind: k, Code: code, Message: message}, Err: err}
 }
 
+// Error is the code, message and field, or a Sentinel's own text (with the message of a copy
+// that says something of its own), then the cause.
 func (e *Error) Error() string {
 	s := e.text
 	switch {
@@ -129,11 +131,11 @@ func (e *Error) Error() string {
 		if e.Message != "" {
 			s += ": " + e.Message
 		}
+		if e.Field != "" {
+			s += " (" + e.Field + ")"
+		}
 	case e.Message != e.root().Message:
-		s += ": " + e.Message // a copy saying something of its own
-	}
-	if e.Field != "" {
-		s += " (" + e.Field + ")"
+		s += ": " + e.Message
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
