@@ -1,7 +1,6 @@
 package paymethod
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -16,12 +15,12 @@ func Mount(r gin.IRouter, m *Methods) {
 	r.GET("/payment-methods", func(c *gin.Context) {
 		l, err := m.List(c.Request.Context(), false)
 		if err != nil {
-			fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		allowed, err := m.Allowed(c.Request.Context())
 		if err != nil {
-			fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		if l == nil {
@@ -36,7 +35,7 @@ func Mount(r gin.IRouter, m *Methods) {
 		}
 		pm, err := m.Add(c.Request.Context(), in, httpapi.Actor(c))
 		if err != nil {
-			fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		c.JSON(http.StatusCreated, pm)
@@ -49,7 +48,7 @@ func Mount(r gin.IRouter, m *Methods) {
 			return
 		}
 		if err := m.Sort(c.Request.Context(), in.IDs, httpapi.Actor(c)); err != nil {
-			fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"message": "更新しました。"})
@@ -65,7 +64,7 @@ func Mount(r gin.IRouter, m *Methods) {
 		}
 		pm, err := m.Update(c.Request.Context(), id, in, httpapi.Actor(c))
 		if err != nil {
-			fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, pm)
@@ -76,7 +75,7 @@ func Mount(r gin.IRouter, m *Methods) {
 			return
 		}
 		if err := m.Delete(c.Request.Context(), id, httpapi.Actor(c)); err != nil {
-			fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
@@ -94,22 +93,8 @@ func bind(c *gin.Context, v any) bool {
 func pathID(c *gin.Context) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "支払方法が見つかりません。", "")
+		httpapi.Error(c, ErrNotFound)
 		return 0, false
 	}
 	return id, true
-}
-
-func fail(c *gin.Context, err error) {
-	var re *RuleError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "支払方法が見つかりません。", "")
-	case errors.As(err, &re) && re.Message == msgInUse:
-		httpapi.Fail(c, http.StatusConflict, "payment_method_in_use", re.Message, re.Field)
-	case errors.As(err, &re):
-		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_rule", re.Message, re.Field)
-	default:
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/store"
 )
@@ -65,7 +66,7 @@ func (m Method) Active() bool { return m.Use == Activate }
 
 // Errors; *RuleError carries the Japanese message shown to the admin.
 var (
-	ErrNotFound = errors.New("paymethod: no such payment method")
+	ErrNotFound = fault.Sentinel("paymethod: no such payment method", fault.NotFound, "not_found", "支払方法が見つかりません。")
 	ErrRule     = errors.New("paymethod: refused by a payment method rule")
 )
 
@@ -73,9 +74,21 @@ var (
 type RuleError struct {
 	Field   string
 	Message string
+	// InUse: what refuses is the orders bought with the method, not the input (a delete
+	// refused; 停止 is the way).
+	InUse bool
 }
 
 func (e *RuleError) Error() string { return e.Message }
+
+// Fault implements fault.Describer: invalid input (payment_method_rule), or a conflict with
+// the orders that use the method (payment_method_in_use).
+func (e *RuleError) Fault() fault.Detail {
+	if e.InUse {
+		return fault.Detail{Kind: fault.Conflict, Code: "payment_method_in_use", Message: e.Message, Field: e.Field}
+	}
+	return fault.Detail{Kind: fault.Invalid, Code: "payment_method_rule", Message: e.Message, Field: e.Field}
+}
 
 // Unwrap makes errors.Is(err, ErrRule) hold.
 func (e *RuleError) Unwrap() error { return ErrRule }
@@ -394,7 +407,7 @@ func (m *Methods) Delete(ctx context.Context, id int64, actor string) error {
 			return err
 		}
 		if n > 0 {
-			return &RuleError{Field: "id", Message: msgInUse}
+			return &RuleError{Field: "id", Message: msgInUse, InUse: true}
 		}
 		if err := tx.Delete(&Method{}, id).Error; err != nil {
 			return err

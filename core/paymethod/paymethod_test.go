@@ -8,6 +8,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
@@ -97,7 +98,7 @@ func TestPaymentMethods(t *testing.T) {
 			st.DB.Exec("INSERT INTO orders (shop_id, order_number, order_payment_name, order_date, created_at, updated_at) VALUES (1, '1', ?, ?, ?, ?)", atone.Name, now, now, now)
 			err := pms.Delete(ctx, atone.ID, "test")
 			var re *paymethod.RuleError
-			if !errors.As(err, &re) || re.Message == "" {
+			if !errors.As(err, &re) || re.Message == "" || !re.InUse || fault.KindOf(err) != fault.Conflict {
 				t.Fatalf("delete in-use = %v", err)
 			}
 			if err := pms.Delete(ctx, bank.ID, "test"); err != nil {
