@@ -107,41 +107,14 @@ func decode(c *gin.Context, v any) bool {
 	return true
 }
 
-// fail maps a package error to its HTTP answer.
+// fail answers an error: the domain describes it (kind, code, message, fields) and httpapi
+// maps it; a caller that went away is the one failure no package describes.
 func fail(c *gin.Context, err error) {
-	var ve order.ValidationError
-	var re *paymethod.RuleError
-	var oe *settlement.OperationError
-	var de *order.DuplicateError
-	switch {
-	case errors.As(err, &ve):
-		ds := make([]httpapi.Detail, len(ve))
-		for i, e := range ve {
-			ds[i] = httpapi.Detail{Code: e.Code, Message: e.Message, Field: e.Field}
-		}
-		httpapi.FailDetails(c, http.StatusUnprocessableEntity, ds)
-	case errors.As(err, &de):
-		httpapi.Fail(c, http.StatusConflict, "duplicate_"+de.Field, de.Message, de.Field)
-	case errors.Is(err, order.ErrDuplicate):
-		httpapi.Fail(c, http.StatusConflict, "duplicate_order_number", "この注文番号の受注はすでに登録されています。", "order_number")
-	case errors.Is(err, order.ErrNotFound), errors.Is(err, settlement.ErrNotFound):
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
-	case errors.As(err, &re):
-		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_rule", re.Message, re.Field)
-	case errors.As(err, &oe) && oe.Unsupported:
-		httpapi.Fail(c, http.StatusConflict, "operation_not_supported", oe.Message(), "")
-	case errors.As(err, &oe):
-		httpapi.Fail(c, http.StatusConflict, "status_conflict", oe.Message(), "")
-	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
-		httpapi.Fail(c, http.StatusConflict, "status_conflict", "決済の状態が変わったため処理できません。状態を確認してください。", "")
-	case errors.Is(err, settlement.ErrUnavailable):
-		httpapi.Fail(c, http.StatusServiceUnavailable, "payment_module_unavailable", "決済モジュールが利用できません。しばらくしてから再度お試しください。", "")
-	case errors.Is(err, context.Canceled):
+	if errors.Is(err, context.Canceled) {
 		httpapi.Fail(c, 499, "canceled", "request canceled", "")
-	default:
-		c.Error(err) //nolint:errcheck // recorded for the log
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
+		return
 	}
+	httpapi.Error(c, err)
 }
 
 // failResult answers a provider outcome that is not success.
