@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/microcosm-cc/bluemonday"
 
+	"github.com/kessai/kessai/core/dialog"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/paymethod"
@@ -89,6 +90,7 @@ type Console struct {
 	authed  *gin.RouterGroup              // /admin behind a session and CSRF
 
 	commerce *Commerce // the order screens' dependencies once MountCommerce ran
+	dialogs  *dialog.Service
 
 	signIns     *addressLimit               // sign-in attempts per source address
 	crossOrigin *http.CrossOriginProtection // refuses other sites' writes before any handler

@@ -248,7 +248,7 @@ func TestAdminPaymethodInUseCannotBeDeleted(t *testing.T) {
 	c := srv.NewClient(t)
 	c.SignIn(t, "alice", alicePW)
 	ctx := context.Background()
-	pm, err := paymethod.New(srv.Store.DB, nil).Add(ctx, paymethod.Method{Name: "代金引換", Settlement: "COD"})
+	pm, err := paymethod.New(srv.Store.DB, nil).Add(ctx, paymethod.Method{Name: "代金引換", Settlement: "COD"}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

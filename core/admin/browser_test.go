@@ -175,7 +175,7 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 	})
 
 	t.Run("unselecting a module a payment method uses shows Welcart's refusal", func(t *testing.T) {
-		if _, err := paymethod.New(srv.Store.DB, testCodes).Add(bg, paymethod.Method{Name: "テスト払い", Settlement: moduletest.Code, Module: moduletest.Slug}); err != nil {
+		if _, err := paymethod.New(srv.Store.DB, testCodes).Add(bg, paymethod.Method{Name: "テスト払い", Settlement: moduletest.Code, Module: moduletest.Slug}, "test"); err != nil {
 			t.Fatal(err)
 		}
 		open(t, ctx, base+"/admin/settlement", `#settlement-selected [data-slug="testmodule"]`)

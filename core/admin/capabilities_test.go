@@ -14,7 +14,6 @@ import (
 	"github.com/kessai/kessai/core/module/moduletest"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/plugintest"
 )
@@ -28,8 +27,7 @@ func TestOrderEditWithoutModify(t *testing.T) {
 	db := srv.Store.DB
 	sv := settlement.NewService(srv.Store, srv.Modules.Host, moduletest.TestLogger(t))
 	orders := order.New(db)
-	srv.Console.MountCommerce(admin.Commerce{Orders: orders, Settlements: sv,
-		ShopAPI: &shopapi.API{Store: srv.Store, Orders: orders, Settlements: sv}})
+	srv.Console.MountCommerce(admin.Commerce{Orders: orders, Settlements: sv})
 	srv.User(t, "hanako", "hanako-password")
 	db.Exec("INSERT INTO shops (name, created_at) VALUES ('a', CURRENT_TIMESTAMP)")
 

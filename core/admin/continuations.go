@@ -14,9 +14,9 @@ import (
 
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/dialog"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
 )
 
@@ -394,7 +394,7 @@ func (s *continuationScreens) showDetail(ctx *gin.Context, status int, d *contin
 			CanCapture: captures && ch.SettlementID != 0 && settlement.Allowed(settlement.OpCapture, ch.Status) == nil,
 			CanCancel:  cancels && ch.SettlementID != 0 && settlement.Allowed(settlement.OpCancel, ch.Status) == nil}
 		var err error
-		if row.Badge, err = welcart.Badge(ch.Status); err != nil {
+		if row.Badge, err = dialog.Badge(ch.Status); err != nil {
 			s.c.fail(ctx, err)
 			return
 		}
@@ -522,15 +522,15 @@ func (s *continuationScreens) chargeOp(ctx *gin.Context) {
 		}
 		switch {
 		case errors.Is(err, settlement.ErrUnresolved):
-			s.c.redirectWarning(ctx, back, msgNoAnswer)
+			s.c.redirectWarning(ctx, back, dialog.MsgNoAnswer)
 		case err != nil:
 			s.refuse(ctx, back, err)
 		case res.Outcome == plugins.Processed:
 			s.c.redirectFlash(ctx, back, done)
 		case res.Outcome == plugins.Undefined:
-			s.c.redirectWarning(ctx, back, msgNoAnswer)
+			s.c.redirectWarning(ctx, back, dialog.MsgNoAnswer)
 		default:
-			s.c.redirectError(ctx, back, providerMessage(res.Provider.Result))
+			s.c.redirectError(ctx, back, dialog.ProviderMessage(res.Provider.Result))
 		}
 	default:
 		s.notFound(ctx)
@@ -567,10 +567,10 @@ func (s *continuationScreens) why(ctx context.Context, settlementID int64) strin
 	if err != nil {
 		s.c.log.Error("admin: history of a failed charge", "settlement", settlementID, "err", err)
 	}
-	if h.Message == "" && !providerCode(h.Code) {
+	if h.Message == "" && !dialog.ProviderCode(h.Code) {
 		return ""
 	}
-	return providerMessage(plugins.Result{Messages: []string{h.Message}, Code: h.Code})
+	return dialog.ProviderMessage(plugins.Result{Messages: []string{h.Message}, Code: h.Code})
 }
 
 // refuse shows a refusal on the contract's page; anything unexpected is an internal error.
@@ -585,10 +585,10 @@ func (s *continuationScreens) refuse(ctx *gin.Context, back string, err error) {
 		return
 	}
 	if errors.Is(err, continuation.ErrUnavailable) {
-		s.c.redirectError(ctx, back, msgModuleUnavailable)
+		s.c.redirectError(ctx, back, dialog.MsgUnavailable)
 		return
 	}
-	if msg, known := settlementRefusal(err); known {
+	if msg, known := dialog.Refusal(err); known {
 		s.c.redirectError(ctx, back, msg)
 		return
 	}

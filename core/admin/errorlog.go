@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/dialog"
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins/jst"
@@ -191,7 +192,7 @@ func statusText(e errlog.Entry) string {
 	} else if msg, _ := f["message"].(string); msg != "" {
 		label += "（" + msg + "）"
 	}
-	if code, _ := f["code"].(string); providerCode(code) {
+	if code, _ := f["code"].(string); dialog.ProviderCode(code) {
 		label += code
 	}
 	return label
@@ -204,10 +205,6 @@ func reasonText(module, reason string) string {
 	}
 	return "理由 " + reason
 }
-
-// providerCode reports a code the provider gave (EATN0115), as opposed to none or kessai's own
-// (KESSAI_NG, KESSAI_TIMEOUT, …), which say nothing the message does not.
-func providerCode(code string) bool { return code != "" && !strings.HasPrefix(code, "KESSAI_") }
 
 // detailFields are a row's details under Japanese labels, in the order of detailLabels, with
 // outcomes, states, reasons and amounts in words.

@@ -12,10 +12,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/dialog"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/jst"
 )
@@ -279,11 +279,16 @@ func (c *Console) showOrder(ctx *gin.Context, status int, o *order.Order, f orde
 	default:
 		v.Settlement, provider = s, s.Module
 		v.Acting = s.Module + "決済"
-		if v.Badge, err = welcart.Badge(s.Status); err != nil {
+		if v.Badge, err = dialog.Badge(s.Status); err != nil {
 			c.fail(ctx, err)
 			return
 		}
-		if v.Dialog, err = welcart.Dialog(rc, c.deps.Store.DB, s, welcart.View{}); err != nil {
+		d, err := c.dialogs.Show(rc, s, "")
+		if err != nil {
+			c.fail(ctx, err)
+			return
+		}
+		if v.Dialog, err = d.HTML(dialog.Console); err != nil {
 			c.fail(ctx, err)
 			return
 		}
@@ -296,7 +301,7 @@ func (c *Console) showOrder(ctx *gin.Context, status int, o *order.Order, f orde
 	c.render(ctx, status, c.pages["order_edit.html"], View{Title: "受注編集", Path: PathOrders, Error: errMsg, Data: v})
 }
 
-// updateOrder is 設定を更新: the edit goes through shopapi.Edit, the rules the shop API
+// updateOrder is 設定を更新: the edit goes through order.Update, the rules the shop API
 // follows too, so that a 取引修正 is sent exactly when the amount or the buyer changed and
 // never for a キャンセル order or a 取消済み settlement.
 func (c *Console) updateOrder(ctx *gin.Context) {
@@ -324,7 +329,7 @@ func (c *Console) updateOrder(ctx *gin.Context) {
 		c.showOrder(ctx, http.StatusUnprocessableEntity, o, f, strings.Join(msgs, " "))
 		return
 	case err != nil:
-		if msg, known := settlementRefusal(err); known {
+		if msg, known := dialog.Refusal(err); known {
 			c.showOrder(ctx, http.StatusConflict, o, f, msg)
 			return
 		}
@@ -350,7 +355,7 @@ func (c *Console) updateOrder(ctx *gin.Context) {
 		c.redirectError(ctx, back, msgUpdated+msgModifyUnknown)
 	case res.Outcome != nil:
 		// Declined: nothing was saved, so the form comes back as the admin typed it.
-		c.showOrder(ctx, http.StatusUnprocessableEntity, o, f, msgModifyDeclined+providerMessage(res.Outcome.Provider.Result))
+		c.showOrder(ctx, http.StatusUnprocessableEntity, o, f, msgModifyDeclined+dialog.ProviderMessage(res.Outcome.Provider.Result))
 	case res.Notice != "":
 		c.redirectWarning(ctx, back, msgUpdated+res.Notice+cont)
 	case res.ProviderUpdated:
@@ -379,35 +384,6 @@ func (c *Console) offers(ctx context.Context, module string, op settlement.Opera
 // settlementActor names the admin in settlement history rows, beside "shop:3" and "janitor".
 func settlementActor(login string) string { return "admin:" + login }
 
-// settlementRefusal is the message of a refusal an admin may see, and whether err is one.
-func settlementRefusal(err error) (string, bool) {
-	var oe *settlement.OperationError
-	switch {
-	case errors.As(err, &oe):
-		return oe.Message(), true
-	case errors.Is(err, settlement.ErrUnavailable):
-		return msgModuleUnavailable, true
-	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
-		return msgSettlementChanged, true
-	case errors.Is(err, settlement.ErrNotFound):
-		return msgNoSettlement, true
-	}
-	return "", false
-}
-
-// providerMessage is a refusal as the admin reads it: the provider's message, and its code
-// when the provider gave one (kessai's own KESSAI_… codes are for the logs, not for people).
-func providerMessage(r plugins.Result) string {
-	msg := strings.Join(r.Messages, " / ")
-	if msg == "" {
-		msg = msgProviderDeclined
-	}
-	if providerCode(r.Code) {
-		msg += "（" + r.Code + "）"
-	}
-	return msg
-}
-
 // dialogAnswer is the JSON of a 決済情報 operation, in the shape of Welcart's usces_admin_ajax:
 // the dialog's new content (#settlement-response) and the status badge (#settlement-status).
 type dialogAnswer struct {
@@ -417,16 +393,10 @@ type dialogAnswer struct {
 }
 
 // settlementOps are the dialog's operations: opening it is 取引参照, then its buttons.
-var settlementOps = map[string]func(sv *settlement.Service, ctx context.Context, id int64, actor string) (settlement.Result, error){
-	"reference": func(sv *settlement.Service, ctx context.Context, id int64, actor string) (settlement.Result, error) {
-		return sv.Reference(ctx, 0, id, actor)
-	},
-	"capture": func(sv *settlement.Service, ctx context.Context, id int64, actor string) (settlement.Result, error) {
-		return sv.Capture(ctx, 0, id, actor)
-	},
-	"cancel": func(sv *settlement.Service, ctx context.Context, id int64, actor string) (settlement.Result, error) {
-		return sv.Cancel(ctx, 0, id, actor)
-	},
+var settlementOps = map[string]settlement.Operation{
+	"reference": settlement.OpReference,
+	"capture":   settlement.OpCapture,
+	"cancel":    settlement.OpCancel,
 }
 
 // settlementOp runs one 決済情報 operation for the order and answers the refreshed dialog.
@@ -435,7 +405,7 @@ var settlementOps = map[string]func(sv *settlement.Service, ctx context.Context,
 func (c *Console) settlementOp(ctx *gin.Context) {
 	rc := ctx.Request.Context()
 	opName := ctx.Param("op")
-	run, known := settlementOps[opName]
+	op, known := settlementOps[opName]
 	id, ok := pathID(ctx)
 	if !known || !ok {
 		jsonFail(ctx, http.StatusNotFound, "not_found", msgNoSuchOrder)
@@ -459,7 +429,7 @@ func (c *Console) settlementOp(ctx *gin.Context) {
 	}
 	s, err := c.commerce.Settlements.ForOrder(rc, o.ID)
 	if errors.Is(err, settlement.ErrNotFound) {
-		jsonFail(ctx, http.StatusNotFound, "not_found", msgNoSettlement)
+		jsonFail(ctx, http.StatusNotFound, "not_found", dialog.MsgNoSettlement)
 		return
 	}
 	if err != nil {
@@ -470,55 +440,26 @@ func (c *Console) settlementOp(ctx *gin.Context) {
 		jsonFail(ctx, http.StatusConflict, "stale", msgStaleDialog)
 		return
 	}
-	login := current(ctx).Login
-	r, err := run(c.commerce.Settlements, rc, s.ID, settlementActor(login))
-	var view welcart.View
-	okAnswer := false
-	switch {
-	case errors.Is(err, settlement.ErrUnresolved):
-		view.Notice = msgNoAnswer
-	case err != nil:
-		msg, known := settlementRefusal(err)
-		if !known {
-			c.jsonInternal(ctx, err)
-			return
-		}
-		view.Notice = msg
-	case r.Outcome == plugins.Processed:
-		okAnswer, view.Reference = true, &r.Provider
-	case r.Outcome == plugins.Pending:
-		okAnswer = true
-	case r.Outcome == plugins.NotAttempted:
-		okAnswer, view.Notice = true, msgNotReferenced
-	case r.Outcome == plugins.Undefined:
-		view.Notice = msgNoAnswer
-	default:
-		view.Notice = providerMessage(r.Provider.Result)
-	}
-	// 取引参照 is audited too: it is a call to the provider on the admin's behalf.
-	detail := map[string]any{"trans_id": s.TransID, "outcome": r.Outcome.String()}
-	if r.Settlement != nil {
-		detail["status"] = r.Settlement.Status.Label()
-	}
-	if view.Notice != "" {
-		detail["notice"] = view.Notice
-	}
-	c.audit(ctx, "settlement."+opName, o.ID, detail)
-	// Reload rather than trust r.Settlement: a refusal may come without it.
-	now, err := c.commerce.Settlements.ForOrder(rc, o.ID)
+	d, err := c.dialogs.Operate(rc, 0, s, op, settlementActor(current(ctx).Login))
 	if err != nil {
 		c.jsonInternal(ctx, err)
 		return
 	}
+	// 取引参照 is audited too: it is a call to the provider on the admin's behalf.
+	detail := map[string]any{"trans_id": s.TransID, "outcome": d.Outcome.String(), "status": d.Settlement.Status.Label()}
+	if d.Notice != "" {
+		detail["notice"] = d.Notice
+	}
+	c.audit(ctx, "settlement."+opName, o.ID, detail)
 	a := dialogAnswer{Status: "NG"}
-	if okAnswer {
+	if d.OK {
 		a.Status = "OK"
 	}
-	if a.Result, err = welcart.Dialog(rc, c.deps.Store.DB, now, view); err != nil {
+	if a.Result, err = d.HTML(dialog.Console); err != nil {
 		c.jsonInternal(ctx, err)
 		return
 	}
-	if a.ActingStatus, err = welcart.Badge(now.Status); err != nil {
+	if a.ActingStatus, err = dialog.Badge(d.Settlement.Status); err != nil {
 		c.jsonInternal(ctx, err)
 		return
 	}

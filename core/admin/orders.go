@@ -12,11 +12,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/dialog"
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/shopapi"
-	"github.com/kessai/kessai/core/welcart"
 	"github.com/kessai/kessai/plugins/jst"
 )
 
@@ -26,9 +25,6 @@ import (
 type Commerce struct {
 	Orders      *order.Orders
 	Settlements *settlement.Service
-	// ShopAPI gives the 受注編集 rules (shopapi.Edit) their settlement service and the
-	// dashboard its conversion funnel.
-	ShopAPI *shopapi.API
 
 	// continuations tells 受注編集 what an edit did to the order's contract; set by
 	// MountContinuations.
@@ -40,6 +36,7 @@ type Commerce struct {
 // order widgets. Like AddPage, it must be called before the server starts serving.
 func (c *Console) MountCommerce(d Commerce) {
 	c.commerce = &d
+	c.dialogs = dialog.New(c.deps.Store.DB, d.Settlements)
 	c.AddPage(Page{Path: PathOrders, Handler: c.orderList})
 	c.AddPage(Page{Path: PathErrorLog, Handler: c.errorLogList})
 	r := c.authed
@@ -253,7 +250,7 @@ func (c *Console) orderList(ctx *gin.Context) {
 	for _, o := range list {
 		row := orderRow{Order: o, Date: o.Date.In(jst.Tokyo).Format("2006-01-02 15:04"), Process: o.ProcessLabel(), Settlement: byOrder[o.ID]}
 		if row.Settlement != nil {
-			if row.Badge, err = welcart.Badge(row.Settlement.Status); err != nil {
+			if row.Badge, err = dialog.Badge(row.Settlement.Status); err != nil {
 				c.fail(ctx, err)
 				return
 			}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/plugins/jst"
 )
 
@@ -34,7 +33,7 @@ type statusCount struct {
 func (s statusCount) AmountYen() string { return yen(s.Amount) }
 
 type funnelRow struct {
-	shopapi.FunnelRow
+	settlement.FunnelRow
 }
 
 // RateText is the conversion rate in percent, one decimal.
@@ -81,7 +80,7 @@ func (c *Console) commerceDashboard(ctx context.Context) (*commerceView, error) 
 		sc.URL = orderQuery{Settlement: string(st), From: day, To: day}.URL(1)
 		v.Today = append(v.Today, sc)
 	}
-	funnel, err := c.commerce.ShopAPI.Conversion(ctx, 0)
+	funnel, err := settlement.Funnel(ctx, c.deps.Store.DB, 0)
 	if err != nil {
 		return nil, fmt.Errorf("conversion: %w", err)
 	}

@@ -131,7 +131,7 @@ func formMethod(ctx *gin.Context) paymethod.Method {
 
 func (c *Console) addPaymethod(ctx *gin.Context) {
 	in := formMethod(ctx)
-	pm, err := c.methods.Add(ctx.Request.Context(), in)
+	_, err := c.methods.Add(ctx.Request.Context(), in, current(ctx).Login)
 	var re *paymethod.RuleError
 	if errors.As(err, &re) {
 		c.showPaymethods(ctx, http.StatusUnprocessableEntity, re.Message, &methodRow{Method: in, Error: re.Message, Field: re.Field})
@@ -141,7 +141,6 @@ func (c *Console) addPaymethod(ctx *gin.Context) {
 		c.fail(ctx, err)
 		return
 	}
-	c.audit(ctx, "paymethod.add", pm.ID, map[string]any{"name": pm.Name, "settlement": pm.Settlement, "use": pm.Use})
 	c.redirectFlash(ctx, PathPaymethods, msgAdded)
 }
 
@@ -157,7 +156,7 @@ func (c *Console) updatePaymethod(ctx *gin.Context) {
 		return
 	}
 	in := formMethod(ctx)
-	pm, err := c.methods.Update(ctx.Request.Context(), id, in)
+	_, err := c.methods.Update(ctx.Request.Context(), id, in, current(ctx).Login)
 	var re *paymethod.RuleError
 	switch {
 	case errors.As(err, &re):
@@ -168,7 +167,6 @@ func (c *Console) updatePaymethod(ctx *gin.Context) {
 	case err != nil:
 		c.fail(ctx, err)
 	default:
-		c.audit(ctx, "paymethod.update", pm.ID, map[string]any{"name": pm.Name, "settlement": pm.Settlement, "use": pm.Use})
 		c.redirectFlash(ctx, PathPaymethods, msgUpdated)
 	}
 }
@@ -179,8 +177,7 @@ func (c *Console) deletePaymethod(ctx *gin.Context) {
 		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
 		return
 	}
-	pm, _ := c.methods.Get(ctx.Request.Context(), id)
-	err := c.methods.Delete(ctx.Request.Context(), id)
+	err := c.methods.Delete(ctx.Request.Context(), id, current(ctx).Login)
 	var re *paymethod.RuleError
 	switch {
 	case errors.As(err, &re):
@@ -191,11 +188,6 @@ func (c *Console) deletePaymethod(ctx *gin.Context) {
 	case err != nil:
 		c.fail(ctx, err)
 	default:
-		name := ""
-		if pm != nil {
-			name = pm.Name
-		}
-		c.audit(ctx, "paymethod.delete", id, map[string]any{"name": name})
 		c.redirectFlash(ctx, PathPaymethods, msgDeleted)
 	}
 }
@@ -209,7 +201,7 @@ func (c *Console) sortPaymethods(ctx *gin.Context) {
 		httpapi.Fail(ctx, http.StatusBadRequest, "invalid", `body must be {"ids": [id, …]}`, "ids")
 		return
 	}
-	err := c.methods.Sort(ctx.Request.Context(), req.IDs)
+	err := c.methods.Sort(ctx.Request.Context(), req.IDs, current(ctx).Login)
 	var re *paymethod.RuleError
 	switch {
 	case errors.As(err, &re):
@@ -218,13 +210,12 @@ func (c *Console) sortPaymethods(ctx *gin.Context) {
 		c.log.Error("admin: sort payment methods", "err", err)
 		httpapi.Fail(ctx, http.StatusInternalServerError, "internal", msgInternal, "")
 	default:
-		c.audit(ctx, "paymethod.sort", 0, map[string]any{"ids": req.IDs})
 		ctx.JSON(http.StatusOK, gin.H{"message": msgSorted})
 	}
 }
 
-// audit records a change paymethod has already committed. paymethod opens its own
-// transactions, so the row cannot share one; a failure to record is logged loudly.
+// audit records an action the console took through a package that does not audit it
+// itself; a failure to record is logged loudly.
 func (c *Console) audit(ctx *gin.Context, action string, id int64, detail any) {
 	target := ""
 	if id != 0 {

@@ -2,7 +2,6 @@ package continuation
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -28,7 +27,7 @@ func Mount(r gin.IRouter, shopID func(*gin.Context) int64, sv *Service) {
 		}
 		d, err := sv.ForOrder(c.Request.Context(), shopID(c), id)
 		if err != nil {
-			a.fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, d)
@@ -80,7 +79,7 @@ func (a *api) list(c *gin.Context) {
 	f.Offset, _ = strconv.Atoi(c.Query("offset"))
 	vs, total, err := a.sv.List(c.Request.Context(), f)
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, ListJSON{Continuations: vs, Total: total})
@@ -93,7 +92,7 @@ func (a *api) get(c *gin.Context) {
 	}
 	d, err := a.sv.Get(c.Request.Context(), 0, id)
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, d)
@@ -111,7 +110,7 @@ func (a *api) update(c *gin.Context) {
 	}
 	d, err := a.sv.Update(c.Request.Context(), id, u, httpapi.Actor(c))
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, d)
@@ -128,7 +127,7 @@ func (a *api) retry(c *gin.Context) {
 	}
 	res, err := a.sv.Retry(c.Request.Context(), id, cid, httpapi.Actor(c))
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, res)
@@ -157,7 +156,7 @@ func (a *api) operate(op func(*Service, context.Context, int64, int64, string) (
 		}
 		res, err := op(a.sv, c.Request.Context(), id, cid, httpapi.Actor(c))
 		if err != nil {
-			a.fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		out := OperationJSON{Outcome: res.Outcome.String(), Code: res.Provider.Code, Messages: res.Provider.Messages}
@@ -188,7 +187,7 @@ func (a *api) conclude(c *gin.Context) {
 func (a *api) settings(c *gin.Context) {
 	s, err := a.sv.Settings(c.Request.Context())
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, s)
@@ -201,7 +200,7 @@ func (a *api) saveSettings(c *gin.Context) {
 		return
 	}
 	if err := a.sv.SaveSettings(c.Request.Context(), s, httpapi.Actor(c)); err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	a.settings(c)
@@ -210,32 +209,8 @@ func (a *api) saveSettings(c *gin.Context) {
 func (a *api) param(c *gin.Context, name string) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param(name), 10, 64)
 	if err != nil || id <= 0 {
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "not found", name)
+		httpapi.Error(c, ErrNotFound.WithField(name))
 		return 0, false
 	}
 	return id, true
-}
-
-func (a *api) fail(c *gin.Context, err error) {
-	var v ValidationError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "継続課金契約が見つかりません。", "")
-	case errors.As(err, &v):
-		details := make([]httpapi.Detail, len(v))
-		for i, e := range v {
-			details[i] = httpapi.Detail{Code: e.Code, Message: e.Message, Field: e.Field}
-		}
-		status := http.StatusUnprocessableEntity
-		if errors.Is(err, ErrRefused) && len(v) > 0 && (v[0].Field == "charge" || v[0].Code == "stopped" || v[0].Code == "not_this_charge") {
-			status = http.StatusConflict
-		}
-		httpapi.FailDetails(c, status, details)
-	case errors.Is(err, settlement.ErrTransition):
-		httpapi.Fail(c, http.StatusConflict, "transition", err.Error(), "")
-	case errors.Is(err, ErrUnavailable), errors.Is(err, settlement.ErrUnavailable):
-		httpapi.Fail(c, http.StatusServiceUnavailable, "unavailable", err.Error(), "")
-	default:
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error", "")
-	}
 }

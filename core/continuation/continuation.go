@@ -13,13 +13,13 @@ package continuation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/settlement"
@@ -105,11 +105,13 @@ func (Charge) TableName() string { return "continuation_charges" }
 
 // Errors callers branch on.
 var (
-	ErrNotFound = errors.New("continuation: no such contract")
-	ErrExists   = errors.New("continuation: the order already has a contract")
+	ErrNotFound = fault.Sentinel("continuation: no such contract", fault.NotFound, "not_found", "継続課金契約が見つかりません。")
+	ErrExists   = fault.Sentinel("continuation: the order already has a contract", fault.Conflict,
+		"continuation_exists", "この受注にはすでに継続課金契約があります。")
 	// ErrSchedule: the continuation item's frequency or charging day is not one DL Seller
 	// offers.
-	ErrSchedule = errors.New("continuation: invalid schedule")
+	ErrSchedule = fault.Sentinel("continuation: invalid schedule", fault.Invalid,
+		"invalid_schedule", "継続課金の課金間隔または課金日が正しくありません。")
 )
 
 // sealing contexts bind a sealed value to its order, so a value copied into another contract

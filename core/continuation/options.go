@@ -11,6 +11,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/option"
+
+	"github.com/kessai/kessai/core/fault"
 )
 
 // Option names in the options table.
@@ -47,22 +49,11 @@ func LoadSettings(ctx context.Context, db *gorm.DB) (Settings, error) {
 }
 
 // FieldError is one refused field, with the message the admin screen shows.
-type FieldError struct {
-	Field   string `json:"field"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type FieldError = fault.Field
 
-// ValidationError holds every refusal of one request.
-type ValidationError []FieldError
-
-func (v ValidationError) Error() string {
-	parts := make([]string, len(v))
-	for i, e := range v {
-		parts[i] = e.Field + ": " + e.Message
-	}
-	return strings.Join(parts, "; ")
-}
+// ValidationError holds every refusal of one request, first one first: invalid input, unless
+// the contract's state refused it (then it comes told as a conflict, see refused).
+type ValidationError = fault.Fields
 
 // ParseRunTime reads "HH:MM" with minutes in 10-minute steps, as DL Seller's selector offers.
 func ParseRunTime(s string) (hour, minute int, err error) {

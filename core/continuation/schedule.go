@@ -2,7 +2,6 @@ package continuation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/secret"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins/jst"
@@ -24,7 +24,8 @@ const JobName = "continuation"
 
 // ErrLocked is returned by the locker when another replica already ran (or is running) the
 // job for the day.
-var ErrLocked = errors.New("continuation: another replica has the day's run")
+var ErrLocked = fault.Sentinel("continuation: another replica has the day's run", fault.Conflict,
+	"run_locked", "本日の自動継続課金処理は別のサーバーで実行済みか実行中です。")
 
 // Locker is a gocron distributed locker on the job_locks table: the first replica to insert
 // (job, day) runs the job, the others get ErrLocked. The row is kept after the run, unlike a

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/store"
@@ -46,10 +47,19 @@ func NewService(r *Runner) *Service {
 func (sv *Service) Runner() *Runner { return sv.r }
 
 // ErrUnavailable: the settlement service was not given.
-var ErrUnavailable = errors.New("continuation: settlement operations unavailable")
+var ErrUnavailable = fault.Sentinel("continuation: settlement operations unavailable", fault.Unavailable,
+	"payment_module_unavailable", "決済モジュールが利用できません。しばらくしてから再度お試しください。")
 
-// ErrRefused wraps the business refusals of Update and Retry; the ValidationError says why.
+// ErrRefused wraps the business refusals of Update, Retry, Conclude and SaveSettings; the
+// ValidationError beside it says why, and what kind of refusal it is.
 var ErrRefused = errors.New("continuation: refused")
+
+// refused is a refusal by the state of the contract or its charge, not by the request's input
+// (再決済 of a stopped contract, 確定 of a charge that has its answer): a conflict, which the
+// admin screens read as a ValidationError all the same.
+func refused(v ValidationError) error {
+	return fmt.Errorf("%w: %w", ErrRefused, v.WithKind(fault.Conflict))
+}
 
 // View is a contract as the list and the detail show it (継続課金会員リスト columns).
 type View struct {
@@ -430,7 +440,7 @@ func (sv *Service) Retry(ctx context.Context, id, chargeID int64, actor string) 
 			refuse = ValidationError{{Field: "charge", Code: "period_settled", Message: msg}}
 		}
 		if refuse != nil {
-			return fmt.Errorf("%w: %w", ErrRefused, refuse)
+			return refused(refuse)
 		}
 		attempt := 0
 		for _, ch := range chs {
@@ -512,13 +522,13 @@ func (sv *Service) Conclude(ctx context.Context, id, chargeID int64, providerID,
 	})
 	switch {
 	case errors.Is(err, settlement.ErrNotLost):
-		return res, fmt.Errorf("%w: %w", ErrRefused, ValidationError{{Field: "charge", Code: "not_unknown", Message: msgNotLost}})
+		return res, refused(ValidationError{{Field: "charge", Code: "not_unknown", Message: msgNotLost}})
 	case errors.Is(err, settlement.ErrUnresolved) && providerID != "":
 		no := ""
 		if res.Settlement != nil {
 			no = res.Settlement.Attempt
 		}
-		return res, fmt.Errorf("%w: %w", ErrRefused, ValidationError{{Field: "provider_id", Code: "not_this_charge", Message: fmt.Sprintf(msgNotBelieved, no)}})
+		return res, refused(ValidationError{{Field: "provider_id", Code: "not_this_charge", Message: fmt.Sprintf(msgNotBelieved, no)}})
 	case err != nil:
 		return res, err
 	}

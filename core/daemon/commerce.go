@@ -11,6 +11,7 @@ import (
 	"github.com/kessai/kessai/core/admin"
 	"github.com/kessai/kessai/core/checkout"
 	"github.com/kessai/kessai/core/continuation"
+	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/idempotency"
 	"github.com/kessai/kessai/core/mail"
 	"github.com/kessai/kessai/core/metrics"
@@ -107,12 +108,13 @@ func (d *Daemon) commerce() error {
 	d.ShopAPI.Mount(api)
 	// kessai.js runs the shop API's checkouts on the buyer's page.
 	checkout.Mount(d.HTTP.Engine)
-	d.Admin.MountCommerce(admin.Commerce{Orders: d.Orders, Settlements: d.Settlements, ShopAPI: d.ShopAPI})
+	d.Admin.MountCommerce(admin.Commerce{Orders: d.Orders, Settlements: d.Settlements})
 	endpoints := hook.NewEndpoints(st.DB, d.Box, hook.Policy{
 		AllowHTTP: d.Config.WebhookAllowHTTP == "true", AllowPrivate: d.Config.WebhookAllowPrivate == "true"})
-	hook.Mount(d.HTTP.Engine.Group("", d.ShopAPI.Auth()), endpoints, shopapi.ShopID)
+	shopAuth := httpapi.ShopAuth(d.Shops)
+	hook.Mount(d.HTTP.Engine.Group("", shopAuth), endpoints, httpapi.ShopID)
 
-	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, ShopAPI: d.ShopAPI, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements,
+	welcart.Mount(d.HTTP.Engine, welcart.Deps{Store: st, Shops: d.Shops, Methods: d.Methods, Orders: d.Orders, Settlements: d.Settlements,
 		Admins: adminTokens})
 	inbound.Mount(d.HTTP.Engine, inbound.Deps{Store: st, Adapters: d.Modules, Settlements: d.Settlements, Orders: d.Orders, Log: d.Log})
 
@@ -157,7 +159,7 @@ func (d *Daemon) commerce() error {
 	// one, the janitor's and the provider's notifications included.
 	d.Settlements.Observe(cont.Observer())
 	continuation.MountAdmin(adminAPI, cont)
-	continuation.Mount(api.Group("", d.ShopAPI.Auth()), shopapi.ShopID, cont)
+	continuation.Mount(api.Group("", shopAuth), httpapi.ShopID, cont)
 
 	// The janitor settles pending and unknown settlements by reference. Claims use SKIP
 	// LOCKED, so every replica may run it.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/plugins"
 )
@@ -72,7 +73,7 @@ func (d *Daemon) SetupAtone(ctx context.Context, s AtoneSetup) error {
 	}
 	if _, err := d.Methods.ByName(ctx, s.MethodName); errors.Is(err, paymethod.ErrNotFound) {
 		_, err = d.Methods.Add(ctx, paymethod.Method{Name: s.MethodName, Settlement: m.SettlementCodes[0],
-			Explanation: "<p>atone（アトネ）は翌月まとめてお支払いいただける後払いサービスです。</p>"})
+			Explanation: "<p>atone（アトネ）は翌月まとめてお支払いいただける後払いサービスです。</p>"}, audit.System)
 		if err != nil {
 			return fmt.Errorf("add payment method: %w", err)
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/paymethod"
 )
@@ -77,7 +78,7 @@ func AddMethods(ctx context.Context, m *paymethod.Methods) error {
 		if !errors.Is(err, paymethod.ErrNotFound) {
 			return err
 		}
-		if _, err := m.Add(ctx, pm); err != nil {
+		if _, err := m.Add(ctx, pm, audit.System); err != nil {
 			return fmt.Errorf("demo payment method %s: %w", pm.Name, err)
 		}
 	}

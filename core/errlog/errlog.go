@@ -16,6 +16,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/option"
+
+	"github.com/kessai/kessai/core/fault"
 )
 
 // Entry is one error-log row, in Welcart's shape (datetime, log_key, acting, result, data).
@@ -50,8 +52,9 @@ func (e Entry) Fields() map[string]any {
 // usces_settlement_notice).
 const noticeOption = "settlement_notice"
 
-// ErrNotFound is returned for an unknown row id.
-var ErrNotFound = errors.New("errlog: no such row")
+// ErrNotFound is returned for an unknown row id. It is declared an error, not a *fault.Error,
+// so that `err := errlog.ErrNotFound` starts a variable any error may be assigned to.
+var ErrNotFound error = fault.Sentinel("errlog: no such row", fault.NotFound, "not_found", "決済エラーログが見つかりません。")
 
 // Write appends a row in the caller's transaction and raises the notice.
 func Write(ctx context.Context, tx *gorm.DB, key, acting, result string, data map[string]any, orderID *int64) error {

@@ -8,6 +8,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind says what sort of failure an error is, and so how every interface answers it.
@@ -36,9 +37,40 @@ func (k Kind) String() string {
 
 // Field is one rule broken by one input field.
 type Field struct {
-	Field   string
-	Code    string
-	Message string
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Fields is every rule one request broke, first one first, told together: invalid input.
+// The domain's validation errors (order.ValidationError, continuation.ValidationError) are
+// this type, so that one request answers all of its broken rules the same way everywhere.
+type Fields []Field
+
+func (fs Fields) Error() string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Fault implements Describer: Invalid, with the first rule's field, code and message.
+func (fs Fields) Fault() Detail { return fs.detail(Invalid) }
+
+// WithKind describes fs as kind k instead: a Conflict when what refuses the request is the
+// state of what it names, not its input (再決済 of a stopped contract). errors.As still finds
+// fs in the result, for screens that show each field's message beside its field.
+func (fs Fields) WithKind(k Kind) *Error {
+	return &Error{Detail: fs.detail(k), Err: fs, text: k.String()}
+}
+
+func (fs Fields) detail(k Kind) Detail {
+	d := Detail{Kind: k, Code: "invalid", Fields: fs}
+	if len(fs) > 0 {
+		d.Field, d.Code, d.Message = fs[0].Field, fs[0].Code, fs[0].Message
+	}
+	return d
 }
 
 // Detail is what an error tells the interfaces: its kind, a stable code for programs, a
@@ -64,14 +96,24 @@ type Describer interface {
 // optional cause.
 type Error struct {
 	Detail
-	Err error
-	of  *Error // the sentinel this is a copy of
+	Err  error
+	of   *Error // the sentinel this is a copy of
+	text string // the Go error text, when it is not the code and message
 }
 
-// New returns a sentinel of kind k. text is the Go error text (for logs and wrapping); message
-// the one people see.
+// New returns a sentinel of kind k. Its Go error text (for logs and wrapping) is its code and
+// message; message is the one people see.
 func New(k Kind, code, message string) *Error {
 	return &Error{Detail: Detail{Kind: k, Code: code, Message: message}}
+}
+
+// Sentinel is New with text as the Go error text: what logs, stored last errors and the errors
+// wrapping it show, apart from the message people see. It lets a package describe a sentinel
+// it had before without changing a word of its logs ("settlement: no such settlement").
+func Sentinel(text string, k Kind, code, message string) *Error {
+	e := New(k, code, message)
+	e.text = text
+	return e
 }
 
 // Wrap describes err as kind k.
@@ -79,13 +121,21 @@ func Wrap(err error, k Kind, code, message string) *Error {
 	return &Error{Detail: Detail{Kind: k, Code: code, Message: message}, Err: err}
 }
 
+// Error is the code, message and field, or a Sentinel's own text (with the message of a copy
+// that says something of its own), then the cause.
 func (e *Error) Error() string {
-	s := e.Code
-	if e.Message != "" {
+	s := e.text
+	switch {
+	case s == "":
+		s = e.Code
+		if e.Message != "" {
+			s += ": " + e.Message
+		}
+		if e.Field != "" {
+			s += " (" + e.Field + ")"
+		}
+	case e.Message != e.root().Message:
 		s += ": " + e.Message
-	}
-	if e.Field != "" {
-		s += " (" + e.Field + ")"
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
@@ -102,35 +152,45 @@ func (e *Error) Unwrap() error { return e.Err }
 // WithField returns a copy of e naming field; errors.Is(copy, e) still holds.
 func (e *Error) WithField(field string) *Error {
 	c := *e
-	c.Field, c.of = field, e.root()
+	c.Field, c.of = field, e
 	return &c
 }
 
 // WithMessage returns a copy of e saying msg; errors.Is(copy, e) still holds.
 func (e *Error) WithMessage(msg string) *Error {
 	c := *e
-	c.Message, c.of = msg, e.root()
+	c.Message, c.of = msg, e
 	return &c
 }
 
 // Because returns a copy of e caused by err; errors.Is(copy, e) still holds.
 func (e *Error) Because(err error) *Error {
 	c := *e
-	c.Err, c.of = err, e.root()
+	c.Err, c.of = err, e
 	return &c
 }
 
+// root is the sentinel e was first copied from, or e.
 func (e *Error) root() *Error {
-	if e.of != nil {
-		return e.of
+	for e.of != nil {
+		e = e.of
 	}
 	return e
 }
 
-// Is makes a copy made by WithField, WithMessage or Because match its sentinel.
+// Is makes a copy made by WithField, WithMessage or Because match its sentinel, and every
+// sentinel that one was copied from in turn (a sentinel may itself be a copy naming a field).
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && e.of != nil && t == e.of
+	if !ok {
+		return false
+	}
+	for p := e.of; p != nil; p = p.of {
+		if p == t {
+			return true
+		}
+	}
+	return false
 }
 
 // Of describes err: the first Describer in its chain, or Internal with err's text kept out

@@ -54,3 +54,57 @@ func TestOf(t *testing.T) {
 		}
 	})
 }
+
+var errMissing = fault.Sentinel("order: no such order", fault.NotFound, "not_found", "受注が見つかりません。")
+
+func TestSentinel(t *testing.T) {
+	t.Run("its Go text stays what logs showed", func(t *testing.T) {
+		err := fmt.Errorf("load 7: %w", errMissing)
+		if err.Error() != "load 7: order: no such order" || fault.Of(err).Message != "受注が見つかりません。" {
+			t.Fatalf("got %q, %+v", err, fault.Of(err))
+		}
+	})
+	t.Run("a copy with a message of its own says it in its text too", func(t *testing.T) {
+		err := errMissing.WithField("id").WithMessage("契約が見つかりません。")
+		if !errors.Is(err, errMissing) || err.Error() != "order: no such order: 契約が見つかりません。" {
+			t.Fatalf("got %q, is=%v", err, errors.Is(err, errMissing))
+		}
+	})
+}
+
+func TestFields(t *testing.T) {
+	fs := fault.Fields{
+		{Field: "price", Code: "invalid", Message: "決済金額は1円以上で指定してください。"},
+		{Field: "status", Code: "invalid", Message: "契約の状態が不正です。"},
+	}
+	t.Run("several broken rules are invalid input, the first one first", func(t *testing.T) {
+		d := fault.Of(fmt.Errorf("update: %w", fs))
+		if d.Kind != fault.Invalid || d.Field != "price" || d.Code != "invalid" || len(d.Fields) != 2 || d.Fields[1].Field != "status" {
+			t.Fatalf("got %+v", d)
+		}
+	})
+	t.Run("told as a conflict they keep their fields and stay reachable", func(t *testing.T) {
+		err := fmt.Errorf("retry: %w", fs[1:].WithKind(fault.Conflict))
+		d := fault.Of(err)
+		var got fault.Fields
+		if d.Kind != fault.Conflict || d.Field != "status" || len(d.Fields) != 1 || !errors.As(err, &got) || got[0].Field != "status" {
+			t.Fatalf("got %+v, as %v", d, got)
+		}
+	})
+	t.Run("no fields is still invalid input", func(t *testing.T) {
+		if d := fault.Of(fault.Fields(nil)); d.Kind != fault.Invalid || d.Code != "invalid" {
+			t.Fatalf("got %+v", d)
+		}
+	})
+}
+
+func TestCopyOfACopy(t *testing.T) {
+	errTaken := errMissing.WithField("order_number") // a sentinel that names its field
+	err := fmt.Errorf("create: %w", errTaken.WithMessage("別の受注が使っています。"))
+	if !errors.Is(err, errTaken) || !errors.Is(err, errMissing) || fault.Of(err).Field != "order_number" {
+		t.Fatalf("got %v %+v", err, fault.Of(err))
+	}
+	if errors.Is(errMissing, errTaken) {
+		t.Fatal("the sentinel matched its copy")
+	}
+}

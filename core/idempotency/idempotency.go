@@ -30,6 +30,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/store"
 )
@@ -138,7 +139,7 @@ func keyed(c *gin.Context) (key, hash string, ok bool) {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		if httpapi.IsBodyTooLarge(err) {
-			httpapi.Fail(c, http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than 1 MiB", "")
+			httpapi.Error(c, errTooLarge)
 			return "", "", false
 		}
 		httpapi.Fail(c, http.StatusBadRequest, "bad_body", "request body could not be read", "")
@@ -241,9 +242,9 @@ func (m *middleware) repeat(c *gin.Context, prev Key, hash string, now time.Time
 	case prev.ExpiresAt.Before(now):
 		// An expired key is forgotten and may be used again.
 		m.where(prev.ShopID, prev.IdemKey).WithContext(c.Request.Context()).Where("expires_at < ?", now).Delete(&Key{})
-		httpapi.Fail(c, http.StatusConflict, "idempotency_key_expired", "この Idempotency-Key は期限切れです。もう一度送信してください。", Header)
+		httpapi.Error(c, errExpired)
 	case prev.BodyHash != hash:
-		httpapi.Fail(c, http.StatusConflict, "idempotency_key_reused", "この Idempotency-Key は別の内容のリクエストで使用済みです。", Header)
+		httpapi.Error(c, errReused)
 	case prev.State == Done:
 		c.Header("Idempotent-Replayed", "true")
 		c.Data(prev.StatusCode, "application/json; charset=utf-8", prev.Response)
@@ -276,16 +277,25 @@ func (m *middleware) expired(k Key, now time.Time) bool {
 	return k.LockedUntil.Before(now)
 }
 
-// internal answers 500 for a database failure, which the request log would show without its
-// cause.
+// internal answers 500 for a database failure; the request log writes its cause with the
+// shop and the key under the request id.
 func (m *middleware) internal(c *gin.Context, msg string, sid int64, key string, err error) {
-	m.opt.Log.Error(msg, "shop_id", sid, "key", key, "request_id", httpapi.ID(c), "err", err)
-	httpapi.Fail(c, http.StatusInternalServerError, "internal", msg+"; request id "+httpapi.ID(c), "")
+	httpapi.Error(c, fmt.Errorf("%s: shop %d key %q: %w", msg, sid, key, err))
 }
 
-func inProgress(c *gin.Context) {
-	httpapi.Fail(c, http.StatusConflict, "request_in_progress", "同じ Idempotency-Key のリクエストを処理中です。完了後に再送してください。", Header)
-}
+func inProgress(c *gin.Context) { httpapi.Error(c, errInProgress) }
+
+// The middleware's refusals of a keyed request, each naming the header.
+var (
+	errExpired = fault.New(fault.Conflict, "idempotency_key_expired",
+		"この Idempotency-Key は期限切れです。もう一度送信してください。").WithField(Header)
+	errReused = fault.New(fault.Conflict, "idempotency_key_reused",
+		"この Idempotency-Key は別の内容のリクエストで使用済みです。").WithField(Header)
+	errInProgress = fault.New(fault.Conflict, "request_in_progress", msgInProgress).WithField(Header)
+	errTooLarge   = fault.New(fault.TooLarge, "body_too_large", "request body is larger than 1 MiB")
+)
+
+const msgInProgress = "同じ Idempotency-Key のリクエストを処理中です。完了後に再送してください。"
 
 // run calls the handler while holding the key and stores its answer if it is final.
 func (m *middleware) run(c *gin.Context, sid int64, key string, lease time.Time) {

@@ -10,13 +10,14 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/store"
 )
 
 // ErrSeen is Save's answer when the key is stored already: the caller rolls its transaction
 // back and lets Repeat answer.
-var ErrSeen = errors.New("idempotency: the key is stored already")
+var ErrSeen = fault.Sentinel("idempotency: the key is stored already", fault.Conflict, "request_in_progress", msgInProgress).WithField(Header)
 
 // onceKey is where Once leaves a request's key for Save and Repeat.
 const onceKey = "idempotency.once"

@@ -1,11 +1,11 @@
 package module
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/plugins"
 )
@@ -40,7 +40,7 @@ type ListResponse struct {
 func (a *api) listResponse(c *gin.Context) (ListResponse, bool) {
 	mods, err := a.h.List(c.Request.Context())
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return ListResponse{}, false
 	}
 	res := ListResponse{Available: mods, Selected: []string{}}
@@ -67,7 +67,7 @@ func (a *api) selection(c *gin.Context) {
 		return
 	}
 	if err := a.h.UpdateSelection(c.Request.Context(), req.Selected, httpapi.Actor(c)); err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	if res, ok := a.listResponse(c); ok {
@@ -78,7 +78,7 @@ func (a *api) selection(c *gin.Context) {
 func (a *api) settings(c *gin.Context) {
 	fields, err := a.h.Settings(c.Request.Context(), c.Param("slug"))
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"slug": c.Param("slug"), "fields": fields})
@@ -95,20 +95,20 @@ func (a *api) updateSettings(c *gin.Context) {
 	slug := c.Param("slug")
 	problems, err := a.h.UpdateSettings(c.Request.Context(), slug, req.Settings, httpapi.Actor(c))
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	if len(problems) > 0 {
-		details := make([]httpapi.Detail, 0, len(problems))
-		for _, p := range problems {
-			details = append(details, httpapi.Detail{Code: p.Code, Message: p.Message, Field: "settings." + p.Field})
+		fs := make(fault.Fields, len(problems))
+		for i, p := range problems {
+			fs[i] = fault.Field{Field: "settings." + p.Field, Code: p.Code, Message: p.Message}
 		}
-		httpapi.FailDetails(c, http.StatusUnprocessableEntity, details)
+		httpapi.Error(c, fs)
 		return
 	}
 	fields, err := a.h.Settings(c.Request.Context(), slug)
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": MsgUpdated, "slug": slug, "fields": fields})
@@ -117,29 +117,9 @@ func (a *api) updateSettings(c *gin.Context) {
 func (a *api) reenable(c *gin.Context) {
 	slug := c.Param("slug")
 	if err := a.h.Reenable(c.Request.Context(), slug, httpapi.Actor(c)); err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	st, lastErr := a.h.State(slug)
 	c.JSON(http.StatusOK, gin.H{"slug": slug, "state": st, "last_error": lastErr})
-}
-
-// fail maps the host's errors to the API's error shape; Welcart's messages pass through.
-func (a *api) fail(c *gin.Context, err error) {
-	var se *SelectionError
-	switch {
-	case errors.As(err, &se):
-		httpapi.Fail(c, http.StatusUnprocessableEntity, se.Code, se.Message, "selected")
-	case errors.Is(err, ErrUnknownModule):
-		httpapi.Fail(c, http.StatusNotFound, "unknown_module", msgUpdateFailed, "slug")
-	case errors.Is(err, ErrConflict):
-		httpapi.Fail(c, http.StatusConflict, "conflict", "ほかの管理者が設定を変更しました。再読み込みしてからもう一度保存してください。", "")
-	case errors.Is(err, ErrNotSelected):
-		httpapi.Fail(c, http.StatusConflict, "not_selected", "module is not in use", "slug")
-	case errors.Is(err, ErrChecksum), errors.Is(err, ErrProtocolVersion), errors.Is(err, ErrModuleFailed):
-		httpapi.Fail(c, http.StatusBadGateway, "module_failed", err.Error(), "")
-	default:
-		a.h.log.Error("module admin API", "path", c.FullPath(), "err", err)
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", msgUpdateFailed, "")
-	}
 }

@@ -6,45 +6,56 @@
 package module
 
 import (
-	"errors"
 	"time"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/plugins"
 )
 
 // Sentinel errors; callers branch on them with errors.Is.
 var (
 	// ErrUnknownModule: no catalog entry has this slug.
-	ErrUnknownModule = errors.New("unknown module")
+	ErrUnknownModule = fault.Sentinel("unknown module", fault.NotFound,
+		"unknown_module", "決済モジュールが見つかりません。").WithField("slug")
 
 	// ErrNotSelected: the module is registered but not in use (利用中) in the selection.
-	ErrNotSelected = errors.New("module not selected")
+	ErrNotSelected = fault.Sentinel("module not selected", fault.Conflict,
+		"not_selected", "この決済モジュールは利用中ではありません。").WithField("slug")
 
 	// ErrModuleFailed: the module is selected but its adapter cannot run (it crashed too often,
 	// or its binary was refused at launch); it stays down until Reenable.
-	ErrModuleFailed = errors.New("module failed")
+	ErrModuleFailed = fault.Sentinel("module failed", fault.Unavailable,
+		codeFailed, "決済モジュールが停止しています。管理画面で状態を確認し、再開してください。")
 
 	// ErrSelection: UpdateSelection refused the new selection; the error is a *SelectionError
 	// carrying Welcart's message.
-	ErrSelection = errors.New("module selection refused")
+	ErrSelection = fault.Sentinel("module selection refused", fault.Invalid, "selection", msgUpdateFailed).WithField("selected")
 
 	// ErrChecksum: the binary on disk is not the one registered in the catalog.
-	ErrChecksum = errors.New("adapter binary does not match its registered SHA-256")
+	ErrChecksum = fault.Sentinel("adapter binary does not match its registered SHA-256", fault.Unavailable,
+		codeFailed, "決済モジュールのプログラムが登録されたSHA-256と一致しないため、起動できません。")
 
 	// ErrProtocolVersion: the adapter speaks no version of the adapter contract this daemon
 	// speaks.
-	ErrProtocolVersion = errors.New("adapter protocol version mismatch")
+	ErrProtocolVersion = fault.Sentinel("adapter protocol version mismatch", fault.Unavailable,
+		codeFailed, "決済モジュールのプロトコルのバージョンがこのkessaiと合わないため、起動できません。")
 
 	// ErrConflict: another admin changed the module's settings meanwhile; reload and retry.
-	ErrConflict = errors.New("module settings changed by someone else meanwhile; reload and try again")
+	ErrConflict = fault.Sentinel("module settings changed by someone else meanwhile; reload and try again", fault.Conflict,
+		"conflict", "ほかの管理者が設定を変更しました。再読み込みしてからもう一度保存してください。")
 
 	// ErrPluginDir: a binary outside the plugin directory (or a symlink) was offered.
-	ErrPluginDir = errors.New("adapter binary outside the plugin directory")
+	ErrPluginDir = fault.Sentinel("adapter binary outside the plugin directory", fault.Invalid,
+		"plugin_dir", "決済モジュールのプログラムはプラグインディレクトリに置いてください（シンボリックリンクは使えません）。")
 
 	// ErrAdapterUser: adapters cannot run as the configured user (KESSAI_ADAPTER_USER): no
 	// such user, or kessaid is not root and so cannot switch to it.
-	ErrAdapterUser = errors.New("adapters cannot run as the configured user")
+	ErrAdapterUser = fault.Sentinel("adapters cannot run as the configured user", fault.Unavailable,
+		codeFailed, "決済モジュールを設定されたユーザー（KESSAI_ADAPTER_USER）で起動できません。")
 )
+
+// codeFailed answers a module whose adapter cannot run, whatever stops it.
+const codeFailed = "module_failed"
 
 // State is where a selected module's adapter process is in its life.
 type State string

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/paymethod"
 )
 
@@ -41,6 +42,16 @@ type SelectionError struct {
 func (e *SelectionError) Error() string { return e.Message }
 
 func (e *SelectionError) Unwrap() error { return ErrSelection }
+
+// Fault implements fault.Describer: a module an activated payment method uses is a conflict
+// with those methods; the other rules refuse the selection asked for.
+func (e *SelectionError) Fault() fault.Detail {
+	k := fault.Invalid
+	if e.Code == CodeInUse {
+		k = fault.Conflict
+	}
+	return fault.Detail{Kind: k, Code: e.Code, Message: e.Message, Field: "selected"}
+}
 
 // UpdateSelection makes slugs, in this order, the modules in use (利用中のクレジット決済モジュール),
 // following Welcart's rules: every slug must be in the catalog; a module still used by an

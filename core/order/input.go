@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/kessai/kessai/core/fault"
 )
 
 // Input is an order as a shop front end posts it: Welcart's own cart entry, so a Welcart
@@ -43,24 +45,11 @@ type Totals struct {
 }
 
 // FieldError is one refusal: the JSON path of the field, a stable code, and a message.
-type FieldError struct {
-	Field   string `json:"field"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type FieldError = fault.Field
 
-func (e FieldError) Error() string { return e.Field + ": " + e.Message }
-
-// ValidationError holds every refusal of one request.
-type ValidationError []FieldError
-
-func (v ValidationError) Error() string {
-	parts := make([]string, len(v))
-	for i, e := range v {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "; ")
-}
+// ValidationError holds every refusal of one request, first one first: invalid input, which
+// every interface answers with all of its fields.
+type ValidationError = fault.Fields
 
 // Validate checks the order's own rules: every stored field against its column (Limits, in
 // that order), every amount and quantity within its bounds (Amounts), and that the totals add

@@ -11,15 +11,21 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
 )
 
 // Errors callers branch on.
 var (
-	ErrNotFound  = errors.New("order: no such order")
-	ErrDuplicate = errors.New("order: the shop already has an order with this number")
+	ErrNotFound  = fault.Sentinel("order: no such order", fault.NotFound, "not_found", msgNotFound)
+	ErrDuplicate = fault.Sentinel("order: the shop already has an order with this number",
+		fault.Conflict, "duplicate_order_number", "この注文番号の受注はすでに登録されています。").WithField("order_number")
 )
+
+// msgNotFound is the answer for an order that does not exist or is another shop's: the same
+// words for both, so a shop learns nothing of another's orders.
+const msgNotFound = "受注が見つかりません。"
 
 // DuplicateError refuses an order whose Welcart order ID or link key another order of the
 // shop holds already: the façade could not tell them apart.
@@ -29,6 +35,12 @@ type DuplicateError struct {
 }
 
 func (e *DuplicateError) Error() string { return "order: " + e.Field + ": " + e.Message }
+
+// Fault implements fault.Describer: a conflict with the other order, coded by the key it
+// holds (duplicate_welcart_order_id, duplicate_welcart_trans_id).
+func (e *DuplicateError) Fault() fault.Detail {
+	return fault.Detail{Kind: fault.Conflict, Code: "duplicate_" + e.Field, Message: e.Message, Field: e.Field}
+}
 
 var (
 	errWelcartOrderTaken = &DuplicateError{Field: "welcart_order_id", Message: "このWelcartの受注IDの受注はすでに登録されています。"}

@@ -1,13 +1,11 @@
 package paymethod
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/httpapi"
 )
 
@@ -17,12 +15,12 @@ func Mount(r gin.IRouter, m *Methods) {
 	r.GET("/payment-methods", func(c *gin.Context) {
 		l, err := m.List(c.Request.Context(), false)
 		if err != nil {
-			fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		allowed, err := m.Allowed(c.Request.Context())
 		if err != nil {
-			fail(c, err)
+			httpapi.Error(c, err)
 			return
 		}
 		if l == nil {
@@ -35,12 +33,9 @@ func Mount(r gin.IRouter, m *Methods) {
 		if !bind(c, &in) {
 			return
 		}
-		pm, err := m.Add(c.Request.Context(), in)
+		pm, err := m.Add(c.Request.Context(), in, httpapi.Actor(c))
 		if err != nil {
-			fail(c, err)
-			return
-		}
-		if !audited(c, m, "paymethod.add", pm.ID, pm) {
+			httpapi.Error(c, err)
 			return
 		}
 		c.JSON(http.StatusCreated, pm)
@@ -52,11 +47,8 @@ func Mount(r gin.IRouter, m *Methods) {
 		if !bind(c, &in) {
 			return
 		}
-		if err := m.Sort(c.Request.Context(), in.IDs); err != nil {
-			fail(c, err)
-			return
-		}
-		if !audited(c, m, "paymethod.sort", 0, in) {
+		if err := m.Sort(c.Request.Context(), in.IDs, httpapi.Actor(c)); err != nil {
+			httpapi.Error(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"message": "更新しました。"})
@@ -70,12 +62,9 @@ func Mount(r gin.IRouter, m *Methods) {
 		if !bind(c, &in) {
 			return
 		}
-		pm, err := m.Update(c.Request.Context(), id, in)
+		pm, err := m.Update(c.Request.Context(), id, in, httpapi.Actor(c))
 		if err != nil {
-			fail(c, err)
-			return
-		}
-		if !audited(c, m, "paymethod.update", id, pm) {
+			httpapi.Error(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, pm)
@@ -85,25 +74,12 @@ func Mount(r gin.IRouter, m *Methods) {
 		if !ok {
 			return
 		}
-		if err := m.Delete(c.Request.Context(), id); err != nil {
-			fail(c, err)
-			return
-		}
-		if !audited(c, m, "paymethod.delete", id, nil) {
+		if err := m.Delete(c.Request.Context(), id, httpapi.Actor(c)); err != nil {
+			httpapi.Error(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
 	})
-}
-
-// audited writes the change to the audit log with the caller as actor; false (with a 500
-// answered) if it could not.
-func audited(c *gin.Context, m *Methods, action string, id int64, detail any) bool {
-	if err := audit.Record(c.Request.Context(), m.db, httpapi.Actor(c), action, strconv.FormatInt(id, 10), detail); err != nil {
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
-		return false
-	}
-	return true
 }
 
 func bind(c *gin.Context, v any) bool {
@@ -117,22 +93,8 @@ func bind(c *gin.Context, v any) bool {
 func pathID(c *gin.Context) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "支払方法が見つかりません。", "")
+		httpapi.Error(c, ErrNotFound)
 		return 0, false
 	}
 	return id, true
-}
-
-func fail(c *gin.Context, err error) {
-	var re *RuleError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "支払方法が見つかりません。", "")
-	case errors.As(err, &re) && re.Message == msgInUse:
-		httpapi.Fail(c, http.StatusConflict, "payment_method_in_use", re.Message, re.Field)
-	case errors.As(err, &re):
-		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_rule", re.Message, re.Field)
-	default:
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
-	}
 }

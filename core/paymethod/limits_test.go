@@ -84,7 +84,7 @@ func TestMethodInput(t *testing.T) {
 		pms := paymethod.New(st.DB, codes{"acting_atone": "atone"})
 		long := func(n int) string { return strings.Repeat("払", n) }
 		t.Run("what fits the columns is stored as sent", func(t *testing.T) {
-			pm, err := pms.Add(ctx, paymethod.Method{Name: long(191), Explanation: "<p>atone</p>\r\n\t<p>翌月払い</p>", Settlement: "acting_atone"})
+			pm, err := pms.Add(ctx, paymethod.Method{Name: long(191), Explanation: "<p>atone</p>\r\n\t<p>翌月払い</p>", Settlement: "acting_atone"}, "test")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestMethodInput(t *testing.T) {
 			{"LF in the module", paymethod.Method{Name: "代金引換", Settlement: "COD", Module: "a\nb"}, "module", "U+000A"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, err := pms.Add(ctx, tc.m)
+				_, err := pms.Add(ctx, tc.m, "test")
 				var re *paymethod.RuleError
 				if !errors.As(err, &re) || re.Field != tc.field || !strings.Contains(re.Message, tc.rule) {
 					t.Fatalf("Add = %v, want a refusal of %s (%s)", err, tc.field, tc.rule)
@@ -119,11 +119,11 @@ func TestMethodInput(t *testing.T) {
 			})
 		}
 		t.Run("an update is refused the same way", func(t *testing.T) {
-			pm, err := pms.Add(ctx, paymethod.Method{Name: "銀行振込", Settlement: "transferAdvance"})
+			pm, err := pms.Add(ctx, paymethod.Method{Name: "銀行振込", Settlement: "transferAdvance"}, "test")
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = pms.Update(ctx, pm.ID, paymethod.Method{Name: "銀行\r\n振込", Settlement: "transferAdvance"})
+			_, err = pms.Update(ctx, pm.ID, paymethod.Method{Name: "銀行\r\n振込", Settlement: "transferAdvance"}, "test")
 			var re *paymethod.RuleError
 			if !errors.As(err, &re) || re.Field != "name" {
 				t.Fatalf("Update = %v", err)

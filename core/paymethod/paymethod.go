@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/store"
 )
@@ -63,7 +66,7 @@ func (m Method) Active() bool { return m.Use == Activate }
 
 // Errors; *RuleError carries the Japanese message shown to the admin.
 var (
-	ErrNotFound = errors.New("paymethod: no such payment method")
+	ErrNotFound = fault.Sentinel("paymethod: no such payment method", fault.NotFound, "not_found", "支払方法が見つかりません。")
 	ErrRule     = errors.New("paymethod: refused by a payment method rule")
 )
 
@@ -71,9 +74,21 @@ var (
 type RuleError struct {
 	Field   string
 	Message string
+	// InUse: what refuses is the orders bought with the method, not the input (a delete
+	// refused; 停止 is the way).
+	InUse bool
 }
 
 func (e *RuleError) Error() string { return e.Message }
+
+// Fault implements fault.Describer: invalid input (payment_method_rule), or a conflict with
+// the orders that use the method (payment_method_in_use).
+func (e *RuleError) Fault() fault.Detail {
+	if e.InUse {
+		return fault.Detail{Kind: fault.Conflict, Code: "payment_method_in_use", Message: e.Message, Field: e.Field}
+	}
+	return fault.Detail{Kind: fault.Invalid, Code: "payment_method_rule", Message: e.Message, Field: e.Field}
+}
 
 // Unwrap makes errors.Is(err, ErrRule) hold.
 func (e *RuleError) Unwrap() error { return ErrRule }
@@ -272,8 +287,8 @@ func (m *Methods) check(ctx context.Context, pm *Method) error {
 	return nil
 }
 
-// Add appends a method at the end of the storefront order.
-func (m *Methods) Add(ctx context.Context, pm Method) (*Method, error) {
+// Add appends a method at the end of the storefront order, audited as actor's.
+func (m *Methods) Add(ctx context.Context, pm Method, actor string) (*Method, error) {
 	defer m.changed()
 	if err := m.check(ctx, &pm); err != nil {
 		return nil, err
@@ -287,7 +302,10 @@ func (m *Methods) Add(ctx context.Context, pm Method) (*Method, error) {
 		if max.N != nil {
 			pm.Sort = *max.N + 1
 		}
-		return tx.Create(&pm).Error
+		if err := tx.Create(&pm).Error; err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, actor, "paymethod.add", pm.ID, describe(pm))
 	})
 	if store.IsDuplicate(err) {
 		return nil, &RuleError{Field: "name", Message: msgNameTaken}
@@ -299,8 +317,9 @@ func (m *Methods) Add(ctx context.Context, pm Method) (*Method, error) {
 }
 
 // Update changes a method's name, explanation, code, module and use. Renaming detaches old
-// orders, which keep the name they were bought with; that is Welcart's behaviour too.
-func (m *Methods) Update(ctx context.Context, id int64, pm Method) (*Method, error) {
+// orders, which keep the name they were bought with; that is Welcart's behaviour too. The
+// change is audited as actor's.
+func (m *Methods) Update(ctx context.Context, id int64, pm Method, actor string) (*Method, error) {
 	defer m.changed()
 	cur, err := m.Get(ctx, id)
 	if err != nil {
@@ -310,10 +329,16 @@ func (m *Methods) Update(ctx context.Context, id int64, pm Method) (*Method, err
 		return nil, err
 	}
 	cur.Name, cur.Explanation, cur.Settlement, cur.Module, cur.Use = pm.Name, pm.Explanation, pm.Settlement, pm.Module, pm.Use
-	err = m.db.WithContext(ctx).Model(&Method{}).Where("id = ?", id).Updates(map[string]any{
-		"name": cur.Name, "explanation": cur.Explanation, "settlement": cur.Settlement, "module": cur.Module, "use": cur.Use,
-		"updated_at": time.Now().UTC(),
-	}).Error
+	err = m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Model(&Method{}).Where("id = ?", id).Updates(map[string]any{
+			"name": cur.Name, "explanation": cur.Explanation, "settlement": cur.Settlement, "module": cur.Module, "use": cur.Use,
+			"updated_at": time.Now().UTC(),
+		}).Error
+		if err != nil {
+			return err
+		}
+		return recordChange(ctx, tx, actor, "paymethod.update", id, describe(*cur))
+	})
 	if store.IsDuplicate(err) {
 		return nil, &RuleError{Field: "name", Message: msgNameTaken}
 	}
@@ -323,24 +348,27 @@ func (m *Methods) Update(ctx context.Context, id int64, pm Method) (*Method, err
 	return cur, nil
 }
 
-// SetUse switches a method between 使用 and 停止.
-func (m *Methods) SetUse(ctx context.Context, id int64, use string) error {
+// SetUse switches a method between 使用 and 停止, audited as actor's.
+func (m *Methods) SetUse(ctx context.Context, id int64, use string, actor string) error {
 	defer m.changed()
 	if use != Activate && use != Deactivate {
 		return &RuleError{Field: "use", Message: msgUse}
 	}
-	res := m.db.WithContext(ctx).Model(&Method{}).Where("id = ?", id).Updates(map[string]any{"use": use, "updated_at": time.Now().UTC()})
-	if res.Error != nil {
-		return fmt.Errorf("payment method %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Method{}).Where("id = ?", id).Updates(map[string]any{"use": use, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("payment method %d: %w", id, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return recordChange(ctx, tx, actor, "paymethod.update", id, map[string]any{"use": use})
+	})
 }
 
 // Sort sets the storefront order: ids in the order wanted. Every method must be named once.
-func (m *Methods) Sort(ctx context.Context, ids []int64) error {
+// The change is audited as actor's.
+func (m *Methods) Sort(ctx context.Context, ids []int64, actor string) error {
 	defer m.changed()
 	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var all []int64
@@ -358,14 +386,14 @@ func (m *Methods) Sort(ctx context.Context, ids []int64) error {
 				return err
 			}
 		}
-		return nil
+		return recordChange(ctx, tx, actor, "paymethod.sort", 0, map[string]any{"ids": ids})
 	})
 }
 
 // Delete removes a method no order uses. A method that past orders were bought with is
 // refused, with the manual's advice to use 停止 instead: deleting it would leave those orders
-// without a known payment method.
-func (m *Methods) Delete(ctx context.Context, id int64) error {
+// without a known payment method. The change is audited as actor's.
+func (m *Methods) Delete(ctx context.Context, id int64, actor string) error {
 	defer m.changed()
 	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var pm Method
@@ -379,7 +407,7 @@ func (m *Methods) Delete(ctx context.Context, id int64) error {
 			return err
 		}
 		if n > 0 {
-			return &RuleError{Field: "id", Message: msgInUse}
+			return &RuleError{Field: "id", Message: msgInUse, InUse: true}
 		}
 		if err := tx.Delete(&Method{}, id).Error; err != nil {
 			return err
@@ -396,6 +424,21 @@ func (m *Methods) Delete(ctx context.Context, id int64) error {
 				}
 			}
 		}
-		return nil
+		return recordChange(ctx, tx, actor, "paymethod.delete", id, map[string]any{"name": pm.Name})
 	})
+}
+
+// recordChange writes the audit row of a change in the change's transaction: the change and
+// its record commit together or not at all.
+func recordChange(ctx context.Context, tx *gorm.DB, actor, action string, id int64, detail any) error {
+	target := ""
+	if id != 0 {
+		target = strconv.FormatInt(id, 10)
+	}
+	return audit.Record(ctx, tx, actor, action, target, detail)
+}
+
+// describe is what the audit log keeps of a method.
+func describe(pm Method) map[string]any {
+	return map[string]any{"name": pm.Name, "settlement": pm.Settlement, "module": pm.Module, "use": pm.Use}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
@@ -21,11 +22,11 @@ func TestPaymentMethods(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		pms := paymethod.New(st.DB, codes{"acting_atone": "atone"})
-		atone, err := pms.Add(ctx, paymethod.Method{Name: "後払い（atone）", Explanation: "<b>atone</b>", Settlement: "acting_atone"})
+		atone, err := pms.Add(ctx, paymethod.Method{Name: "後払い（atone）", Explanation: "<b>atone</b>", Settlement: "acting_atone"}, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
-		bank, err := pms.Add(ctx, paymethod.Method{Name: "銀行振込", Settlement: "transferAdvance"})
+		bank, err := pms.Add(ctx, paymethod.Method{Name: "銀行振込", Settlement: "transferAdvance"}, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +46,7 @@ func TestPaymentMethods(t *testing.T) {
 				{paymethod.Method{Name: "y", Settlement: "COD", Use: "maybe"}, "use"},
 				{paymethod.Method{Name: "z", Settlement: "acting"}, "module"},
 			} {
-				_, err := pms.Add(ctx, tc.m)
+				_, err := pms.Add(ctx, tc.m, "test")
 				var re *paymethod.RuleError
 				if !errors.As(err, &re) || re.Field != tc.field {
 					t.Errorf("Add(%+v) = %v, want a rule error on %s", tc.m, err, tc.field)
@@ -58,32 +59,32 @@ func TestPaymentMethods(t *testing.T) {
 				{Name: "銀行振込（後払い）", Settlement: "transferDeferred"},
 				{Name: "代金引換", Settlement: "COD"},
 			} {
-				pm, err := pms.Add(ctx, m)
+				pm, err := pms.Add(ctx, m, "test")
 				if err != nil {
 					t.Fatalf("%+v: %v", m, err)
 				}
 				if pm.Module != m.Module {
 					t.Fatalf("%+v: module %q", m, pm.Module)
 				}
-				if err := pms.Delete(ctx, pm.ID); err != nil {
+				if err := pms.Delete(ctx, pm.ID, "test"); err != nil {
 					t.Fatal(err)
 				}
 			}
 		})
 		t.Run("sort sets the storefront order", func(t *testing.T) {
-			if err := pms.Sort(ctx, []int64{bank.ID, atone.ID}); err != nil {
+			if err := pms.Sort(ctx, []int64{bank.ID, atone.ID}, "test"); err != nil {
 				t.Fatal(err)
 			}
 			l, _ := pms.List(ctx, false)
 			if l[0].ID != bank.ID || l[1].ID != atone.ID {
 				t.Fatalf("order %v", l)
 			}
-			if err := pms.Sort(ctx, []int64{bank.ID}); !errors.Is(err, paymethod.ErrRule) {
+			if err := pms.Sort(ctx, []int64{bank.ID}, "test"); !errors.Is(err, paymethod.ErrRule) {
 				t.Fatalf("partial sort = %v", err)
 			}
 		})
 		t.Run("stopped methods are not listed for the storefront", func(t *testing.T) {
-			if err := pms.SetUse(ctx, bank.ID, paymethod.Deactivate); err != nil {
+			if err := pms.SetUse(ctx, bank.ID, paymethod.Deactivate, "test"); err != nil {
 				t.Fatal(err)
 			}
 			l, _ := pms.List(ctx, true)
@@ -95,12 +96,12 @@ func TestPaymentMethods(t *testing.T) {
 			now := time.Now().UTC()
 			st.DB.Exec("INSERT INTO shops (name, created_at) VALUES ('s', ?)", now)
 			st.DB.Exec("INSERT INTO orders (shop_id, order_number, order_payment_name, order_date, created_at, updated_at) VALUES (1, '1', ?, ?, ?, ?)", atone.Name, now, now, now)
-			err := pms.Delete(ctx, atone.ID)
+			err := pms.Delete(ctx, atone.ID, "test")
 			var re *paymethod.RuleError
-			if !errors.As(err, &re) || re.Message == "" {
+			if !errors.As(err, &re) || re.Message == "" || !re.InUse || fault.KindOf(err) != fault.Conflict {
 				t.Fatalf("delete in-use = %v", err)
 			}
-			if err := pms.Delete(ctx, bank.ID); err != nil {
+			if err := pms.Delete(ctx, bank.ID, "test"); err != nil {
 				t.Fatal(err)
 			}
 			l, _ := pms.List(ctx, false)
@@ -117,7 +118,7 @@ func TestChangesElsewhere(t *testing.T) {
 		clock := clockwork.NewFakeClock()
 		here, elsewhere := paymethod.New(st.DB, nil), paymethod.New(st.DB, nil)
 		here.Clock = clock
-		cod, err := here.Add(ctx, paymethod.Method{Name: "代金引換", Settlement: "COD"})
+		cod, err := here.Add(ctx, paymethod.Method{Name: "代金引換", Settlement: "COD"}, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +134,7 @@ func TestChangesElsewhere(t *testing.T) {
 			t.Fatal("the new method is not listed")
 		}
 		t.Run("a change here is seen at once", func(t *testing.T) {
-			if err := here.SetUse(ctx, cod.ID, paymethod.Deactivate); err != nil {
+			if err := here.SetUse(ctx, cod.ID, paymethod.Deactivate, "test"); err != nil {
 				t.Fatal(err)
 			}
 			if n := active(); n != 0 {
@@ -141,7 +142,7 @@ func TestChangesElsewhere(t *testing.T) {
 			}
 		})
 		t.Run("a change on another replica is seen once the cache has lasted", func(t *testing.T) {
-			if err := elsewhere.SetUse(ctx, cod.ID, paymethod.Activate); err != nil {
+			if err := elsewhere.SetUse(ctx, cod.ID, paymethod.Activate, "test"); err != nil {
 				t.Fatal(err)
 			}
 			clock.Advance(paymethod.CacheTTL)

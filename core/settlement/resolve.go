@@ -11,12 +11,14 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/plugins"
 )
 
 // ErrUnresolved means the provider could not say where the transaction stands (no answer, or
 // it does not know it); the settlement stays unknown and the janitor asks again later.
-var ErrUnresolved = errors.New("settlement: provider could not confirm the transaction yet")
+var ErrUnresolved = fault.Sentinel("settlement: provider could not confirm the transaction yet", fault.Unavailable,
+	"unresolved", "決済代行会社で取引の状態を確認できませんでした。しばらくしてから再度お試しください。")
 
 // statusOf maps the provider's state to the settlement status it proves.
 func statusOf(st plugins.State) (Status, bool) {
@@ -521,9 +523,11 @@ const CodeNotCharged = "KESSAI_NOT_CHARGED"
 // Refusals of Conclude.
 var (
 	// ErrNotLost: the settlement is not a charge whose answer was lost (確認中).
-	ErrNotLost = errors.New("settlement: not a charge whose answer was lost")
+	ErrNotLost = fault.Sentinel("settlement: not a charge whose answer was lost", fault.Conflict,
+		"not_unknown", "確定できるのは応答がなく確認中の課金だけです。")
 	// ErrNoReason: a person's conclusion must say why.
-	ErrNoReason = errors.New("settlement: a reason is required")
+	ErrNoReason = fault.Sentinel("settlement: a reason is required", fault.Invalid,
+		"required", "確定の理由を入力してください。").WithField("reason")
 )
 
 // Conclude is a person's answer for a continuation charge whose answer was lost (確認中), given

@@ -2,10 +2,10 @@ package settlement
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/plugins"
 )
 
@@ -37,7 +37,11 @@ var needs = map[Operation]plugins.Capability{
 
 // ErrUnsupported means the settlement's payment module does not offer the operation: its
 // adapter did not announce the capability, and was not called.
-var ErrUnsupported = errors.New("settlement: operation not offered by the payment module")
+var ErrUnsupported = fault.Sentinel("settlement: operation not offered by the payment module",
+	fault.Conflict, codeUnsupported, "決済モジュールはこの操作に対応していません。")
+
+// codeUnsupported answers an operation the settlement's payment module does not offer.
+const codeUnsupported = "operation_not_supported"
 
 // msgBusy refuses an operation while another one holds the settlement; msgUnsupported one its
 // module does not offer.
@@ -79,6 +83,16 @@ func (e *OperationError) Message() string {
 		return msgBusy + "（現在の状態: " + e.From.Label() + "）"
 	}
 	return ruleMessages[e.Op] + "（現在の状態: " + e.From.Label() + "）"
+}
+
+// Fault implements fault.Describer: a conflict with the settlement's status or its module,
+// told in Message's words.
+func (e *OperationError) Fault() fault.Detail {
+	code := codeConflict
+	if e.Unsupported {
+		code = codeUnsupported
+	}
+	return fault.Detail{Kind: fault.Conflict, Code: code, Message: e.Message()}
 }
 
 // Is makes errors.Is(err, ErrBusy) hold for a busy refusal.

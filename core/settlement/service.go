@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
 )
@@ -51,11 +51,13 @@ func (f ObserverFunc) SettlementChanged(ctx context.Context, tx *gorm.DB, c Chan
 
 // ErrUnavailable means the adapter could not take the call (module failed, stopped, not
 // configured, or it refused before reaching the provider). Nothing moved; the settlement is
-// as it was. Callers answer 503.
-var ErrUnavailable = errors.New("settlement: payment module unavailable")
+// as it was, and the caller may try again later.
+var ErrUnavailable = fault.Sentinel("settlement: payment module unavailable", fault.Unavailable,
+	"payment_module_unavailable", "決済モジュールが利用できません。しばらくしてから再度お試しください。")
 
-// ErrNotFound is returned for an unknown settlement.
-var ErrNotFound = errors.New("settlement: no such settlement")
+// ErrNotFound is returned for an unknown settlement. People are told of the order, which is
+// what they asked for.
+var ErrNotFound = fault.Sentinel("settlement: no such settlement", fault.NotFound, "not_found", "受注が見つかりません。")
 
 // Result is what an operation did: the settlement as it is now and the provider's answer.
 // A declined or undefined outcome is a Result, not an error.

@@ -4,9 +4,10 @@
 package settlement
 
 import (
-	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/kessai/kessai/core/fault"
 )
 
 // Status is a settlement's state. Four are shown to people as Welcart shows them; pending and
@@ -87,12 +88,20 @@ func CanTransition(from, to Status) bool {
 // Valid reports whether s is one of Statuses.
 func (s Status) Valid() bool { _, ok := transitions[s]; return ok }
 
-// ErrTransition is wrapped by every refused status change; callers answer 409 on it.
-var ErrTransition = errors.New("settlement: status change not allowed")
+// ErrTransition is wrapped by every refused status change: a conflict with the settlement's
+// status.
+var ErrTransition = fault.Sentinel("settlement: status change not allowed", fault.Conflict, codeConflict, msgConflict)
 
 // ErrConflict means the settlement changed under us (another request or replica got there
 // first); the caller reloads and decides again.
-var ErrConflict = errors.New("settlement: changed concurrently")
+var ErrConflict = fault.Sentinel("settlement: changed concurrently", fault.Conflict, codeConflict, msgConflict)
+
+// codeConflict and msgConflict answer a settlement whose status does not allow what was asked,
+// or no longer does.
+const (
+	codeConflict = "status_conflict"
+	msgConflict  = "決済の状態が変わったため処理できません。状態を確認してください。"
+)
 
 // TransitionError says which change was refused.
 type TransitionError struct{ From, To Status }
@@ -112,6 +121,6 @@ func Check(from, to Status) error {
 	return nil
 }
 
-// ErrBusy is wrapped by a refusal that arrived while another operation holds the settlement;
-// callers answer 409 and the client may try again once it is done.
-var ErrBusy = errors.New("settlement: another operation is in flight")
+// ErrBusy is wrapped by a refusal that arrived while another operation holds the settlement:
+// a conflict, and the client may try again once it is done.
+var ErrBusy = fault.Sentinel("settlement: another operation is in flight", fault.Conflict, codeConflict, msgBusy)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"gorm.io/gorm"
+
+	"github.com/kessai/kessai/core/fault"
 )
 
 // KeyPrefix starts every shop API key, so that a leaked key is recognisable in a scan.
@@ -47,11 +49,13 @@ func (Key) TableName() string { return "shop_keys" }
 
 // Errors callers branch on.
 var (
+	// ErrBadKey is no kind of the error model: the shop API's authentication answers it
+	// itself, 401 with its WWW-Authenticate challenge.
 	ErrBadKey      = errors.New("shop: unknown or revoked API key")
-	ErrNotFound    = errors.New("shop: no such shop")
-	ErrName        = errors.New("shop: name must be 1 to 191 characters")
-	ErrKeyNotFound = errors.New("shop: no such API key")
-	ErrRevoked     = errors.New("shop: the shop is revoked")
+	ErrNotFound    = fault.Sentinel("shop: no such shop", fault.NotFound, "not_found", "ショップが見つかりません。")
+	ErrName        = fault.Sentinel("shop: name must be 1 to 191 characters", fault.Invalid, "invalid", "ショップ名は1〜191文字で入力してください。").WithField("name")
+	ErrKeyNotFound = fault.Sentinel("shop: no such API key", fault.NotFound, "not_found", "APIキーが見つかりません。")
+	ErrRevoked     = fault.Sentinel("shop: the shop is revoked", fault.Conflict, "shop_revoked", "このショップは停止されています。")
 )
 
 // CacheTTL is how long Authenticate trusts what it read about a key. Every request names its

@@ -48,58 +48,14 @@ type API struct {
 	Funnel      Funnel
 }
 
-const shopKey = "shop"
-
-// ShopID returns the authenticated shop's id.
-func ShopID(c *gin.Context) int64 {
-	if s, ok := c.Get(shopKey); ok {
-		return s.(*shop.Shop).ID
-	}
-	return 0
-}
-
-// Auth authenticates `Authorization: Bearer KEY` and marks answers no-store. A key that
-// cannot be checked because the database does not answer is 503, never 401.
-func (a *API) Auth() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
-		key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok {
-			c.Header("WWW-Authenticate", `Bearer realm="kessai"`)
-			httpapi.Fail(c, http.StatusUnauthorized, "unauthorized", "Authorization: Bearer <APIキー> を指定してください。", "Authorization")
-			return
-		}
-		sh, err := a.Shops.Authenticate(c.Request.Context(), strings.TrimSpace(key))
-		switch {
-		case errors.Is(err, shop.ErrBadKey):
-			c.Header("WWW-Authenticate", `Bearer realm="kessai", error="invalid_token"`)
-			httpapi.Fail(c, http.StatusUnauthorized, "unauthorized", "APIキーが正しくないか、失効しています。", "Authorization")
-			return
-		case errors.Is(err, context.Canceled):
-			httpapi.Fail(c, 499, "canceled", "request canceled", "")
-			return
-		case err != nil:
-			// The key could not be checked (the database is down): telling the shop its key
-			// is wrong would send its operator rotating a good key.
-			c.Error(err) //nolint:errcheck // recorded for the log
-			c.Header("Retry-After", "30")
-			httpapi.Fail(c, http.StatusServiceUnavailable, "service_unavailable", "ただいまサービスを利用できません。しばらくしてから再度お試しください。", "")
-			return
-		}
-		c.Set(shopKey, sh)
-		httpapi.SetActor(c, fmt.Sprintf("shop:%d", sh.ID))
-		c.Next()
-	}
-}
-
 // Mount adds the shop API to r (normally the engine's /api/v1 group).
 func (a *API) Mount(r gin.IRouter) {
 	r.GET("/openapi.json", serveOpenAPI)
-	g := r.Group("", a.Auth())
+	g := r.Group("", httpapi.ShopAuth(a.Shops))
 	// A new order is one transaction, which its Idempotency-Key joins; every other POST and
 	// PATCH may call the provider, which no transaction can include, so its key holds a lease.
-	once := idempotency.Once(a.Store.DB, ShopID, idempotency.Options{})
-	lease := idempotency.Middleware(a.Store.DB, ShopID, idempotency.Options{})
+	once := idempotency.Once(a.Store.DB, httpapi.ShopID, idempotency.Options{})
+	lease := idempotency.Middleware(a.Store.DB, httpapi.ShopID, idempotency.Options{})
 	g.GET("/payment-methods", a.listMethods)
 	g.POST("/orders", once, a.createOrder)
 	g.GET("/orders", a.listOrders)
@@ -151,41 +107,14 @@ func decode(c *gin.Context, v any) bool {
 	return true
 }
 
-// fail maps a package error to its HTTP answer.
+// fail answers an error: the domain describes it (kind, code, message, fields) and httpapi
+// maps it; a caller that went away is the one failure no package describes.
 func fail(c *gin.Context, err error) {
-	var ve order.ValidationError
-	var re *paymethod.RuleError
-	var oe *settlement.OperationError
-	var de *order.DuplicateError
-	switch {
-	case errors.As(err, &ve):
-		ds := make([]httpapi.Detail, len(ve))
-		for i, e := range ve {
-			ds[i] = httpapi.Detail{Code: e.Code, Message: e.Message, Field: e.Field}
-		}
-		httpapi.FailDetails(c, http.StatusUnprocessableEntity, ds)
-	case errors.As(err, &de):
-		httpapi.Fail(c, http.StatusConflict, "duplicate_"+de.Field, de.Message, de.Field)
-	case errors.Is(err, order.ErrDuplicate):
-		httpapi.Fail(c, http.StatusConflict, "duplicate_order_number", "この注文番号の受注はすでに登録されています。", "order_number")
-	case errors.Is(err, order.ErrNotFound), errors.Is(err, settlement.ErrNotFound):
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
-	case errors.As(err, &re):
-		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_rule", re.Message, re.Field)
-	case errors.As(err, &oe) && oe.Unsupported:
-		httpapi.Fail(c, http.StatusConflict, "operation_not_supported", oe.Message(), "")
-	case errors.As(err, &oe):
-		httpapi.Fail(c, http.StatusConflict, "status_conflict", oe.Message(), "")
-	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
-		httpapi.Fail(c, http.StatusConflict, "status_conflict", "決済の状態が変わったため処理できません。状態を確認してください。", "")
-	case errors.Is(err, settlement.ErrUnavailable):
-		httpapi.Fail(c, http.StatusServiceUnavailable, "payment_module_unavailable", "決済モジュールが利用できません。しばらくしてから再度お試しください。", "")
-	case errors.Is(err, context.Canceled):
+	if errors.Is(err, context.Canceled) {
 		httpapi.Fail(c, 499, "canceled", "request canceled", "")
-	default:
-		c.Error(err) //nolint:errcheck // recorded for the log
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
+		return
 	}
+	httpapi.Error(c, err)
 }
 
 // failResult answers a provider outcome that is not success.
@@ -227,7 +156,7 @@ func (a *API) createOrder(c *gin.Context) {
 		httpapi.Fail(c, http.StatusUnprocessableEntity, "payment_method_stopped", "支払方法「"+pm.Name+"」は停止中です。", "order.payment_name")
 		return
 	}
-	sid := ShopID(c)
+	sid := httpapi.ShopID(c)
 	row := in.Row(sid)
 	if err := a.Orders.Taken(ctx, &row); err != nil {
 		fail(c, err)
@@ -306,7 +235,7 @@ func (a *API) loadOrder(c *gin.Context) (*order.Order, bool) {
 		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
 		return nil, false
 	}
-	o, err := a.Orders.Get(c.Request.Context(), ShopID(c), id)
+	o, err := a.Orders.Get(c.Request.Context(), httpapi.ShopID(c), id)
 	if err != nil {
 		fail(c, err)
 		return nil, false
@@ -387,7 +316,7 @@ func (a *API) getOrder(c *gin.Context) {
 }
 
 func (a *API) listOrders(c *gin.Context) {
-	f := order.Filter{ShopID: ShopID(c), Number: c.Query("order_number"), Name: c.Query("name"), Email: c.Query("email"),
+	f := order.Filter{ShopID: httpapi.ShopID(c), Number: c.Query("order_number"), Name: c.Query("name"), Email: c.Query("email"),
 		PaymentName: c.Query("payment_name"), Process: c.Query("process_status")}
 	var ok bool
 	if f.Limit, ok = pageParam(c, "per_page", defaultPerPage, maxPerPage); !ok {
@@ -583,14 +512,14 @@ func (a *API) cancelled(c *gin.Context) {
 
 func (a *API) capture(c *gin.Context) {
 	if o, s, ok := a.orderSettlement(c); ok {
-		r, err := a.Settlements.Capture(c.Request.Context(), ShopID(c), s.ID, actor(c))
+		r, err := a.Settlements.Capture(c.Request.Context(), httpapi.ShopID(c), s.ID, actor(c))
 		a.outcome(c, o, r, err)
 	}
 }
 
 func (a *API) cancel(c *gin.Context) {
 	if o, s, ok := a.orderSettlement(c); ok {
-		r, err := a.Settlements.Cancel(c.Request.Context(), ShopID(c), s.ID, actor(c))
+		r, err := a.Settlements.Cancel(c.Request.Context(), httpapi.ShopID(c), s.ID, actor(c))
 		a.outcome(c, o, r, err)
 	}
 }

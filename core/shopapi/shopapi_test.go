@@ -324,7 +324,7 @@ func TestErrorPaths(t *testing.T) {
 	})
 	t.Run("a stopped payment method", func(t *testing.T) {
 		pm, _ := h.D.Methods.ByName(ctx, h.Method)
-		if err := h.D.Methods.SetUse(ctx, pm.ID, paymethod.Deactivate); err != nil {
+		if err := h.D.Methods.SetUse(ctx, pm.ID, paymethod.Deactivate, "test"); err != nil {
 			t.Fatal(err)
 		}
 		r := h.Shop(t, "POST", "/api/v1/orders", daemontest.Order("s1", 1000, 1, h.Method))
@@ -332,7 +332,7 @@ func TestErrorPaths(t *testing.T) {
 		if errCode(r) != "payment_method_stopped" {
 			t.Fatal(r.Raw)
 		}
-		_ = h.D.Methods.SetUse(ctx, pm.ID, paymethod.Activate)
+		_ = h.D.Methods.SetUse(ctx, pm.ID, paymethod.Activate, "test")
 	})
 	t.Run("the adapter down: 503 and nothing written", func(t *testing.T) {
 		// Replace the binary (its checksum no longer matches) and kill the adapter: the

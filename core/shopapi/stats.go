@@ -1,58 +1,17 @@
 package shopapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/settlement"
 )
 
-// FunnelRow is one payment method's checkout funnel, counted from the settlement history so that
-// every replica and every restart agrees.
-type FunnelRow struct {
-	PaymentName string `json:"payment_name"`
-	// Prepared counts checkouts whose widget was handed to the buyer.
-	Prepared int64 `json:"prepared"`
-	// Succeeded counts checkouts that became 仮売上 or 売上計上.
-	Succeeded int64 `json:"succeeded"`
-	// NG counts checkouts the provider declined (与信NG → 決済エラー).
-	NG int64 `json:"ng"`
-	// Cancelled counts checkouts whose buyer closed the widget (かご落ち).
-	Cancelled int64 `json:"cancelled"`
-	// Rate is Succeeded / Prepared.
-	Rate float64 `json:"conversion_rate"`
-}
-
-// Conversion counts a shop's funnel per payment method (shopID 0: every shop).
-func (a *API) Conversion(ctx context.Context, shopID int64) ([]FunnelRow, error) {
-	q := `SELECT o.order_payment_name AS payment_name,
-	  COUNT(DISTINCT s.id) AS prepared,
-	  COUNT(DISTINCT CASE WHEN h.operation = 'confirm' AND h.status_to IN ('authorized', 'captured') THEN s.id END) AS succeeded,
-	  COUNT(DISTINCT CASE WHEN h.operation = 'confirm' AND h.status_to = 'error' THEN s.id END) AS ng,
-	  COUNT(DISTINCT CASE WHEN h.operation = 'abandon' THEN s.id END) AS cancelled
-	FROM settlements s
-	JOIN orders o ON o.id = s.order_id
-	LEFT JOIN settlement_history h ON h.settlement_id = s.id
-	WHERE s.continuation_charge_id IS NULL AND (? = 0 OR s.shop_id = ?)
-	GROUP BY o.order_payment_name
-	ORDER BY o.order_payment_name`
-	var rows []FunnelRow
-	if err := a.Store.DB.WithContext(ctx).Raw(q, shopID, shopID).Scan(&rows).Error; err != nil {
-		return nil, err
-	}
-	for i := range rows {
-		if rows[i].Prepared > 0 {
-			rows[i].Rate = float64(rows[i].Succeeded) / float64(rows[i].Prepared)
-		}
-	}
-	if rows == nil {
-		rows = []FunnelRow{}
-	}
-	return rows, nil
-}
-
+// conversion is the shop's checkout funnel per payment method.
 func (a *API) conversion(c *gin.Context) {
-	rows, err := a.Conversion(c.Request.Context(), ShopID(c))
+	rows, err := settlement.Funnel(c.Request.Context(), a.Store.DB, httpapi.ShopID(c))
 	if err != nil {
 		fail(c, err)
 		return

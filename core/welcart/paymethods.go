@@ -11,7 +11,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/paymethod"
 )
@@ -65,7 +64,7 @@ func (f *facade) paymentAjax(c *gin.Context) {
 	switch mode {
 	case "add":
 		var pm *paymethod.Method
-		pm, err = f.d.Methods.Add(ctx, methodOf(c, "new"))
+		pm, err = f.d.Methods.Add(ctx, methodOf(c, "new"), httpapi.Actor(c))
 		if err == nil {
 			id = pm.ID
 		}
@@ -74,13 +73,13 @@ func (f *facade) paymentAjax(c *gin.Context) {
 			f.paymentAnswer(c, -1, &paymethod.RuleError{Field: "id", Message: msgBadID})
 			return
 		}
-		_, err = f.d.Methods.Update(ctx, id, methodOf(c, ""))
+		_, err = f.d.Methods.Update(ctx, id, methodOf(c, ""), httpapi.Actor(c))
 	case "delete":
 		if id, err = strconv.ParseInt(c.PostForm("id"), 10, 64); err != nil {
 			f.paymentAnswer(c, -1, &paymethod.RuleError{Field: "id", Message: msgBadID})
 			return
 		}
-		err = f.d.Methods.Delete(ctx, id)
+		err = f.d.Methods.Delete(ctx, id, httpapi.Actor(c))
 	case "sort":
 		var ids []int64
 		ids, err = idList(c.DefaultPostForm("idstr", c.PostForm("ids")))
@@ -88,19 +87,13 @@ func (f *facade) paymentAjax(c *gin.Context) {
 			f.paymentAnswer(c, -1, &paymethod.RuleError{Field: "idstr", Message: msgBadID})
 			return
 		}
-		err = f.d.Methods.Sort(ctx, ids)
+		err = f.d.Methods.Sort(ctx, ids, httpapi.Actor(c))
 	default:
 		f.paymentAnswer(c, -1, &paymethod.RuleError{Field: "mode", Message: msgUnknownMode})
 		return
 	}
 	if err != nil {
 		f.paymentAnswer(c, -1, err)
-		return
-	}
-	// Audited as the console's own edits are, with the admin token's name as the actor.
-	if err := audit.Record(ctx, f.d.Store.DB, httpapi.Actor(c), "paymethod."+mode, strconv.FormatInt(id, 10),
-		map[string]any{"via": "welcart", "name": c.PostForm("name")}); err != nil {
-		internal(c, err)
 		return
 	}
 	f.paymentAnswer(c, id, nil)

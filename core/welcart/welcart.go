@@ -19,19 +19,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/dialog"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/core/shop"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/store"
 )
 
 // Deps are the façade's dependencies.
 type Deps struct {
 	Store       *store.Store
-	ShopAPI     *shopapi.API // its Auth authenticates the bridge with the shop's key
+	Shops       httpapi.ShopKeys // authenticates the bridge with the shop's key
 	Methods     *paymethod.Methods
 	Orders      *order.Orders
 	Settlements *settlement.Service
@@ -41,6 +41,7 @@ type Deps struct {
 
 type facade struct {
 	d                   Deps
+	dialogs             *dialog.Service
 	shopAuth, adminAuth gin.HandlerFunc
 }
 
@@ -53,7 +54,7 @@ const AdminPath = "/welcart/admin"
 
 // Mount adds POST Path and GET AdminPath to r (the engine's root), both authenticated alike.
 func Mount(r gin.IRouter, d Deps) {
-	f := &facade{d: d, shopAuth: d.ShopAPI.Auth()}
+	f := &facade{d: d, dialogs: dialog.New(d.Store.DB, d.Settlements), shopAuth: httpapi.ShopAuth(d.Shops)}
 	if d.Admins != nil {
 		f.adminAuth = httpapi.AdminBearer(d.Admins)
 	}
@@ -84,7 +85,7 @@ func shopScope(c *gin.Context) int64 {
 	if isAdmin(c) {
 		return 0
 	}
-	return shopapi.ShopID(c)
+	return httpapi.ShopID(c)
 }
 
 // adminAjax dispatches on action as admin-ajax.php does.
@@ -139,12 +140,9 @@ func internal(c *gin.Context, err error) {
 
 // refusal is the Japanese message of an error people may see, and whether it is one.
 func refusal(err error) (string, bool) {
-	var oe *settlement.OperationError
 	var ve order.ValidationError
 	var re *paymethod.RuleError
 	switch {
-	case errors.As(err, &oe):
-		return oe.Message(), true
 	case errors.As(err, &ve):
 		msg := ""
 		for i, e := range ve {
@@ -156,10 +154,6 @@ func refusal(err error) (string, bool) {
 		return msg, true
 	case errors.As(err, &re):
 		return re.Message, true
-	case errors.Is(err, settlement.ErrUnavailable):
-		return msgUnavailable, true
-	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
-		return msgConflict, true
 	}
-	return "", false
+	return dialog.Refusal(err)
 }

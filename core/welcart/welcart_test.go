@@ -31,7 +31,7 @@ func start(t *testing.T, opts ...daemontest.Option) *daemontest.Harness {
 	t.Helper()
 	h := daemontest.Start(t, opts...)
 	if !mounted(h.D.HTTP.Engine, "POST", welcart.Path) { // core/daemon may mount it already
-		welcart.Mount(h.D.HTTP.Engine, welcart.Deps{Store: h.D.Store, ShopAPI: h.D.ShopAPI, Methods: h.D.Methods,
+		welcart.Mount(h.D.HTTP.Engine, welcart.Deps{Store: h.D.Store, Shops: h.D.Shops, Methods: h.D.Methods,
 			Orders: h.D.Orders, Settlements: h.D.Settlements})
 	}
 	return h
@@ -493,21 +493,6 @@ func TestErrorLog(t *testing.T) {
 			t.Fatal("notice still up")
 		}
 	})
-}
-
-// The badge classes follow Welcart's card-* names.
-func TestBadge(t *testing.T) {
-	for st, want := range map[settlement.Status]string{
-		settlement.Authorized: `<span class="acting-status card-auth">仮売上</span>`,
-		settlement.Captured:   `<span class="acting-status card-capture">売上計上</span>`,
-		settlement.Cancelled:  `<span class="acting-status card-delete">取消済み</span>`,
-		settlement.Failed:     `<span class="acting-status card-error">決済エラー</span>`,
-	} {
-		got, err := welcart.Badge(st)
-		if err != nil || string(got) != want {
-			t.Errorf("%s: %s %v", st, got, err)
-		}
-	}
 }
 
 // Shop B's key once read, exported and deleted shop A's 決済エラーログ and stopped 後払い（atone）

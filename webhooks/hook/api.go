@@ -1,8 +1,6 @@
 package hook
 
 import (
-	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -83,7 +81,7 @@ func (a *api) create(c *gin.Context) {
 	}
 	ep, plain, err := a.eps.Create(c.Request.Context(), a.shopID(c), req.URL, req.Events)
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	res := a.view(ep, plain)
@@ -96,7 +94,7 @@ func (a *api) create(c *gin.Context) {
 func (a *api) list(c *gin.Context) {
 	eps, err := a.eps.List(c.Request.Context(), a.shopID(c))
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	out := make([]EndpointJSON, 0, len(eps))
@@ -112,7 +110,7 @@ func (a *api) remove(c *gin.Context) {
 		return
 	}
 	if err := a.eps.Delete(c.Request.Context(), a.shopID(c), id); err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -134,7 +132,7 @@ func (a *api) deliveries(c *gin.Context) {
 	}
 	ds, err := a.eps.Deliveries(c.Request.Context(), a.shopID(c), id, limit)
 	if err != nil {
-		a.fail(c, err)
+		httpapi.Error(c, err)
 		return
 	}
 	out := make([]DeliveryJSON, 0, len(ds))
@@ -152,25 +150,8 @@ func (a *api) deliveries(c *gin.Context) {
 func (a *api) id(c *gin.Context) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "no such webhook endpoint", "id")
+		httpapi.Error(c, ErrNotFound)
 		return 0, false
 	}
 	return id, true
-}
-
-func (a *api) fail(c *gin.Context, err error) {
-	var fe *FieldError
-	switch {
-	case errors.As(err, &fe):
-		httpapi.Fail(c, http.StatusUnprocessableEntity, "invalid", fe.Message, fe.Field)
-	case errors.Is(err, ErrNotFound):
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "no such webhook endpoint", "id")
-	case errors.Is(err, ErrTooMany):
-		httpapi.Fail(c, http.StatusConflict, "too_many_endpoints",
-			"a shop may have at most "+strconv.Itoa(MaxEndpoints)+" webhook endpoints; delete one first", "")
-	default:
-		// The daemon's logger is the default one; the API answers only the request id.
-		slog.ErrorContext(c.Request.Context(), "webhook endpoints API", "request_id", httpapi.ID(c), "path", c.FullPath(), "err", err)
-		httpapi.Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+httpapi.ID(c), "")
-	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/secret"
 )
@@ -65,23 +66,18 @@ func secretContext(e *Endpoint) string {
 	return "webhook_endpoint:" + strconv.FormatInt(e.ShopID, 10) + ":" + strconv.FormatInt(e.ID, 10) + ":secret"
 }
 
-// Errors callers branch on. Validation errors are *FieldError wrapping ErrInvalid.
+// Errors callers branch on. Bad input is a copy of ErrInvalid naming its field and rule.
 var (
-	ErrNotFound = errors.New("hook: no such webhook endpoint")
-	ErrInvalid  = errors.New("hook: invalid webhook endpoint")
-	ErrTooMany  = fmt.Errorf("hook: a shop may have at most %d webhook endpoints", MaxEndpoints)
+	ErrNotFound = fault.Sentinel("hook: no such webhook endpoint", fault.NotFound,
+		"not_found", "Webhookの送信先が見つかりません。").WithField("id")
+	ErrInvalid = fault.Sentinel("hook: invalid webhook endpoint", fault.Invalid,
+		"invalid", "Webhookの送信先の指定が正しくありません。")
+	ErrTooMany = fault.Sentinel(fmt.Sprintf("hook: a shop may have at most %d webhook endpoints", MaxEndpoints), fault.Conflict,
+		"too_many_endpoints", fmt.Sprintf("Webhookの送信先は1ショップにつき%d件まで登録できます。不要な送信先を削除してから登録してください。", MaxEndpoints))
 )
 
-// FieldError names the request field at fault and the rule it broke.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Message }
-
-// Unwrap makes every FieldError an ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+// invalid refuses field's input with msg, which names the field.
+func invalid(field, msg string) error { return ErrInvalid.WithField(field).WithMessage(msg) }
 
 // Endpoints is the endpoint registry over the database.
 type Endpoints struct {
@@ -221,14 +217,14 @@ func (s *Endpoints) getAny(ctx context.Context, shopID, id int64) (*Endpoint, er
 
 func checkTypes(types []Type) (string, error) {
 	if len(types) == 0 {
-		return "", &FieldError{Field: "events", Message: `events must list at least one event type, or "*" for all`}
+		return "", invalid("events", `events must list at least one event type, or "*" for all`)
 	}
 	seen := map[Type]bool{}
 	var out []string
 	for i, t := range types {
 		if t != AllTypes && !t.Known() {
 			field := "events[" + strconv.Itoa(i) + "]"
-			return "", &FieldError{Field: field, Message: fmt.Sprintf("%s: %q is not an event type kessai sends (see the list of event types)", field, t)}
+			return "", invalid(field, fmt.Sprintf("%s: %q is not an event type kessai sends (see the list of event types)", field, t))
 		}
 		if !seen[t] {
 			seen[t] = true

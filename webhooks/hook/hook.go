@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/outbox"
 )
 
@@ -70,7 +70,7 @@ type Event struct {
 }
 
 // ErrType is returned by Publish for an event type kessai does not define.
-var ErrType = errors.New("hook: unknown event type")
+var ErrType = fault.Sentinel("hook: unknown event type", fault.Invalid, "unknown_event_type", "kessaiが送信しないイベントの種類です。")
 
 // Publish records an event for shopID inside tx and enqueues its delivery to every active
 // endpoint of the shop subscribed to typ. With no such endpoint nothing is enqueued; the

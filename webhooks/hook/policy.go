@@ -2,7 +2,6 @@ package hook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kessai/kessai/core/fault"
 )
 
 // Policy says where kessai may deliver webhooks. A shop chooses the URL and reads the delivery
@@ -41,7 +42,7 @@ type Resolver interface {
 // ErrRefused is wrapped by the sender's dial error when the policy refuses every address of
 // an endpoint; nothing was sent. Its text is what the delivery log shows, as in
 // "refused: private address".
-var ErrRefused = errors.New("refused")
+var ErrRefused = fault.Sentinel("refused", fault.Invalid, "address_refused", addressRule)
 
 // An addrClass names why an address is not public; the empty class is a public address.
 type addrClass string
@@ -154,7 +155,7 @@ const lookupTimeout = 5 * time.Second
 // public service publishes such a record.
 func (p Policy) CheckURL(ctx context.Context, raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
-	bad := func(msg string) (string, error) { return "", &FieldError{Field: "url", Message: "url " + msg} }
+	bad := func(msg string) (string, error) { return "", invalid("url", "url "+msg) }
 	if raw == "" {
 		return bad("is required")
 	}

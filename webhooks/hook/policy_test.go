@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/store"
@@ -121,12 +122,12 @@ func TestCheckURL(t *testing.T) {
 		{open, "http://intra.example.jp/", "http://intra.example.jp/", true, ""},
 	} {
 		got, err := tc.p.CheckURL(context.Background(), tc.in)
-		var fe *hook.FieldError
+		fe := fault.Of(err)
 		switch {
 		case tc.ok && (err != nil || got != tc.want):
 			t.Errorf("CheckURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		case !tc.ok && (!errors.As(err, &fe) || fe.Field != "url" || !errors.Is(err, hook.ErrInvalid)):
-			t.Errorf("CheckURL(%q) err = %v, want a FieldError on url", tc.in, err)
+		case !tc.ok && (fe.Kind != fault.Invalid || fe.Field != "url" || !errors.Is(err, hook.ErrInvalid)):
+			t.Errorf("CheckURL(%q) err = %v, want invalid input on url", tc.in, err)
 		case !tc.ok && !strings.Contains(fe.Message, tc.says):
 			t.Errorf("CheckURL(%q): %q does not say %q", tc.in, fe.Message, tc.says)
 		case !tc.ok && strings.Contains(fe.Message, "10.1.2.3"):

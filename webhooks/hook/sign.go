@@ -4,11 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kessai/kessai/core/fault"
 )
 
 // Headers of every delivery.
@@ -24,11 +25,14 @@ const (
 // DefaultTolerance is how old a signature Verify accepts when given zero.
 const DefaultTolerance = 5 * time.Minute
 
-// Errors Verify returns; receivers answer 400 to both.
+// Errors Verify returns; receivers answer 400 to each.
 var (
-	ErrSignature = errors.New("hook: signature does not match")
-	ErrExpired   = errors.New("hook: signature timestamp outside tolerance")
-	ErrHeader    = errors.New("hook: malformed Kessai-Signature header")
+	ErrSignature = fault.Sentinel("hook: signature does not match", fault.Invalid,
+		"signature_mismatch", "Kessai-Signatureの署名が一致しません。")
+	ErrExpired = fault.Sentinel("hook: signature timestamp outside tolerance", fault.Invalid,
+		"signature_expired", "Kessai-Signatureの時刻が許容範囲外です。")
+	ErrHeader = fault.Sentinel("hook: malformed Kessai-Signature header", fault.Invalid,
+		"signature_malformed", "Kessai-Signatureヘッダーの形式が正しくありません。")
 )
 
 // Sign returns the Kessai-Signature header value for body sent at t.

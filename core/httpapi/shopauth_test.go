@@ -1,4 +1,4 @@
-package shopapi_test
+package httpapi_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/shop"
-	"github.com/kessai/kessai/core/shopapi"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
 )
@@ -26,9 +26,8 @@ func TestUnreachableDatabaseIsNotABadKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		api := &shopapi.API{Store: st, Shops: shops}
 		r := gin.New()
-		r.GET("/api/v1/payment-methods", api.Auth(), func(c *gin.Context) { c.Status(http.StatusNoContent) })
+		r.GET("/api/v1/payment-methods", httpapi.ShopAuth(shops), func(c *gin.Context) { c.Status(http.StatusNoContent) })
 		get := func(key string) (int, string) {
 			w := httptest.NewRecorder()
 			req := httptest.NewRequest(http.MethodGet, "/api/v1/payment-methods", nil)
