@@ -124,7 +124,7 @@ func saveSettings(ctx context.Context, tx *gorm.DB, s Settings) error {
 	if len(errs) > 0 {
 		return errs
 	}
-	now := time.Now().UTC()
+	now := tx.NowFunc()
 	rows := []optionRow{{Name: OptionRunTime, Value: s.RunTime, UpdatedAt: now}, {Name: OptionAdminMail, Value: s.AdminMail, UpdatedAt: now}}
 	err := tx.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}},
 		DoUpdates: clause.AssignmentColumns([]string{"value", "updated_at"})}).Create(&rows).Error

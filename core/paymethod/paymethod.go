@@ -312,7 +312,7 @@ func (m *Methods) Update(ctx context.Context, id int64, pm Method) (*Method, err
 	cur.Name, cur.Explanation, cur.Settlement, cur.Module, cur.Use = pm.Name, pm.Explanation, pm.Settlement, pm.Module, pm.Use
 	err = m.db.WithContext(ctx).Model(&Method{}).Where("id = ?", id).Updates(map[string]any{
 		"name": cur.Name, "explanation": cur.Explanation, "settlement": cur.Settlement, "module": cur.Module, "use": cur.Use,
-		"updated_at": time.Now().UTC(),
+		"updated_at": m.db.NowFunc(),
 	}).Error
 	if store.IsDuplicate(err) {
 		return nil, &RuleError{Field: "name", Message: msgNameTaken}
@@ -329,7 +329,7 @@ func (m *Methods) SetUse(ctx context.Context, id int64, use string) error {
 	if use != Activate && use != Deactivate {
 		return &RuleError{Field: "use", Message: msgUse}
 	}
-	res := m.db.WithContext(ctx).Model(&Method{}).Where("id = ?", id).Updates(map[string]any{"use": use, "updated_at": time.Now().UTC()})
+	res := m.db.WithContext(ctx).Model(&Method{}).Where("id = ?", id).Updates(map[string]any{"use": use, "updated_at": m.db.NowFunc()})
 	if res.Error != nil {
 		return fmt.Errorf("payment method %d: %w", id, res.Error)
 	}
