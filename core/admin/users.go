@@ -155,7 +155,7 @@ var compareHash = bcrypt.CompareHashAndPassword
 // answer nor its time tells which logins exist or are locked.
 func (c *Console) authenticate(ctx context.Context, login, password string) (User, error) {
 	db := c.deps.Store.DB.WithContext(ctx)
-	now := c.deps.Now().UTC()
+	now := c.deps.Clock.Now().UTC()
 	var u User
 	err := store.ErrNotFound
 	if checkLogin(login) == nil {

@@ -44,6 +44,7 @@ const Actor = "continuation"
 
 // Options tune a Runner; the zero value is production's.
 type Options struct {
+	// Clock tells the run day, claims and leases; nil means the store's.
 	Clock clockwork.Clock
 	Log   *slog.Logger
 	// Batch is how many contracts one claim transaction takes [50].
@@ -149,7 +150,7 @@ func (r *Runner) Wait(ctx context.Context) error {
 // does to the contract (charge row, mail, continuation.* event), whichever path records it.
 func NewRunner(st *store.Store, box *secret.Box, mods Adapters, settlements Settlements, opt Options) *Runner {
 	if opt.Clock == nil {
-		opt.Clock = clockwork.NewRealClock()
+		opt.Clock = st.Clock
 	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()

@@ -76,7 +76,8 @@ type Service struct {
 	log       *slog.Logger
 	observers []Observer
 
-	// Clock tells the time of claims, leases and the janitor's next looks.
+	// Clock tells the time of claims, leases and the janitor's next looks; NewService sets
+	// the store's.
 	Clock clockwork.Clock
 	// Owner names this process in claims (claimed_by).
 	Owner string
@@ -113,7 +114,7 @@ func NewService(st *store.Store, adapters Adapters, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	host, _ := os.Hostname()
-	return &Service{st: st, adapters: adapters, log: log, Clock: clockwork.NewRealClock(),
+	return &Service{st: st, adapters: adapters, log: log, Clock: st.Clock,
 		Owner:       fmt.Sprintf("%.40s/%d/%s", host, os.Getpid(), NewTransID()[2:8]),
 		CallTimeout: 45 * time.Second, Lease: 2 * time.Minute, MaxResolve: 8, AbandonAfter: 24 * time.Hour}
 }
