@@ -222,7 +222,7 @@ type claimed struct {
 func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
 	r.enter()
 	defer r.leave()
-	start := time.Now()
+	start := time.Now() // wall time, for the report's duration
 	rep := Report{Date: day}
 	if err := r.startRun(ctx, day); err != nil {
 		return rep, err
@@ -262,6 +262,7 @@ func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
 		// Due contracts we could not claim are locked by another runner's claim or an admin's
 		// edit for a moment; claims others hold are answered by them, or given back (or
 		// resolved) here once their leases run out.
+		// Other runners are real processes, so MaxWait and the polls are wall time.
 		if waitUntil.IsZero() {
 			waitUntil = time.Now().Add(r.opt.MaxWait)
 		}
@@ -321,7 +322,7 @@ func (r *Runner) drain(ctx context.Context, day Date, cache *runCache, rep *Repo
 		go func() {
 			defer wg.Done()
 			for it := range queue {
-				t0 := time.Now()
+				t0 := time.Now() // wall time, for the report's charge times
 				res, err := r.charge(ctx, it, cache)
 				mu.Lock()
 				if res != tallyGivenBack {
@@ -1186,7 +1187,7 @@ func (p *pace) wait(ctx context.Context) {
 	if p.every <= 0 {
 		return
 	}
-	now := time.Now()
+	now := time.Now() // a provider's rate limit counts wall time
 	if d := p.slot(now).Sub(now); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()

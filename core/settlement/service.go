@@ -96,7 +96,8 @@ type Service struct {
 	OnCall func(module, op, outcome string, took time.Duration)
 }
 
-// observe reports a finished call to OnCall.
+// observe reports a finished call to OnCall. The operations take start from the wall clock,
+// not from Clock: the call's duration is a metric, and a fake clock would report none.
 func (sv *Service) observe(s *Settlement, op Operation, start time.Time, res plugins.Result, err error) {
 	if sv.OnCall == nil {
 		return

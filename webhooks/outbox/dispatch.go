@@ -281,6 +281,8 @@ func (d *Dispatcher) release(rows []row) error {
 func (d *Dispatcher) deliver(ctx context.Context, r row) error {
 	m := r.message()
 	start := d.opt.Clock.Now()
+	// The attempt's duration is measured on the wall clock: it is a figure for the delivery
+	// log, not a time the dispatcher decides by.
 	wall := time.Now()
 	err := d.call(ctx, m)
 	elapsed := time.Since(wall)
