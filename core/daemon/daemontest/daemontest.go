@@ -73,7 +73,8 @@ const shutdownTimeout = 20 * time.Second
 // Option adjusts Start.
 type Option func(*options)
 
-// Clock gives every daemon of the harness this clock for its settlement engine.
+// Clock gives every daemon of the harness this clock: its store, settlement engine, console,
+// idempotency keys, outbox and continuation tell time by it.
 func Clock(c clockwork.Clock) Option { return func(o *options) { o.clock = c } }
 
 // Webhooks makes the sandbox deliver atone's payment webhook to the daemon after every
