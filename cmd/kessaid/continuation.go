@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/mail"
@@ -36,7 +38,9 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	d := continuation.DateOf(time.Now(), jst.Tokyo)
+	// One clock for the command: the day it runs for and the rows it writes.
+	clock := clockwork.NewRealClock()
+	d := continuation.DateOf(clock.Now(), jst.Tokyo)
 	if *day != "" {
 		if d, err = continuation.ParseDate(*day); err != nil {
 			return usageError{"--date: " + err.Error()}
@@ -54,7 +58,7 @@ func continuationRun(ctx context.Context, args []string, e env) error {
 	if err := store.EnsureDatabase(ctx, cfg.DB); err != nil {
 		return err
 	}
-	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log, MaxOpenConns: cfg.DBMaxConns})
+	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log, MaxOpenConns: cfg.DBMaxConns, Clock: clock})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/kessai/kessai/core/daemon"
 	"github.com/kessai/kessai/plugins/jst"
 )
@@ -31,14 +33,16 @@ func reconcile(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	from := time.Now()
+	// One clock for the command: where reconciling starts and the rows it writes.
+	clock := clockwork.NewRealClock()
+	from := clock.Now()
 	if *since != "" {
 		if from, err = time.ParseInLocation(time.DateOnly, *since, jst.Tokyo); err != nil {
 			return usageError{"--since: want YYYY-MM-DD"}
 		}
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
-	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, ShutdownTimeout: 10 * time.Second})
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, ShutdownTimeout: 10 * time.Second, Clock: clock})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jonboulle/clockwork"
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/kessai/kessai/core/dialog"
@@ -75,8 +76,9 @@ type Deps struct {
 	SignInBurst int
 	SignInEvery time.Duration
 
-	// Now is the clock; tests move it to expire lockouts and sessions.
-	Now func() time.Time
+	// Clock tells the time of sessions, lockouts and sign-in limits; tests advance it to
+	// expire them. Nil means the store's clock.
+	Clock clockwork.Clock
 }
 
 // Console is the mounted admin console.
@@ -133,8 +135,8 @@ func Mount(r gin.IRouter, deps Deps) *Console {
 	if deps.Log == nil {
 		deps.Log = slog.Default()
 	}
-	if deps.Now == nil {
-		deps.Now = time.Now
+	if deps.Clock == nil {
+		deps.Clock = deps.Store.Clock
 	}
 	if deps.SessionIdle <= 0 {
 		deps.SessionIdle = 2 * time.Hour

@@ -133,7 +133,7 @@ func (c *Console) errorLogExport(ctx *gin.Context) {
 		c.fail(ctx, err)
 		return
 	}
-	name := errlog.ExportName(c.deps.Now(), jst.Tokyo)
+	name := errlog.ExportName(c.deps.Clock.Now(), jst.Tokyo)
 	// The file holds buyers' details: say who took it.
 	c.audit(ctx, "errlog.export", 0, map[string]any{"rows": len(es), "file": name})
 	ctx.Header("Content-Disposition", `attachment; filename="`+name+`"`)

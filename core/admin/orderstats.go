@@ -51,7 +51,7 @@ var dayStatuses = []settlement.Status{settlement.Authorized, settlement.Captured
 // commerceDashboard counts the settlements created today (Asia/Tokyo day, the shop's day) by
 // their status now, with every shop's funnel beside them (shopID 0).
 func (c *Console) commerceDashboard(ctx context.Context) (*commerceView, error) {
-	now := c.deps.Now().In(jst.Tokyo)
+	now := c.deps.Clock.Now().In(jst.Tokyo)
 	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, jst.Tokyo)
 	day := start.Format("2006-01-02")
 	var rows []struct {

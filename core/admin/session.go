@@ -95,7 +95,7 @@ func tokensEqual(a, b string) bool {
 // startSession creates a session for u and sets its cookie.
 func (c *Console) startSession(ctx *gin.Context, u User) error {
 	id := randomToken()
-	now := c.deps.Now().UTC()
+	now := c.deps.Clock.Now().UTC()
 	db := c.deps.Store.DB.WithContext(ctx.Request.Context())
 	// Sign-in is rare: a good moment to forget sessions that expired.
 	if err := db.Where("expires_at < ?", now).Delete(&session{}).Error; err != nil {
@@ -119,7 +119,7 @@ func (c *Console) lookup(ctx *gin.Context) *Session {
 	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
 		return nil
 	}
-	now := c.deps.Now().UTC()
+	now := c.deps.Clock.Now().UTC()
 	db := c.deps.Store.DB.WithContext(ctx.Request.Context())
 	var row session
 	err = db.Where("id_hash = ?", hashID(ck.Value)).Take(&row).Error
@@ -278,7 +278,7 @@ func (c *Console) login(ctx *gin.Context) {
 	v := loginView{Login: login, Next: ctx.PostForm("next")}
 	// The connection's peer, not ClientIP: X-Forwarded-For is whatever the client says.
 	addr := ctx.RemoteIP()
-	if ok, wait := c.signIns.take(addr, c.deps.Now()); !ok {
+	if ok, wait := c.signIns.take(addr, c.deps.Clock.Now()); !ok {
 		ctx.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		c.renderLogin(ctx, http.StatusTooManyRequests, v, msgTooManyAttempts)
 		return

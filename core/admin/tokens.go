@@ -78,7 +78,7 @@ func CreateToken(ctx context.Context, db *gorm.DB, name, actor string) (*Token, 
 		return nil, "", err
 	}
 	plain := TokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-	tk := &Token{Name: name, Prefix: plain[:len(TokenPrefix)+6], Hash: hashToken(plain), CreatedAt: time.Now().UTC()}
+	tk := &Token{Name: name, Prefix: plain[:len(TokenPrefix)+6], Hash: hashToken(plain), CreatedAt: db.NowFunc()}
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&Token{}).Where("name = ? AND revoked_at IS NULL", name).Count(&n).Error; err != nil {
@@ -113,7 +113,7 @@ func RevokeToken(ctx context.Context, db *gorm.DB, nameOrID, actor string) (*Tok
 		} else if err != nil {
 			return err
 		}
-		now := time.Now().UTC()
+		now := tx.NowFunc()
 		res := tx.Model(&Token{}).Where("id = ? AND revoked_at IS NULL", tk.ID).Update("revoked_at", now)
 		if res.Error != nil {
 			return res.Error

@@ -79,7 +79,7 @@ func CreateUser(ctx context.Context, db *gorm.DB, login, password, actor string)
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
+	now := db.NowFunc()
 	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&User{Login: login, PasswordHash: h, CreatedAt: now, UpdatedAt: now}).Error; err != nil {
 			return err
@@ -107,7 +107,7 @@ func SetPassword(ctx context.Context, db *gorm.DB, login, password, actor string
 			return err
 		}
 		if err := tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
-			"password_hash": h, "failed_logins": 0, "locked_until": nil, "updated_at": time.Now().UTC(),
+			"password_hash": h, "failed_logins": 0, "locked_until": nil, "updated_at": tx.NowFunc(),
 		}).Error; err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ var compareHash = bcrypt.CompareHashAndPassword
 // answer nor its time tells which logins exist or are locked.
 func (c *Console) authenticate(ctx context.Context, login, password string) (User, error) {
 	db := c.deps.Store.DB.WithContext(ctx)
-	now := c.deps.Now().UTC()
+	now := c.deps.Clock.Now().UTC()
 	var u User
 	err := store.ErrNotFound
 	if checkLogin(login) == nil {

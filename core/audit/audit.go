@@ -39,7 +39,7 @@ func Record(ctx context.Context, tx *gorm.DB, actor, action, target string, deta
 	if actor == "" {
 		actor = System
 	}
-	e := Entry{Actor: actor, Action: action, Target: target, Detail: string(b), CreatedAt: time.Now().UTC()}
+	e := Entry{Actor: actor, Action: action, Target: target, Detail: string(b), CreatedAt: tx.NowFunc()}
 	if err := tx.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("audit %s %s: %w", action, target, err)
 	}

@@ -13,6 +13,7 @@ import (
 )
 
 func TestAdminAuditLog(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		for i := range 7 {

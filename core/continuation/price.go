@@ -43,7 +43,7 @@ func FollowOrder(ctx context.Context, tx *gorm.DB, before, after *order.Order, a
 		return nil
 	}
 	res := tx.Model(&Contract{}).Where("id = ? AND price = ?", c.ID, c.Price).
-		Updates(map[string]any{"price": after.Total, "updated_at": time.Now().UTC()})
+		Updates(map[string]any{"price": after.Total, "updated_at": tx.NowFunc()})
 	if res.Error != nil {
 		return fmt.Errorf("contract %d: 決済金額: %w", c.ID, res.Error)
 	}

@@ -44,6 +44,7 @@ const Actor = "continuation"
 
 // Options tune a Runner; the zero value is production's.
 type Options struct {
+	// Clock tells the run day, claims and leases; nil means the store's.
 	Clock clockwork.Clock
 	Log   *slog.Logger
 	// Batch is how many contracts one claim transaction takes [50].
@@ -149,7 +150,7 @@ func (r *Runner) Wait(ctx context.Context) error {
 // does to the contract (charge row, mail, continuation.* event), whichever path records it.
 func NewRunner(st *store.Store, box *secret.Box, mods Adapters, settlements Settlements, opt Options) *Runner {
 	if opt.Clock == nil {
-		opt.Clock = clockwork.NewRealClock()
+		opt.Clock = st.Clock
 	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()
@@ -221,7 +222,7 @@ type claimed struct {
 func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
 	r.enter()
 	defer r.leave()
-	start := time.Now()
+	start := time.Now() // wall time, for the report's duration
 	rep := Report{Date: day}
 	if err := r.startRun(ctx, day); err != nil {
 		return rep, err
@@ -261,6 +262,7 @@ func (r *Runner) Run(ctx context.Context, day Date) (Report, error) {
 		// Due contracts we could not claim are locked by another runner's claim or an admin's
 		// edit for a moment; claims others hold are answered by them, or given back (or
 		// resolved) here once their leases run out.
+		// Other runners are real processes, so MaxWait and the polls are wall time.
 		if waitUntil.IsZero() {
 			waitUntil = time.Now().Add(r.opt.MaxWait)
 		}
@@ -320,7 +322,7 @@ func (r *Runner) drain(ctx context.Context, day Date, cache *runCache, rep *Repo
 		go func() {
 			defer wg.Done()
 			for it := range queue {
-				t0 := time.Now()
+				t0 := time.Now() // wall time, for the report's charge times
 				res, err := r.charge(ctx, it, cache)
 				mu.Lock()
 				if res != tallyGivenBack {
@@ -1185,7 +1187,7 @@ func (p *pace) wait(ctx context.Context) {
 	if p.every <= 0 {
 		return
 	}
-	now := time.Now()
+	now := time.Now() // a provider's rate limit counts wall time
 	if d := p.slot(now).Sub(now); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()

@@ -360,7 +360,7 @@ func (sv *Service) Update(ctx context.Context, id int64, u Update, actor string)
 		}
 		err := tx.Model(&Contract{}).Where("id = ?", id).Updates(map[string]any{
 			"next_charging": c.NextCharging, "next_contracting": c.NextContracting, "price": c.Price, "status": c.Status,
-			"updated_at": time.Now().UTC(),
+			"updated_at": tx.NowFunc(),
 		}).Error
 		if err != nil {
 			return err

@@ -79,12 +79,13 @@ func (d *Daemon) commerce() error {
 	m.Mount(d.HTTP.Engine, d.Config.MetricsToken)
 
 	d.Shops = shop.New(st.DB)
+	d.Shops.Clock = st.Clock
 	d.Methods = paymethod.New(st.DB, codeModules{d.Modules})
+	d.Methods.Clock = st.Clock
 	d.Orders = order.New(st.DB)
+	// The settlement engine, the admin console, the idempotency keys, the outbox and
+	// continuation take the store's clock, which is the daemon's.
 	d.Settlements = settlement.NewService(st, d.Modules, d.Log)
-	if d.opt.Clock != nil {
-		d.Settlements.Clock = d.opt.Clock
-	}
 	d.Settlements.OnCall = func(module, op, outcome string, took time.Duration) { m.AdapterCall(module, op, outcome, took) }
 	d.Settlements.Observe(settlement.ObserverFunc(publish))
 	// An edited order is saved in the transaction that proves its 取引修正, and a contract's
@@ -177,7 +178,7 @@ func (d *Daemon) commerce() error {
 			}
 		}
 		// Idempotency keys are remembered for a day; forget the expired ones.
-		if _, err := idempotency.Expire(ctx, st.DB, time.Now()); err != nil {
+		if _, err := idempotency.Expire(ctx, st.DB, st.DB.NowFunc()); err != nil {
 			d.Log.Warn("janitor", "err", err)
 		}
 	}), gocron.WithName("janitor"), gocron.WithSingletonMode(gocron.LimitModeReschedule))

@@ -42,8 +42,9 @@ type Options struct {
 	Logger *slog.Logger
 	// ShutdownTimeout bounds how long in-flight requests may finish; zero means 20s.
 	ShutdownTimeout time.Duration
-	// Clock tells the settlement engine the time (claims, leases, the janitor's next looks);
-	// nil means the real clock. Tests advance a fake one instead of editing rows.
+	// Clock is the daemon's one clock: the store stamps rows with it, and every part that
+	// tells business time (claims, leases, expiry, sessions, run days) reads it. Nil means the
+	// real clock. Tests advance a fake one instead of sleeping or editing rows.
 	Clock clockwork.Clock
 }
 
@@ -82,6 +83,9 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 	if opt.ShutdownTimeout == 0 {
 		opt.ShutdownTimeout = 20 * time.Second
 	}
+	if opt.Clock == nil {
+		opt.Clock = clockwork.NewRealClock()
+	}
 	key, err := cfg.Key(opt.Demo)
 	if err != nil {
 		return nil, err
@@ -93,7 +97,7 @@ func New(ctx context.Context, cfg config.Config, opt Options) (*Daemon, error) {
 	if err := store.EnsureDatabase(ctx, cfg.DB); err != nil {
 		return nil, fmt.Errorf("database %s: %w", cfg.DB, err)
 	}
-	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log, MaxOpenConns: cfg.DBMaxConns})
+	st, err := store.OpenDSN(ctx, cfg.DB, store.Options{Logger: log, MaxOpenConns: cfg.DBMaxConns, Clock: opt.Clock})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/daemon/daemontest"
 	"github.com/kessai/kessai/plugins/atone/sandbox"
@@ -150,4 +152,28 @@ func TestPurchaseReachesTheShopWebhookAndStartsTheContract(t *testing.T) {
 			t.Fatalf("%d: no %s in\n%s", r.Status, want, r.Raw)
 		}
 	})
+}
+
+// TestOneClock: the daemon's clock is the time of what it writes, so a test that advances it
+// moves the whole daemon at once.
+func TestOneClock(t *testing.T) {
+	start := time.Now().Add(48 * time.Hour).Truncate(time.Millisecond)
+	clock := clockwork.NewFakeClockAt(start)
+	h := daemontest.Start(t, daemontest.Clock(clock))
+	clock.Advance(time.Hour)
+	r := h.Shop(t, "POST", "/api/v1/orders", daemontest.Order("clock1", 1000, 1, h.Method))
+	if r.Status != 201 {
+		t.Fatalf("order: %d %s", r.Status, r.Raw)
+	}
+	var stamps struct{ OrderDate, CreatedAt time.Time }
+	if err := h.D.Store.DB.Table("orders").Select("order_date, created_at").Where("id = ?", int64(r.Body["id"].(float64))).Scan(&stamps).Error; err != nil {
+		t.Fatal(err)
+	}
+	want := start.Add(time.Hour)
+	if !stamps.OrderDate.Equal(want) || !stamps.CreatedAt.Equal(want) {
+		t.Errorf("order dated %s, created %s; want the daemon's clock's %s", stamps.OrderDate, stamps.CreatedAt, want)
+	}
+	if got := h.D.Settlements.Clock.Now(); !got.Equal(want) {
+		t.Errorf("the settlement engine says %s, want %s", got, want)
+	}
 }

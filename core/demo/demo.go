@@ -40,6 +40,7 @@ type Store struct {
 // New returns the storefront for the daemon at api with the shop key.
 func New(api, key string) *Store {
 	s := &Store{API: api, Key: key, hc: &http.Client{Timeout: 60 * time.Second}}
+	// A seed for order numbers that differ between demo runs, not a time anything decides by.
 	s.seq.Store(time.Now().Unix() % 1_000_000)
 	return s
 }

@@ -62,7 +62,7 @@ func Write(ctx context.Context, tx *gorm.DB, key, acting, result string, data ma
 	if err != nil {
 		return fmt.Errorf("error log %s: %w", key, err)
 	}
-	now := time.Now().UTC()
+	now := tx.NowFunc()
 	e := Entry{Datetime: now, LogKey: key, Acting: acting, Result: result, Data: string(b), OrderID: orderID}
 	if err := tx.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("error log %s: %w", key, err)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestErrorLog(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		if n, _ := errlog.Notice(ctx, st.DB); !n.IsZero() {
@@ -74,6 +75,7 @@ func TestErrorLog(t *testing.T) {
 // control characters, as a forged notification would, and reads the export back the way a
 // person or a script reads it: line by line.
 func TestExportKeepsOneFieldPerLine(t *testing.T) {
+	t.Parallel()
 	st := storetest.SQLite(t) // the escaping is the export's, whatever the database
 	ctx := context.Background()
 	forged := "ks1-1\r\n処理結果 = OK\r\n"
@@ -132,6 +134,7 @@ func TestExportKeepsOneFieldPerLine(t *testing.T) {
 // TestAmountsKeepTheirDigits: a detail of a million yen reads 1000000 in 詳細 and the export,
 // never the float's 1e+06.
 func TestAmountsKeepTheirDigits(t *testing.T) {
+	t.Parallel()
 	e := errlog.Entry{Data: `{"amount": 1000000, "attempt": 2, "nested": {"amount": 1234567}}`}
 	got := map[string]string{}
 	for _, f := range e.Flat() {

@@ -30,6 +30,7 @@ func decode(t *testing.T, b []byte) string {
 // Welcart's ログ出力 writes 登録日, リンクキー, 処理結果 and the details, each line ending in CRLF,
 // and closes every block with fifty dashes and an empty line. It has no 決済種別 line.
 func TestExportIsWelcartsBlock(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2025, 4, 1, 3, 4, 5, 0, time.UTC)
 	e := errlog.Entry{ID: 7, Datetime: at, LogKey: "1234567890", Acting: "atone", Result: "ATONE AUTHORIZE NG",
 		Data: `{"amount": 60000, "errors": [{"code": "EATN0115"}]}`}
@@ -50,6 +51,7 @@ func TestExportIsWelcartsBlock(t *testing.T) {
 
 // WriteExport reads the log a batch at a time, newest first, and writes what Export writes.
 func TestWriteExportStreamsInBatches(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		const rows = 1203 // two full batches and part of a third

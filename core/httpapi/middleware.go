@@ -41,7 +41,7 @@ func ID(c *gin.Context) string { return c.GetString("request_id") }
 // which may carry keys or buyers' data.
 func Logger(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		start := time.Now()
+		start := time.Now() // wall time: the request log's elapsed
 		c.Next()
 		lvl := slog.LevelInfo
 		if c.Writer.Status() >= 500 {

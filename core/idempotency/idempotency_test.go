@@ -161,6 +161,7 @@ func (f *fixture) expectCalls(n int32) {
 }
 
 func TestMiddleware(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		t.Run("the first request runs, a repeat gets its answer again", func(t *testing.T) {
 			f := newFixture(t, s, answer(`{"id":1}`))

@@ -94,6 +94,7 @@ func works(t *testing.T, s *store.Store, number string) int64 {
 }
 
 func TestOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		f := &fixture{t: t, db: s.DB}
 		e := onceRoute(t, s, nil)

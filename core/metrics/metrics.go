@@ -92,7 +92,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // its path, so ids do not multiply the series.
 func (m *Metrics) Middleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		start := time.Now()
+		start := time.Now() // wall time: the latency metric
 		c.Next()
 		route := c.FullPath()
 		if route == "" {

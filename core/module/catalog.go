@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -49,7 +48,7 @@ func (h *Host) Register(ctx context.Context, path, actor string) (Module, error)
 	if err != nil {
 		return Module{}, err
 	}
-	now := time.Now().UTC()
+	now := h.store.DB.NowFunc()
 	var selected bool
 	err = h.store.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var old row

@@ -90,7 +90,7 @@ func (h *Host) setState(slug string, st State, lastErr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := h.store.DB.WithContext(ctx).Model(&row{}).Where("slug = ?", slug).
-		Updates(map[string]any{"state": string(st), "last_error": lastErr, "updated_at": time.Now().UTC()}).Error
+		Updates(map[string]any{"state": string(st), "last_error": lastErr, "updated_at": h.store.DB.NowFunc()}).Error
 	if err != nil {
 		h.log.Warn("module state not saved", "module", slug, "state", st, "err", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -102,7 +101,7 @@ func (h *Host) UpdateSelection(ctx context.Context, slugs []string, actor string
 				return &SelectionError{Code: CodeInUse, Message: fmt.Sprintf(msgCannotUnselect, r.DisplayName), Slug: r.Slug}
 			}
 		}
-		now := time.Now().UTC()
+		now := tx.NowFunc()
 		for _, r := range rows {
 			sort, sel := pos[r.Slug]
 			up := map[string]any{"selected": sel, "sort": sort, "updated_at": now}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -167,7 +166,7 @@ func (h *Host) UpdateSettings(ctx context.Context, slug string, in plugins.Setti
 			"settings":   string(pj),
 			"secrets":    sealed,
 			"generation": gorm.Expr("generation + 1"),
-			"updated_at": time.Now().UTC(),
+			"updated_at": tx.NowFunc(),
 		})
 		if res.Error != nil {
 			return res.Error

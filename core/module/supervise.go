@@ -11,6 +11,10 @@ import (
 // backoff, and gives up (Failed) after MaxCrashes within CrashWindow. A failed module stays
 // down until Reenable; restarting a payment adapter forever would hide the problem from the
 // admin while every checkout fails.
+//
+// Pings, crash windows and restart backoff run on the wall clock, not the daemon's: they are
+// about a real subprocess, which answers, crashes and starts in real time whatever a test's
+// clock says.
 func (h *Host) supervise(s *slot) {
 	defer close(s.done)
 	poll := time.NewTicker(h.opt.ExitPoll)

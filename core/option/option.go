@@ -44,7 +44,7 @@ func Set(ctx context.Context, tx *gorm.DB, values ...Value) error {
 	if len(values) == 0 {
 		return nil
 	}
-	now := time.Now().UTC()
+	now := tx.NowFunc()
 	rows := make([]row, len(values))
 	for i, v := range values {
 		rows[i] = row{Name: v.Name, Value: v.Value, UpdatedAt: now}

@@ -204,6 +204,7 @@ func disagreements(cols map[string]column, limits []order.Limit, amounts []order
 }
 
 func TestLimitsAgreeWithTheMigrations(t *testing.T) {
+	t.Parallel()
 	cols := schema(t, migrations.FS, "orders")
 	for _, d := range disagreements(cols, order.Limits(), order.Amounts()) {
 		t.Error(d)
@@ -239,6 +240,7 @@ func TestLimitsAgreeWithTheMigrations(t *testing.T) {
 }
 
 func TestValidateLengths(t *testing.T) {
+	t.Parallel()
 	long := func(n int) string { return strings.Repeat("都", n) }
 	for _, tc := range []struct {
 		name   string
@@ -285,6 +287,7 @@ func TestValidateLengths(t *testing.T) {
 }
 
 func TestValidateNamesTheFirstFieldInTableOrder(t *testing.T) {
+	t.Parallel()
 	in := parse(t, welcartOrder)
 	in.Order.DeliveryMethod = strings.Repeat("x", 192)
 	in.Customer.Fax = strings.Repeat("0", 200)
@@ -308,6 +311,7 @@ func TestValidateNamesTheFirstFieldInTableOrder(t *testing.T) {
 }
 
 func TestValidateAmounts(t *testing.T) {
+	t.Parallel()
 	const minInt, maxInt = math.MinInt64, math.MaxInt64
 	for _, tc := range []struct {
 		name   string
@@ -380,6 +384,7 @@ func TestValidateAmounts(t *testing.T) {
 }
 
 func TestValidateTooManyLines(t *testing.T) {
+	t.Parallel()
 	const maxLines = 200
 	in := parse(t, welcartOrder)
 	line := in.Cart[0]

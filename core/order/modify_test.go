@@ -19,6 +19,7 @@ import (
 // authorized order's amount saves the order locally, with a notice that the provider does not
 // support 取引修正, and the settlement keeps its transaction and amount.
 func TestEditWithoutModify(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storetest.SQLite(t)
 	h := moduletest.Start(t, moduletest.WithStore(st), moduletest.Without(plugins.CanModify))

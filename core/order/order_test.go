@@ -34,6 +34,7 @@ func parse(t *testing.T, s string) order.Input {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	in := parse(t, welcartOrder)
 	if err := in.Validate(); err != nil {
 		t.Fatalf("the Welcart order is refused: %v", err)
@@ -66,6 +67,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestPluginOrderAddsUp(t *testing.T) {
+	t.Parallel()
 	in := parse(t, welcartOrder)
 	in.Order.Discount, in.Order.UsedPoint, in.Order.CODFee, in.Order.Tax = -200, 100, 300, 50
 	in.Order.TotalFullPrice = 1500 - 100 - 200 + 500 + 300 + 50
@@ -92,6 +94,7 @@ func TestPluginOrderAddsUp(t *testing.T) {
 }
 
 func TestOrdersStore(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		st.DB.Exec("INSERT INTO shops (name, created_at) VALUES ('a', CURRENT_TIMESTAMP), ('b', CURRENT_TIMESTAMP)")

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"gorm.io/gorm"
@@ -10,13 +11,14 @@ import (
 // TestOnSavedOnceByName: a test process starts several daemons, each registering what follows
 // a saved edit; an edit still runs each once.
 func TestOnSavedOnceByName(t *testing.T) {
-	var first, second int
-	OnSaved("test-once", func(context.Context, *gorm.DB, *Order, *Order, string) error { first++; return nil })
-	OnSaved("test-once", func(context.Context, *gorm.DB, *Order, *Order, string) error { second++; return nil })
+	// The registration outlives the test, and the package's parallel tests save orders.
+	var first, second atomic.Int32
+	OnSaved("test-once", func(context.Context, *gorm.DB, *Order, *Order, string) error { first.Add(1); return nil })
+	OnSaved("test-once", func(context.Context, *gorm.DB, *Order, *Order, string) error { second.Add(1); return nil })
 	if err := runSaved(context.Background(), nil, &Order{}, &Order{ID: 1}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if first != 1 || second != 0 {
-		t.Fatalf("the first registration ran %d times, the second %d", first, second)
+	if first.Load() != 1 || second.Load() != 0 {
+		t.Fatalf("the first registration ran %d times, the second %d", first.Load(), second.Load())
 	}
 }

@@ -15,6 +15,7 @@ import (
 // among them (_ and %, the escape's ! and the backslash), on MySQL and on SQLite alike. SQLite
 // has no default escape character, so a pattern escaped without saying how matched nothing.
 func TestNameSearchTakesTheWordAsTyped(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		st.DB.Exec("INSERT INTO shops (name, created_at) VALUES ('a', CURRENT_TIMESTAMP)")

@@ -56,7 +56,7 @@ func New(db *gorm.DB) *Orders { return &Orders{db: db} }
 // Create inserts a validated order in tx. The order date is now. An order number, Welcart
 // order ID or link key the shop's other order holds is ErrDuplicate or a *DuplicateError.
 func Create(ctx context.Context, tx *gorm.DB, o *Order) error {
-	now := time.Now().UTC()
+	now := tx.NowFunc()
 	o.ID, o.Date = 0, now
 	err := tx.WithContext(ctx).Create(o).Error
 	if store.IsDuplicate(err) {

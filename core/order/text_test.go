@@ -9,6 +9,7 @@ import (
 )
 
 func TestTextRefused(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		s          string
 		line, free bool // refused as a one-line field, as free text
@@ -45,6 +46,7 @@ func TestTextRefused(t *testing.T) {
 }
 
 func TestValidateCharacters(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		change func(*order.Input)

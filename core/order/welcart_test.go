@@ -14,6 +14,7 @@ import (
 // A Welcart bridge sends the order's ID and link key in its Welcart along with the order.
 // Each is unique in the shop, so that the façade finds the order by what Welcart posts.
 func TestWelcartKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		st.DB.Exec("INSERT INTO shops (name, created_at) VALUES ('a', CURRENT_TIMESTAMP), ('b', CURRENT_TIMESTAMP)")
@@ -106,6 +107,7 @@ func TestWelcartKeys(t *testing.T) {
 }
 
 func TestValidateWelcartKeys(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		json  string
 		field string

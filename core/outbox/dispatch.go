@@ -39,7 +39,7 @@ var DefaultBackoff = []time.Duration{
 
 // Options tune a Dispatcher; the zero value is production's.
 type Options struct {
-	// Clock drives due times, leases and backoff; tests pass a fake one.
+	// Clock drives due times, leases and backoff; nil means the store's.
 	Clock clockwork.Clock
 	Log   *slog.Logger
 	// Backoff is the wait after the 1st, 2nd, … failed attempt; after the last one fails the
@@ -74,7 +74,7 @@ type Dispatcher struct {
 // NewDispatcher returns a dispatcher over s with no handlers yet.
 func NewDispatcher(s *store.Store, opt Options) *Dispatcher {
 	if opt.Clock == nil {
-		opt.Clock = clockwork.NewRealClock()
+		opt.Clock = s.Clock
 	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()
@@ -281,6 +281,8 @@ func (d *Dispatcher) release(rows []row) error {
 func (d *Dispatcher) deliver(ctx context.Context, r row) error {
 	m := r.message()
 	start := d.opt.Clock.Now()
+	// The attempt's duration is measured on the wall clock: it is a figure for the delivery
+	// log, not a time the dispatcher decides by.
 	wall := time.Now()
 	err := d.call(ctx, m)
 	elapsed := time.Since(wall)

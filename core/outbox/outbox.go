@@ -107,12 +107,12 @@ func (r row) message() Message {
 
 // Enqueue writes m into the outbox inside the caller's transaction tx: the message becomes
 // visible to dispatchers only when tx commits, and vanishes with it on rollback. It returns
-// the row id. The row is due at once by the wall clock.
+// the row id. The row is due at once by the store's clock.
 func Enqueue(ctx context.Context, tx *gorm.DB, m Message) (int64, error) {
 	if m.Kind == "" || m.EventID == "" {
 		return 0, ErrInvalid
 	}
-	now := stamp(time.Now())
+	now := stamp(tx.NowFunc())
 	r := row{EventID: m.EventID, Kind: m.Kind, Target: m.Target, Payload: string(m.Payload),
 		State: Pending, NextAttemptAt: now, CreatedAt: now}
 	if m.ShopID != 0 {

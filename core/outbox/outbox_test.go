@@ -78,6 +78,7 @@ func state(t *testing.T, s *store.Store, id string) outbox.Status {
 }
 
 func TestEnqueueFollowsTheTransaction(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		rec := newRecorder()
@@ -139,6 +140,7 @@ func TestEnqueueFollowsTheTransaction(t *testing.T) {
 }
 
 func TestBackoffUntilDead(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		clock := fakeClock()
 		rec := newRecorder()
@@ -198,6 +200,7 @@ func TestBackoffUntilDead(t *testing.T) {
 }
 
 func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		d := outbox.NewDispatcher(s, outbox.Options{Clock: fakeClock(), Log: quiet})
 		d.Register("test", outbox.HandlerFunc(func(context.Context, outbox.Message) error {
@@ -212,6 +215,7 @@ func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
 }
 
 func TestCrashMidDelivery(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		clock := fakeClock()
@@ -277,6 +281,7 @@ func TestCrashMidDelivery(t *testing.T) {
 }
 
 func TestTwoDispatchersShareTheWork(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.NewMySQLDatabase(t)
 	ctx := context.Background()
 	open := func() *store.Store {
@@ -345,6 +350,7 @@ func TestTwoDispatchersShareTheWork(t *testing.T) {
 }
 
 func TestScheduledJob(t *testing.T) {
+	t.Parallel()
 	s := storetest.SQLite(t)
 	sched, err := gocron.NewScheduler()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 const hostileExplanation = `<b>後払い</b><script>alert(1)</script><img src="x" onerror="alert(2)"><a href="javascript:alert(3)">詳細</a>`
 
 func TestExplanationIsSanitizedInJSON(t *testing.T) {
+	t.Parallel()
 	raw, err := json.Marshal(paymethod.Method{ID: 7, Name: "後払い（atone）", Explanation: hostileExplanation, Settlement: "acting_atone"})
 	if err != nil {
 		t.Fatal(err)

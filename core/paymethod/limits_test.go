@@ -25,6 +25,7 @@ var (
 var textSizes = map[string]int64{"TINYTEXT": 255, "TEXT": 65535, "MEDIUMTEXT": 16777215, "LONGTEXT": 4294967295}
 
 func TestLimitsAgreeWithTheMigration(t *testing.T) {
+	t.Parallel()
 	names, _ := fs.Glob(migrations.FS, "mysql/*.sql")
 	type column struct {
 		typ  string
@@ -79,6 +80,7 @@ func TestLimitsAgreeWithTheMigration(t *testing.T) {
 }
 
 func TestMethodInput(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		pms := paymethod.New(st.DB, codes{"acting_atone": "atone"})

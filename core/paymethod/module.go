@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -49,7 +48,7 @@ func DeactivateCodes(ctx context.Context, tx *gorm.DB, codes ...string) error {
 		return nil
 	}
 	err := tx.WithContext(ctx).Model(&Method{}).Where("settlement IN ?", codes).
-		Updates(map[string]any{"use": Deactivate, "updated_at": time.Now().UTC()}).Error
+		Updates(map[string]any{"use": Deactivate, "updated_at": tx.NowFunc()}).Error
 	if err != nil {
 		return fmt.Errorf("deactivate payment methods of %s: %w", strings.Join(codes, ", "), err)
 	}

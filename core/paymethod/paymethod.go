@@ -332,7 +332,7 @@ func (m *Methods) Update(ctx context.Context, id int64, pm Method, actor string)
 	err = m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		err := tx.Model(&Method{}).Where("id = ?", id).Updates(map[string]any{
 			"name": cur.Name, "explanation": cur.Explanation, "settlement": cur.Settlement, "module": cur.Module, "use": cur.Use,
-			"updated_at": time.Now().UTC(),
+			"updated_at": tx.NowFunc(),
 		}).Error
 		if err != nil {
 			return err
@@ -355,7 +355,7 @@ func (m *Methods) SetUse(ctx context.Context, id int64, use string, actor string
 		return &RuleError{Field: "use", Message: msgUse}
 	}
 	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Method{}).Where("id = ?", id).Updates(map[string]any{"use": use, "updated_at": time.Now().UTC()})
+		res := tx.Model(&Method{}).Where("id = ?", id).Updates(map[string]any{"use": use, "updated_at": tx.NowFunc()})
 		if res.Error != nil {
 			return fmt.Errorf("payment method %d: %w", id, res.Error)
 		}

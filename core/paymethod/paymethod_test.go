@@ -19,6 +19,7 @@ type codes map[string]string
 func (c codes) SettlementCodes(context.Context) (map[string]string, error) { return c, nil }
 
 func TestPaymentMethods(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		pms := paymethod.New(st.DB, codes{"acting_atone": "atone"})
@@ -113,6 +114,7 @@ func TestPaymentMethods(t *testing.T) {
 }
 
 func TestChangesElsewhere(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clock := clockwork.NewFakeClock()

@@ -34,6 +34,7 @@ func armed(t *testing.T, w *world) map[string]struct{ Mode string } {
 // three with an Unsupported OperationError (409 on the shop API) before any claim or attempt,
 // and records a charge as 決済エラー without a call, as it does a charge without a token.
 func TestOperationsTheAdapterDoesNotAnnounce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, moduletest.Without(plugins.CanCapture, plugins.CanCancel, plugins.CanModify, plugins.CanCharge))
 	ctx := context.Background()
 	s := w.authorized(t)

@@ -78,7 +78,8 @@ type Service struct {
 	log       *slog.Logger
 	observers []Observer
 
-	// Clock tells the time of claims, leases and the janitor's next looks.
+	// Clock tells the time of claims, leases and the janitor's next looks; NewService sets
+	// the store's.
 	Clock clockwork.Clock
 	// Owner names this process in claims (claimed_by).
 	Owner string
@@ -97,7 +98,8 @@ type Service struct {
 	OnCall func(module, op, outcome string, took time.Duration)
 }
 
-// observe reports a finished call to OnCall.
+// observe reports a finished call to OnCall. The operations take start from the wall clock,
+// not from Clock: the call's duration is a metric, and a fake clock would report none.
 func (sv *Service) observe(s *Settlement, op Operation, start time.Time, res plugins.Result, err error) {
 	if sv.OnCall == nil {
 		return
@@ -115,7 +117,7 @@ func NewService(st *store.Store, adapters Adapters, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	host, _ := os.Hostname()
-	return &Service{st: st, adapters: adapters, log: log, Clock: clockwork.NewRealClock(),
+	return &Service{st: st, adapters: adapters, log: log, Clock: st.Clock,
 		Owner:       fmt.Sprintf("%.40s/%d/%s", host, os.Getpid(), NewTransID()[2:8]),
 		CallTimeout: 45 * time.Second, Lease: 2 * time.Minute, MaxResolve: 8, AbandonAfter: 24 * time.Hour}
 }

@@ -32,6 +32,7 @@ func seed(t *testing.T, s *store.Store) *settlement.Settlement {
 }
 
 func TestApply(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		st := seed(t, s)
@@ -113,6 +114,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestCreateMany(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		seed(t, s)

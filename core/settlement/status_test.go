@@ -23,6 +23,7 @@ var allowed = map[settlement.Status][7]bool{
 }
 
 func TestTransitionTableEveryPair(t *testing.T) {
+	t.Parallel()
 	if len(allowed) != len(settlement.Statuses) {
 		t.Fatalf("matrix has %d rows for %d statuses", len(allowed), len(settlement.Statuses))
 	}
@@ -50,6 +51,7 @@ func TestTransitionTableEveryPair(t *testing.T) {
 }
 
 func TestLabels(t *testing.T) {
+	t.Parallel()
 	for s, want := range map[settlement.Status]string{
 		settlement.Authorized: "仮売上", settlement.Captured: "売上計上",
 		settlement.Cancelled: "取消済み", settlement.Failed: "決済エラー",

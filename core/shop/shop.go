@@ -161,7 +161,7 @@ func (s *Shops) Keys(ctx context.Context, shopID int64) ([]Key, error) {
 // changes nothing and returns it as it is.
 func (s *Shops) RevokeKey(ctx context.Context, keyID int64) (*Key, error) {
 	defer s.forget()
-	res := s.db.WithContext(ctx).Model(&Key{}).Where("id = ? AND revoked_at IS NULL", keyID).Update("revoked_at", time.Now().UTC())
+	res := s.db.WithContext(ctx).Model(&Key{}).Where("id = ? AND revoked_at IS NULL", keyID).Update("revoked_at", s.db.NowFunc())
 	if res.Error != nil {
 		return nil, fmt.Errorf("revoke key %d: %w", keyID, res.Error)
 	}
@@ -261,7 +261,7 @@ func (s *Shops) List(ctx context.Context) ([]Listed, error) {
 // Revoke disables a shop and all its keys at once.
 func (s *Shops) Revoke(ctx context.Context, id int64) error {
 	defer s.forget()
-	now := time.Now().UTC()
+	now := s.db.NowFunc()
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Shop{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
 		if res.Error != nil {

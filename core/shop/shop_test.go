@@ -14,6 +14,7 @@ import (
 )
 
 func TestShopKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		shops := shop.New(st.DB)
@@ -56,6 +57,7 @@ func TestShopKeys(t *testing.T) {
 }
 
 func TestRevokeOneKey(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		shops := shop.New(st.DB)
@@ -111,6 +113,7 @@ func TestRevokeOneKey(t *testing.T) {
 }
 
 func TestRevocationElsewhere(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clock := clockwork.NewFakeClock()

@@ -54,8 +54,8 @@ func (a *API) Mount(r gin.IRouter) {
 	g := r.Group("", httpapi.ShopAuth(a.Shops))
 	// A new order is one transaction, which its Idempotency-Key joins; every other POST and
 	// PATCH may call the provider, which no transaction can include, so its key holds a lease.
-	once := idempotency.Once(a.Store.DB, httpapi.ShopID, idempotency.Options{})
-	lease := idempotency.Middleware(a.Store.DB, httpapi.ShopID, idempotency.Options{})
+	once := idempotency.Once(a.Store.DB, httpapi.ShopID, idempotency.Options{Clock: a.Store.Clock})
+	lease := idempotency.Middleware(a.Store.DB, httpapi.ShopID, idempotency.Options{Clock: a.Store.Clock})
 	g.GET("/payment-methods", a.listMethods)
 	g.POST("/orders", once, a.createOrder)
 	g.GET("/orders", a.listOrders)

@@ -135,7 +135,7 @@ func TestLateWidgetResultDoesNotOverwriteACapture(t *testing.T) {
 	}
 	first := make(chan daemontest.Response, 1)
 	go func() { first <- h.Shop(t, "POST", path+"/result", w) }()
-	time.Sleep(300 * time.Millisecond)
+	h.InFlight(t, id)
 	second := h.Shop(t, "POST", path+"/result", w)
 	if second.Status == http.StatusOK && settlementOf(t, second)["status"] == "authorized" {
 		// Only possible if the second result raced the first; then capture now, while the
@@ -236,7 +236,7 @@ func TestEditDuringAnOperationIsRefused(t *testing.T) {
 	}
 	done := make(chan daemontest.Response, 1)
 	go func() { done <- h.Shop(t, "POST", fmt.Sprintf("/api/v1/orders/%d/settlement/capture", id), nil) }()
-	time.Sleep(400 * time.Millisecond)
+	h.InFlight(t, id)
 	r := h.Shop(t, "PATCH", fmt.Sprintf("/api/v1/orders/%d", id), amountEdit(500))
 	expect(t, r, http.StatusConflict)
 	expect(t, <-done, http.StatusOK)

@@ -379,7 +379,7 @@ func TestIdempotencyWhileRunning(t *testing.T) {
 	path := fmt.Sprintf("/api/v1/orders/%d/settlement/capture", id)
 	first := make(chan daemontest.Response, 1)
 	go func() { first <- h.Shop(t, "POST", path, nil, "Idempotency-Key", "cap-1") }()
-	time.Sleep(500 * time.Millisecond)
+	h.InFlight(t, id)
 	r := h.Shop(t, "POST", path, nil, "Idempotency-Key", "cap-1")
 	expect(t, r, http.StatusConflict)
 	if errCode(r) != "request_in_progress" {

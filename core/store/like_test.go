@@ -13,6 +13,7 @@ import (
 // TestContainsNegated: clause.Not of several Contains keeps the rows that hold none of the
 // words (column NOT LIKE … AND column NOT LIKE …), on both databases.
 func TestContainsNegated(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		if err := st.DB.Exec("CREATE TABLE words (w VARCHAR(40) NOT NULL)").Error; err != nil {
 			t.Fatal(err)

@@ -32,6 +32,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestSQLLogsCarryNoBuyerData(t *testing.T) {
+	t.Parallel()
 	const name, phone = "山田花子", "090-1234-5678"
 	for dialect, dsn := range map[string]func() string{
 		"mysql":  func() string { return storetest.NewMySQLDatabase(t) },

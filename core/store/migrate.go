@@ -163,13 +163,13 @@ func (s *Store) Migrate(ctx context.Context) ([]Migration, error) {
 	}
 	switch s.Dialect {
 	case MySQL:
-		return migrateMySQL(ctx, db, steps)
+		return migrateMySQL(ctx, db, steps, s.DB.NowFunc)
 	default:
-		return migrateSQLite(ctx, db, steps)
+		return migrateSQLite(ctx, db, steps, s.DB.NowFunc)
 	}
 }
 
-func migrateMySQL(ctx context.Context, db *sql.DB, steps []Migration) ([]Migration, error) {
+func migrateMySQL(ctx context.Context, db *sql.DB, steps []Migration, clock func() time.Time) ([]Migration, error) {
 	// GET_LOCK belongs to a session, so everything runs on one connection.
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -199,7 +199,7 @@ func migrateMySQL(ctx context.Context, db *sql.DB, steps []Migration) ([]Migrati
 		if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
 			return done, fmt.Errorf("migrate %04d_%s: %w", m.Version, m.Name, err)
 		}
-		now := time.Now().UTC()
+		now := clock()
 		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, now); err != nil {
 			return done, fmt.Errorf("migrate %04d_%s: record: %w", m.Version, m.Name, err)
 		}
@@ -209,7 +209,7 @@ func migrateMySQL(ctx context.Context, db *sql.DB, steps []Migration) ([]Migrati
 	return done, nil
 }
 
-func migrateSQLite(ctx context.Context, db *sql.DB, steps []Migration) ([]Migration, error) {
+func migrateSQLite(ctx context.Context, db *sql.DB, steps []Migration, clock func() time.Time) ([]Migration, error) {
 	if _, err := db.ExecContext(ctx, fmt.Sprintf(createVersions, "DATETIME")); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -232,7 +232,7 @@ func migrateSQLite(ctx context.Context, db *sql.DB, steps []Migration) ([]Migrat
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return nil, fmt.Errorf("migrate %04d_%s: %w", m.Version, m.Name, err)
 		}
-		now := time.Now().UTC()
+		now := clock()
 		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, now); err != nil {
 			return nil, fmt.Errorf("migrate %04d_%s: record: %w", m.Version, m.Name, err)
 		}

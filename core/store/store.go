@@ -16,6 +16,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	gomysql "github.com/go-sql-driver/mysql"
+	"github.com/jonboulle/clockwork"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -25,7 +26,9 @@ import (
 type Store struct {
 	DB      *gorm.DB
 	Dialect Dialect
-	dsn     DSN
+	// Clock is the one Options gave (the real clock by default); DB.NowFunc reads it.
+	Clock clockwork.Clock
+	dsn   DSN
 }
 
 // Options tune Open.
@@ -34,6 +37,11 @@ type Options struct {
 	// MaxOpenConns bounds the MySQL pool, which keeps as many idle; zero means
 	// DefaultMaxConns.
 	MaxOpenConns int
+	// Clock is the daemon's one clock. GORM stamps created_at and updated_at with it, and
+	// packages that only hold a *gorm.DB take the time of the rows they write from
+	// DB.NowFunc, so a test that advances a fake clock moves every timestamp at once. Nil
+	// means the real clock.
+	Clock clockwork.Clock
 }
 
 // DefaultMaxConns is the MySQL pool's size unless told otherwise (KESSAI_DB_MAX_CONNS): one
@@ -54,9 +62,13 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*Store, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	if opt.Clock == nil {
+		opt.Clock = clockwork.NewRealClock()
+	}
+	clock := opt.Clock
 	cfg := &gorm.Config{
 		Logger:                                   newGormLogger(opt.Logger),
-		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+		NowFunc:                                  func() time.Time { return clock.Now().UTC() },
 		DisableForeignKeyConstraintWhenMigrating: true,
 		TranslateError:                           true,
 		// A write outside a transaction is one statement, atomic by itself: GORM's wrapping
@@ -105,7 +117,7 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*Store, error) {
 		// queue inside the process, and busy_timeout covers another process on the same file.
 		sqlDB.SetMaxOpenConns(1)
 	}
-	s := &Store{DB: db, Dialect: d.Dialect, dsn: d}
+	s := &Store{DB: db, Dialect: d.Dialect, Clock: clock, dsn: d}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {

@@ -5,12 +5,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
 )
 
 func TestParseDSN(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in      string
 		dialect store.Dialect
@@ -54,6 +58,7 @@ func TestParseDSN(t *testing.T) {
 }
 
 func TestStepsBothDialectsAgree(t *testing.T) {
+	t.Parallel()
 	my, err := store.Steps(store.MySQL)
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +78,7 @@ func TestStepsBothDialectsAgree(t *testing.T) {
 }
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t.Run("a second run applies nothing", func(t *testing.T) {
@@ -113,6 +119,7 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestMigrateConcurrentMySQL(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.NewMySQLDatabase(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -144,4 +151,54 @@ func TestMigrateConcurrentMySQL(t *testing.T) {
 	if total != len(steps) {
 		t.Fatalf("four concurrent migrators applied %d steps in all, want exactly %d", total, len(steps))
 	}
+}
+
+// TestClockStampsRows: the store's clock is the time GORM writes into created_at and
+// updated_at and the time of the migrations, so a test moves every row's time by advancing it.
+func TestClockStampsRows(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2024, 5, 10, 1, 2, 3, 0, time.UTC)
+	clock := clockwork.NewFakeClockAt(at)
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		var applied time.Time
+		if err := s.DB.Raw("SELECT MAX(applied_at) FROM schema_migrations").Row().Scan(&applied); err != nil {
+			// SQLite hands DATETIME back as text.
+			var text string
+			if err := s.DB.Raw("SELECT MAX(applied_at) FROM schema_migrations").Row().Scan(&text); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(text, "2024-05-10") {
+				t.Errorf("migrations applied at %s, want the store's clock's %s", text, at)
+			}
+		} else if !applied.Equal(at) {
+			t.Errorf("migrations applied at %s, want the store's clock's %s", applied, at)
+		}
+		if got := s.DB.NowFunc(); !got.Equal(at) || got.Location() != time.UTC {
+			t.Errorf("NowFunc() = %s, want %s in UTC", got, at)
+		}
+		type stamped struct {
+			ID        int64
+			CreatedAt time.Time
+		}
+		typ := "DATETIME(6)"
+		if s.Dialect == store.SQLite {
+			typ = "DATETIME"
+		}
+		if err := s.DB.Exec("CREATE TABLE stampeds (id INTEGER PRIMARY KEY, created_at " + typ + " NOT NULL)").Error; err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour)
+		row := stamped{ID: 1}
+		if err := s.DB.Create(&row).Error; err != nil {
+			t.Fatal(err)
+		}
+		var got stamped
+		if err := s.DB.First(&got, 1).Error; err != nil {
+			t.Fatal(err)
+		}
+		if want := at.Add(time.Hour); !got.CreatedAt.Equal(want) {
+			t.Errorf("created_at = %s, want the advanced clock's %s", got.CreatedAt, want)
+		}
+		clock.Advance(-time.Hour) // the sqlite subtest starts where mysql did
+	}, storetest.Clock(clock))
 }

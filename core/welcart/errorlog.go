@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -170,7 +169,7 @@ func (f *facade) errorLogOutput(c *gin.Context, logID string) {
 			}
 		}
 	}
-	name := errlog.ExportName(time.Now(), tokyo)
+	name := errlog.ExportName(f.d.Store.Clock.Now(), tokyo)
 	c.Header("Content-Type", "text/plain; charset=Shift_JIS")
 	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
 	c.Status(http.StatusOK)

@@ -129,7 +129,7 @@ func (a *Adapter) call(ctx context.Context, cfg config, op, method, path string,
 		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
 	}))
 
-	start := time.Now()
+	start := time.Now() // wall time: the call's elapsed, for the log
 	resp, err := a.client.Do(req)
 	log := a.logger().With("op", op, "method", method, "path", path) // ids only: never a header or a body
 	if err != nil {

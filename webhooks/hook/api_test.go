@@ -60,6 +60,7 @@ func wantError(t *testing.T, w *httptest.ResponseRecorder, status int, field str
 }
 
 func TestEndpointAPI(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		a, b := newShop(t, s, "A"), newShop(t, s, "B")
 		shops := shop.New(s.DB)

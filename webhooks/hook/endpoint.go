@@ -159,7 +159,7 @@ func (s *Endpoints) Get(ctx context.Context, shopID, id int64) (*Endpoint, error
 func (s *Endpoints) Delete(ctx context.Context, shopID, id int64) error {
 	res := s.db.WithContext(ctx).Model(&Endpoint{}).
 		Where("id = ? AND shop_id = ? AND deleted_at IS NULL", id, shopID).
-		Update("deleted_at", time.Now().UTC())
+		Update("deleted_at", s.db.NowFunc())
 	if res.Error != nil {
 		return fmt.Errorf("delete webhook endpoint %d: %w", id, res.Error)
 	}

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -105,7 +104,7 @@ func PublishTo(ctx context.Context, tx *gorm.DB, eps []Endpoint, shopID int64, t
 	if err != nil {
 		return Event{}, fmt.Errorf("publish %s: encode data: %w", typ, err)
 	}
-	ev := Event{ID: newEventID(), Type: typ, Created: time.Now().Unix(), Data: raw}
+	ev := Event{ID: newEventID(), Type: typ, Created: tx.NowFunc().Unix(), Data: raw}
 	// The body is encoded once here and stored as is: the bytes signed at each retry are the
 	// bytes the shop saw on the first attempt.
 	body, err := json.Marshal(ev)

@@ -90,6 +90,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (rc *receiver) set(mode int) { rc.mu.Lock(); rc.mode = mode; rc.mu.Unlock() }
 
 func TestWebhookSurvivesReceiverOutage(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		sh := newShop(t, s, "お茶の店")
@@ -206,6 +207,7 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 }
 
 func TestPublish(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a, b := newShop(t, s, "A"), newShop(t, s, "B")
@@ -293,6 +295,7 @@ func TestPublish(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"id":"evt_1","type":"settlement.captured","created":1700000000,"data":{}}`)
 	now := time.Now()
 	good := hook.Sign("whsec_a", now, body)
@@ -325,6 +328,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestSlowReceiverIsRetried(t *testing.T) {
+	t.Parallel()
 	s := storetest.SQLite(t) // the database plays no part in a timeout
 	ctx := context.Background()
 	sh := newShop(t, s, "slow")

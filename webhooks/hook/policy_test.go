@@ -63,6 +63,7 @@ var shopDNS = &fakeDNS{names: map[string][]string{
 }}
 
 func TestCheckURL(t *testing.T) {
+	t.Parallel()
 	dns := &fakeDNS{names: map[string][]string{
 		"shop.example.jp":  {"203.0.113.12"},
 		"intra.example.jp": {"10.1.2.3"},
@@ -140,6 +141,7 @@ func TestCheckURL(t *testing.T) {
 // API, under each setting of KESSAI_WEBHOOK_ALLOW_HTTP and KESSAI_WEBHOOK_ALLOW_PRIVATE.
 // Nothing is dialed: registration only looks at the addresses.
 func TestLocalEndpointsRefused(t *testing.T) {
+	t.Parallel()
 	s := storetest.SQLite(t) // the database plays no part in the rule
 	sh := newShop(t, s, "A")
 	box := newBox(t)
@@ -227,6 +229,7 @@ func attempt(t *testing.T, s *store.Store, eps *hook.Endpoints, sender *hook.Sen
 }
 
 func TestSenderDialsOnlyWhatThePolicyAllows(t *testing.T) {
+	t.Parallel()
 	s := storetest.SQLite(t)
 	ctx := context.Background()
 	box := newBox(t)
@@ -289,6 +292,7 @@ func TestSenderDialsOnlyWhatThePolicyAllows(t *testing.T) {
 }
 
 func TestSenderAnswers(t *testing.T) {
+	t.Parallel()
 	s := storetest.SQLite(t)
 	ctx := context.Background()
 	eps := hook.NewEndpoints(s.DB, newBox(t), local)

@@ -88,7 +88,8 @@ func (s *Sender) Deliver(ctx context.Context, m outbox.Message) error {
 	req.Header.Set("User-Agent", "kessai-webhooks/1")
 	req.Header.Set(HeaderEventID, eventIDOf(m.EventID))
 	// Signed at send time, not at publish time: a retry hours later carries a fresh timestamp
-	// that receivers' tolerance accepts.
+	// that receivers' tolerance accepts. The stamp is the wall clock's, not the daemon's: the
+	// receiver checks it against its own.
 	req.Header.Set(HeaderSignature, Sign(sec, time.Now(), m.Payload))
 	res, err := s.client.Do(req)
 	if err != nil {

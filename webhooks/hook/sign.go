@@ -54,6 +54,7 @@ func mac(secret, ts string, body []byte) []byte {
 // DefaultTolerance). Any v1 entry may match, so a header can carry signatures under an old
 // and a new secret while a shop rotates.
 func Verify(secret, header string, body []byte, tolerance time.Duration) error {
+	// A receiver compares the stamp with its own wall clock, as the sender stamped with its.
 	return verifyAt(secret, header, body, tolerance, time.Now())
 }
 

@@ -17,6 +17,7 @@ import (
 // TestNotificationForAnAdapterWithoutWebhooks: a module whose adapter did not announce
 // webhooks is not asked to parse one; the notification is refused as not one of its own.
 func TestNotificationForAnAdapterWithoutWebhooks(t *testing.T) {
+	t.Parallel()
 	m := moduletest.Start(t, moduletest.Without(plugins.CanWebhook))
 	m.Switch(t, "ParseWebhook", plugintest.Decline, 1)
 	log := moduletest.TestLogger(t)

@@ -55,6 +55,7 @@ func (a countingAdapter) Reference(ctx context.Context, req plugins.ReferenceReq
 // "処理結果 = OK", from several connections at once. The daemon's own sandbox sends no
 // webhooks, so these are the only notifications.
 func TestForgedNotifications(t *testing.T) {
+	t.Parallel()
 	h := daemontest.Start(t)
 	ctx := context.Background()
 	const attempt = "ks00000000forged-1"

@@ -213,7 +213,7 @@ func (h *Handler) Handle(ctx context.Context, slug string, req plugins.WebhookRe
 // record writes the event's result.
 func record(ctx context.Context, tx *gorm.DB, e *Event) error {
 	err := tx.WithContext(ctx).Model(&Event{}).Where("id = ?", e.ID).
-		Updates(map[string]any{"result": e.Result, "settlement_id": e.SettlementID, "updated_at": time.Now().UTC()}).Error
+		Updates(map[string]any{"result": e.Result, "settlement_id": e.SettlementID, "updated_at": tx.NowFunc()}).Error
 	if err != nil {
 		return fmt.Errorf("record event %d: %w", e.ID, err)
 	}
@@ -244,7 +244,7 @@ func eventKey(body []byte) (string, error) {
 // the event now.
 func (h *Handler) claim(ctx context.Context, e *Event) (Result, error) {
 	db := h.d.Store.DB.WithContext(ctx)
-	now := time.Now().UTC()
+	now := db.NowFunc()
 	e.CreatedAt, e.UpdatedAt = now, now
 	err := db.Create(e).Error
 	if err == nil {
@@ -456,7 +456,7 @@ func (h *Handler) unknown(ctx context.Context, slug string, ad plugins.Adapter, 
 	}
 	result := strings.ToUpper(slug) + " WEBHOOK UNKNOWN"
 	e.Result = Unknown
-	now := time.Now().UTC()
+	now := db.NowFunc()
 	report.CreatedAt, report.UpdatedAt = now, now
 	// The report, the row and the event's result together: a crash between them would let a
 	// redelivery write the row twice, or never.

@@ -144,6 +144,7 @@ func errorRows(t *testing.T, h *hooked, key string) int {
 }
 
 func TestAtoneWebhooks(t *testing.T) {
+	t.Parallel()
 	h := start(t)
 	ctx := context.Background()
 

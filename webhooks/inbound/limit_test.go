@@ -7,6 +7,7 @@ import (
 )
 
 func TestLimiter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newLimiter(2, 3, func() time.Time { return now })
 	take := func(ip string) bool {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestPlain(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"ks00001234-1":          "ks00001234-1",
 		"注文　１２３":                "注文　１２３",

@@ -15,6 +15,7 @@ import (
 )
 
 func TestRateLimitPerSource(t *testing.T) {
+	t.Parallel()
 	// Nothing behind the limit is reached by these bodies: they are not JSON, so the handler
 	// answers 400 before it needs a database or a module. What the limit counts is requests.
 	e := httpapi.New(slog.New(slog.DiscardHandler)).Engine

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/kessai/kessai/core/admin"
 	"github.com/kessai/kessai/core/browsertest"
@@ -44,27 +45,9 @@ type Server struct {
 	Modules *moduletest.Harness
 	Console *admin.Console
 	HTTP    *httpapi.Server
-	Clock   *Clock
-}
-
-// Clock is the console's clock; tests move it forward to end lockouts and sessions.
-type Clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-// Now is the real time plus what Advance added.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
+	// Clock is the console's clock, and the store's when Start opened it; tests advance it
+	// to end lockouts and sessions. It starts at the time Start was called.
+	Clock *clockwork.FakeClock
 }
 
 type setup struct {
@@ -100,13 +83,14 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	clock := clockwork.NewFakeClockAt(time.Now())
 	if s.store == nil {
-		s.store = storetest.SQLite(t)
+		s.store = storetest.SQLite(t, storetest.Clock(clock))
 	}
 	h := moduletest.Start(t, append([]moduletest.Option{moduletest.WithStore(s.store)}, s.modules...)...)
 	log := moduletest.TestLogger(t)
-	srv := &Server{Store: s.store, Modules: h, HTTP: httpapi.New(log), Clock: &Clock{}}
-	deps := admin.Deps{Store: s.store, Modules: h.Host, Log: log, Now: srv.Clock.Now}
+	srv := &Server{Store: s.store, Modules: h, HTTP: httpapi.New(log), Clock: clock}
+	deps := admin.Deps{Store: s.store, Modules: h.Host, Log: log, Clock: clock}
 	for _, f := range s.deps {
 		f(&deps)
 	}

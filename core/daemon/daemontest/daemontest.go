@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/jonboulle/clockwork"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/kessai/kessai/core/config"
 	"github.com/kessai/kessai/core/daemon"
@@ -72,7 +73,8 @@ const shutdownTimeout = 20 * time.Second
 // Option adjusts Start.
 type Option func(*options)
 
-// Clock gives every daemon of the harness this clock for its settlement engine.
+// Clock gives every daemon of the harness this clock: its store, settlement engine, console,
+// idempotency keys, outbox and continuation tell time by it.
 func Clock(c clockwork.Clock) Option { return func(o *options) { o.clock = c } }
 
 // Webhooks makes the sandbox deliver atone's payment webhook to the daemon after every
@@ -263,6 +265,24 @@ func (h *Harness) Restart(t testing.TB) {
 	}
 	d, url := h.newDaemon(t)
 	h.run(d, url)
+}
+
+// InFlight returns once an operation holds the claim on order id's settlement: its provider
+// call is on its way, and a request sent now races it. It polls rather than sleeping a guess,
+// which a slow machine would outlast; the test fails when no claim shows within 10s.
+func (h *Harness) InFlight(t testing.TB, id int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := h.D.Settlements.ForOrder(context.Background(), id)
+		if err == nil && s.Claimed(h.D.Settlements.Clock.Now()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no operation claimed order %d's settlement within 10s (last: %v, %v)", id, s, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // KillAdapter sends SIGKILL to the atone adapter processes of this harness and returns how

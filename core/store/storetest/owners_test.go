@@ -24,12 +24,12 @@ func (r *recorder) Errorf(format string, args ...any) {
 // nothing and expects each way of writing to be reported once per place, naming the writer, the
 // table, the owner and the line; reads and this test's own fixtures are not reported.
 func TestOwnersCheckFailsAForeignWrite(t *testing.T) {
-	for name, open := range map[string]func(testing.TB) *store.Store{"mysql": storetest.MySQL, "sqlite": storetest.SQLite} {
+	for name, open := range map[string]func(testing.TB, ...storetest.Option) *store.Store{"mysql": storetest.MySQL, "sqlite": storetest.SQLite} {
 		t.Run(name, func(t *testing.T) { plantForeignWrites(t, open) })
 	}
 }
 
-func plantForeignWrites(t *testing.T, open func(testing.TB) *store.Store) {
+func plantForeignWrites(t *testing.T, open func(testing.TB, ...storetest.Option) *store.Store) {
 	r := &recorder{TB: t}
 	s := open(r)
 	const who = "core/store/storetest/internal/planted writes shops, which core/shop owns"

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/kessai/kessai/core/store"
 )
@@ -73,30 +74,41 @@ func NewMySQLDatabase(t testing.TB) string {
 	return "mysql://" + cfg.FormatDSN()
 }
 
+// Option adjusts the store a test gets.
+type Option func(*store.Options)
+
+// Clock makes the store stamp its rows with c, so that a test advances c instead of sleeping
+// or editing timestamps.
+func Clock(c clockwork.Clock) Option { return func(o *store.Options) { o.Clock = c } }
+
 // MySQL returns a migrated store on a fresh MySQL database, closed and dropped at cleanup.
-func MySQL(t testing.TB) *store.Store {
+func MySQL(t testing.TB, opts ...Option) *store.Store {
 	t.Helper()
-	return open(t, NewMySQLDatabase(t))
+	return open(t, NewMySQLDatabase(t), opts)
 }
 
 // SQLite returns a migrated store on a fresh SQLite file, closed at cleanup.
-func SQLite(t testing.TB) *store.Store {
+func SQLite(t testing.TB, opts ...Option) *store.Store {
 	t.Helper()
-	return open(t, "sqlite://"+filepath.Join(t.TempDir(), "kessai.db"))
+	return open(t, "sqlite://"+filepath.Join(t.TempDir(), "kessai.db"), opts)
 }
 
 // Each runs f once per dialect as subtests named "mysql" and "sqlite", each with its own
 // fresh store: the way tests prove one code path serves both.
-func Each(t *testing.T, f func(t *testing.T, s *store.Store)) {
+func Each(t *testing.T, f func(t *testing.T, s *store.Store), opts ...Option) {
 	t.Helper()
-	t.Run("mysql", func(t *testing.T) { f(t, MySQL(t)) })
-	t.Run("sqlite", func(t *testing.T) { f(t, SQLite(t)) })
+	t.Run("mysql", func(t *testing.T) { f(t, MySQL(t, opts...)) })
+	t.Run("sqlite", func(t *testing.T) { f(t, SQLite(t, opts...)) })
 }
 
-func open(t testing.TB, dsn string) *store.Store {
+func open(t testing.TB, dsn string, opts []Option) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.DiscardHandler), MaxOpenConns: 10})
+	o := store.Options{Logger: slog.New(slog.DiscardHandler), MaxOpenConns: 10}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s, err := store.Open(ctx, dsn, o)
 	if err != nil {
 		t.Fatalf("open test store: %v", err)
 	}
