@@ -1,44 +1,17 @@
 package errlog_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/kessai/kessai/core/errlog"
-	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/httpapi/httpapitest"
 )
 
 // TestErrorsAnswer: each kind of error the package returns reaches a caller, wrapped as callers
 // wrap it, with the status and code the one error mapper gives its kind.
 func TestErrorsAnswer(t *testing.T) {
-	gin.SetMode(gin.TestMode)
-	for _, tc := range []struct {
-		story  string
-		err    error
-		status int
-		code   string
-		field  string
-		fields int // the details listed, for several broken rules
-	}{
-		{"a row that is not there", errlog.ErrNotFound, http.StatusNotFound, "not_found", "", 0},
-	} {
-		t.Run(tc.story, func(t *testing.T) {
-			w := httptest.NewRecorder()
-			c, _ := gin.CreateTestContext(w)
-			httpapi.Error(c, fmt.Errorf("while serving: %w", tc.err))
-			var body httpapi.ErrorBody
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-				t.Fatalf("%d %s: %v", w.Code, w.Body, err)
-			}
-			e := body.Error
-			if w.Code != tc.status || e.Code != tc.code || e.Field != tc.field || e.Message == "" || len(e.Details) != tc.fields {
-				t.Fatalf("answered %d %+v, want %d %s on %q with %d details", w.Code, e, tc.status, tc.code, tc.field, tc.fields)
-			}
-		})
-	}
+	httpapitest.CheckAnswers(t, []httpapitest.Answer{
+		{Story: "a row that is not there", Err: errlog.ErrNotFound, Status: http.StatusNotFound, Code: "not_found"},
+	})
 }

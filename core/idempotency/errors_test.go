@@ -3,7 +3,6 @@ package idempotency
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,40 +11,19 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/httpapi/httpapitest"
 )
 
 // TestErrorsAnswer: each kind of error the package returns reaches a caller, wrapped as callers
 // wrap it, with the status and code the one error mapper gives its kind.
 func TestErrorsAnswer(t *testing.T) {
-	gin.SetMode(gin.TestMode)
-	for _, tc := range []struct {
-		story  string
-		err    error
-		status int
-		code   string
-		field  string
-		fields int // the details listed, for several broken rules
-	}{
-		{"a key past its time", errExpired, http.StatusConflict, "idempotency_key_expired", Header, 0},
-		{"a key used for another request", errReused, http.StatusConflict, "idempotency_key_reused", Header, 0},
-		{"a key whose request is running", errInProgress, http.StatusConflict, "request_in_progress", Header, 0},
-		{"a key stored by the request that came first", ErrSeen, http.StatusConflict, "request_in_progress", Header, 0},
-		{"a body too large to keep", errTooLarge, http.StatusRequestEntityTooLarge, "body_too_large", "", 0},
-	} {
-		t.Run(tc.story, func(t *testing.T) {
-			w := httptest.NewRecorder()
-			c, _ := gin.CreateTestContext(w)
-			httpapi.Error(c, fmt.Errorf("while serving: %w", tc.err))
-			var body httpapi.ErrorBody
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-				t.Fatalf("%d %s: %v", w.Code, w.Body, err)
-			}
-			e := body.Error
-			if w.Code != tc.status || e.Code != tc.code || e.Field != tc.field || e.Message == "" || len(e.Details) != tc.fields {
-				t.Fatalf("answered %d %+v, want %d %s on %q with %d details", w.Code, e, tc.status, tc.code, tc.field, tc.fields)
-			}
-		})
-	}
+	httpapitest.CheckAnswers(t, []httpapitest.Answer{
+		{Story: "a key past its time", Err: errExpired, Status: http.StatusConflict, Code: "idempotency_key_expired", Field: Header},
+		{Story: "a key used for another request", Err: errReused, Status: http.StatusConflict, Code: "idempotency_key_reused", Field: Header},
+		{Story: "a key whose request is running", Err: errInProgress, Status: http.StatusConflict, Code: "request_in_progress", Field: Header},
+		{Story: "a key stored by the request that came first", Err: ErrSeen, Status: http.StatusConflict, Code: "request_in_progress", Field: Header},
+		{Story: "a body too large to keep", Err: errTooLarge, Status: http.StatusRequestEntityTooLarge, Code: "body_too_large"},
+	})
 }
 
 func TestInternalAnswerKeepsItsCause(t *testing.T) {
