@@ -53,6 +53,10 @@ type Row struct {
 	At     string
 }
 
+// ErrNoSettlement refuses to open the dialog on an order that is there but has no settlement
+// with a provider (settlement.ErrNotFound would say the order is not found).
+var ErrNoSettlement = settlement.ErrNotFound.WithMessage(MsgNoSettlement)
+
 // Offered are the operations the dialog's buttons may start, in Welcart's order.
 var Offered = []settlement.Operation{settlement.OpCapture, settlement.OpCancel, settlement.OpModify}
 
