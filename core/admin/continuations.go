@@ -15,6 +15,7 @@ import (
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/continuation"
 	"github.com/kessai/kessai/core/dialog"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins"
@@ -23,7 +24,6 @@ import (
 // Messages of the 継続課金 screens. Those the contracts' rules produce (次回課金日は…以降で
 // 指定してください。, 再決済 refusals) come from package continuation and are shown as they are.
 const (
-	msgNoSuchContract   = "継続課金契約が見つかりません。"
 	msgBadChargingDate  = "次回課金日の値が不正です。" // Welcart's continuation_update
 	msgBadContractDate  = "次回契約更新日の値が不正です。"
 	msgPriceNotNumber   = "決済金額は半角数字で入力してください。"
@@ -248,11 +248,10 @@ func (s *continuationScreens) saveSettings(ctx *gin.Context) {
 	mail := strings.TrimSpace(ctx.PostForm("admin_mail"))
 	set := continuation.Settings{RunTime: hour + ":" + minute, AdminMail: mail}
 	err := s.sv.SaveSettings(ctx.Request.Context(), set, current(ctx).Login)
-	var v continuation.ValidationError
-	switch {
-	case errors.As(err, &v):
+	switch fs := fault.Of(err).Fields; {
+	case len(fs) > 0:
 		errs := map[string]string{}
-		for _, e := range v {
+		for _, e := range fs {
 			errs[e.Field] = e.Message
 		}
 		s.showList(ctx, http.StatusUnprocessableEntity, msgSettingsFailed, newSettingsForm(hour, minute, mail, errs))
@@ -342,20 +341,19 @@ func (s *continuationScreens) loadContract(ctx *gin.Context) (*continuation.Deta
 		return nil, false
 	}
 	d, err := s.sv.Get(ctx.Request.Context(), 0, id)
-	if errors.Is(err, continuation.ErrNotFound) {
-		s.notFound(ctx)
-		return nil, false
-	}
 	if err != nil {
-		s.c.fail(ctx, err)
+		s.fail(ctx, err)
 		return nil, false
 	}
 	return d, true
 }
 
-func (s *continuationScreens) notFound(ctx *gin.Context) {
-	s.c.render(ctx, http.StatusNotFound, s.c.pages["error.html"], View{Title: "継続課金会員情報", Path: PathContinuations, Error: msgNoSuchContract})
+// fail is the console's fail under 継続課金会員情報.
+func (s *continuationScreens) fail(ctx *gin.Context, err error) {
+	s.c.failPage(ctx, View{Title: "継続課金会員情報", Path: PathContinuations}, err)
 }
+
+func (s *continuationScreens) notFound(ctx *gin.Context) { s.fail(ctx, continuation.ErrNotFound) }
 
 func (s *continuationScreens) detail(ctx *gin.Context) {
 	d, ok := s.loadContract(ctx)
@@ -448,17 +446,14 @@ func (s *continuationScreens) update(ctx *gin.Context) {
 		return
 	}
 	_, err := s.sv.Update(ctx.Request.Context(), d.ID, u, current(ctx).Login)
-	var v continuation.ValidationError
-	switch {
-	case errors.As(err, &v):
-		for _, e := range v {
+	switch fs := fault.Of(err).Fields; {
+	case len(fs) > 0:
+		for _, e := range fs {
 			f.Errors[e.Field] = e.Message
 		}
 		s.showDetail(ctx, http.StatusUnprocessableEntity, d, f, msgSettingsFailed)
-	case errors.Is(err, continuation.ErrNotFound):
-		s.notFound(ctx)
 	case err != nil:
-		s.c.fail(ctx, err)
+		s.fail(ctx, err)
 	default:
 		s.c.redirectFlash(ctx, contPath(d.ID), msgUpdated)
 	}
@@ -573,24 +568,13 @@ func (s *continuationScreens) why(ctx context.Context, settlementID int64) strin
 	return dialog.ProviderMessage(plugins.Result{Messages: []string{h.Message}, Code: h.Code})
 }
 
-// refuse shows a refusal on the contract's page; anything unexpected is an internal error.
+// refuse shows a refusal on the contract's page, in its own words. A contract or a charge
+// that is not there leaves no page to go back to, and kessai's own failure is no refusal:
+// both are the error page.
 func (s *continuationScreens) refuse(ctx *gin.Context, back string, err error) {
-	var v continuation.ValidationError
-	if errors.As(err, &v) && len(v) > 0 {
-		s.c.redirectError(ctx, back, v[0].Message)
+	if k := fault.KindOf(err); k == fault.NotFound || k == fault.Internal {
+		s.fail(ctx, err)
 		return
 	}
-	if errors.Is(err, continuation.ErrNotFound) {
-		s.notFound(ctx)
-		return
-	}
-	if errors.Is(err, continuation.ErrUnavailable) {
-		s.c.redirectError(ctx, back, dialog.MsgUnavailable)
-		return
-	}
-	if msg, known := dialog.Refusal(err); known {
-		s.c.redirectError(ctx, back, msg)
-		return
-	}
-	s.c.fail(ctx, err)
+	s.c.refuseTo(ctx, back, err)
 }

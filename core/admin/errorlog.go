@@ -74,12 +74,8 @@ func (c *Console) errorLogDetail(ctx *gin.Context) {
 	if ok {
 		e, err = errlog.Get(ctx.Request.Context(), c.deps.Store.DB, id)
 	}
-	if errors.Is(err, errlog.ErrNotFound) {
-		c.redirectError(ctx, PathErrorLog, msgNoSuchLog)
-		return
-	}
 	if err != nil {
-		c.fail(ctx, err)
+		c.refuseTo(ctx, PathErrorLog, err)
 		return
 	}
 	v := errorLogDetailView{errorLogRow: c.logRow(*e)}
@@ -106,7 +102,7 @@ func (c *Console) errorLogExport(ctx *gin.Context) {
 	rc := ctx.Request.Context()
 	ids, ok := logIDs(ctx)
 	if !ok {
-		c.redirectError(ctx, PathErrorLog, msgNoSuchLog)
+		c.refuseTo(ctx, PathErrorLog, errlog.ErrNotFound)
 		return
 	}
 	var es []errlog.Entry
@@ -147,7 +143,7 @@ func (c *Console) errorLogDelete(ctx *gin.Context) {
 	all := ctx.PostForm("all") == "1"
 	switch {
 	case !ok:
-		c.redirectError(ctx, PathErrorLog, msgNoSuchLog)
+		c.refuseTo(ctx, PathErrorLog, errlog.ErrNotFound)
 		return
 	case all:
 		ids = nil

@@ -9,29 +9,24 @@ import (
 // Messages the console shows, in one place. Welcart's own wording is used where Welcart has
 // one (更新しました。, the module selection refusals come from package module).
 const (
-	msgUpdated          = module.MsgUpdated // 更新しました。
-	msgSignInRequired   = "ログインしてください。"
-	msgInternal         = "処理中にエラーが発生しました。時間をおいてもう一度お試しください。"
-	msgSignedOut        = "ログアウトしました。"
-	msgCrossOrigin      = "他のサイトからの操作は受け付けません。管理画面を開き直してからもう一度操作してください。"
-	msgTooManyAttempts  = "ログインの試行が多すぎます。しばらくしてからもう一度お試しください。"
-	msgCSRF             = "セキュリティトークンが正しくありません。画面を再読み込みしてからもう一度操作してください。"
-	msgSettingsFailed   = "入力内容に誤りがあります。各項目のメッセージを確認してください。"
-	msgReenabled        = "モジュールを再有効化しました。"
-	msgReenableFailed   = "モジュールを再有効化できませんでした。モジュールの状態とエラー内容を確認してください。"
-	msgAdded            = "支払方法を追加しました。"
-	msgDeleted          = "支払方法を削除しました。"
-	msgSorted           = "並び順を更新しました。"
-	msgNoSuchMethod     = "指定された支払方法が見つかりません。"
-	msgSettingsConflict = "ほかの管理者が設定を変更しました。再読み込みしてからもう一度保存してください。"
-	msgNoSuchModule     = "※決済モジュールの更新に失敗しました"
-	msgNotSelected      = "このモジュールは利用中ではありません。"
+	msgUpdated         = module.MsgUpdated // 更新しました。
+	msgSignInRequired  = "ログインしてください。"
+	msgInternal        = "処理中にエラーが発生しました。時間をおいてもう一度お試しください。（request id %s）"
+	msgSignedOut       = "ログアウトしました。"
+	msgCrossOrigin     = "他のサイトからの操作は受け付けません。管理画面を開き直してからもう一度操作してください。"
+	msgTooManyAttempts = "ログインの試行が多すぎます。しばらくしてからもう一度お試しください。"
+	msgCSRF            = "セキュリティトークンが正しくありません。画面を再読み込みしてからもう一度操作してください。"
+	msgSettingsFailed  = "入力内容に誤りがあります。各項目のメッセージを確認してください。"
+	msgReenabled       = "モジュールを再有効化しました。"
+	msgReenableFailed  = "モジュールを再有効化できませんでした。モジュールの状態とエラー内容を確認してください。"
+	msgAdded           = "支払方法を追加しました。"
+	msgDeleted         = "支払方法を削除しました。"
+	msgSorted          = "並び順を更新しました。"
 
 	// The manual's caution for 削除, asked before a payment method is deleted.
 	msgDeleteCaution = "過去にこの支払方法で購入された受注が有る場合、削除してしまいますとその受注の支払方法が分からなくなってしまいます。この様な場合は削除せずに「停止」で更新します。\n\n削除してよろしいですか？"
 
 	// 受注編集 and its 決済情報 dialog.
-	msgNoSuchOrder    = "受注が見つかりません。"
 	msgNotNumber      = "%sは半角数字で入力してください。"
 	msgModified       = "%sの取引を修正しました（取引修正）。新しい決済ID: %s"
 	msgModifyUnknown  = "決済代行会社から取引修正の応答がありませんでした。取引の状態を確認中です。"
@@ -46,7 +41,6 @@ const (
 	msgDeleteAllLogs = "全てのログを削除します。よろしいですか ?"
 	msgSelectLogs    = "削除するログを選択してください。"
 	msgLogsDeleted   = "ログを%d件削除しました。"
-	msgNoSuchLog     = "ログが見つかりません。"
 
 	// Asked in the browser before a settings form switches an adapter to its production
 	// environment (動作環境 本番環境): from then on orders are charged for real.

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/dialog"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
@@ -227,19 +228,16 @@ func fieldKey(path string) string {
 }
 
 func (c *Console) loadOrder(ctx *gin.Context) (*order.Order, bool) {
-	id, ok := pathID(ctx)
-	if ok {
-		o, err := c.commerce.Orders.Get(ctx.Request.Context(), 0, id)
-		if err == nil {
-			return o, true
-		}
-		if !errors.Is(err, order.ErrNotFound) {
-			c.fail(ctx, err)
-			return nil, false
-		}
+	var o *order.Order
+	var err error = order.ErrNotFound
+	if id, ok := pathID(ctx); ok {
+		o, err = c.commerce.Orders.Get(ctx.Request.Context(), 0, id)
 	}
-	c.render(ctx, http.StatusNotFound, c.pages["error.html"], View{Title: "受注編集", Path: PathOrders, Error: msgNoSuchOrder})
-	return nil, false
+	if err != nil {
+		c.failPage(ctx, View{Title: "受注編集", Path: PathOrders}, err)
+		return nil, false
+	}
+	return o, true
 }
 
 func (c *Console) orderEdit(ctx *gin.Context) {
@@ -318,22 +316,25 @@ func (c *Console) updateOrder(ctx *gin.Context) {
 	}
 	login := current(ctx).Login
 	res, err := order.Update(rc, c.deps.Store.DB, c.commerce.Settlements, o, e, settlementActor(login))
-	var ve order.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		msgs := make([]string, len(ve))
-		for i, fe := range ve {
-			f.bad[fieldKey(fe.Field)] = true
-			msgs[i] = fe.Message
-		}
-		c.showOrder(ctx, http.StatusUnprocessableEntity, o, f, strings.Join(msgs, " "))
-		return
-	case err != nil:
-		if msg, known := dialog.Refusal(err); known {
-			c.showOrder(ctx, http.StatusConflict, o, f, msg)
+	if err != nil {
+		d := fault.Of(err)
+		if d.Kind == fault.Internal {
+			c.fail(ctx, err)
 			return
 		}
-		c.fail(ctx, err)
+		// Refused: the edit breaks the order's rules (each field is marked, every message
+		// shown), or the settlement or its module does not allow it now. Nothing was saved,
+		// so the form comes back as the admin typed it.
+		msg := c.said(ctx, err)
+		if len(d.Fields) > 0 {
+			msgs := make([]string, len(d.Fields))
+			for i, fe := range d.Fields {
+				f.bad[fieldKey(fe.Field)] = true
+				msgs[i] = fe.Message
+			}
+			msg = strings.Join(msgs, " ")
+		}
+		c.showOrder(ctx, httpapi.Status(err), o, f, msg)
 		return
 	}
 	detail := map[string]any{"total": res.Order.Total, "process": res.Order.ProcessLabel(), "provider_updated": res.ProviderUpdated}
@@ -408,41 +409,38 @@ func (c *Console) settlementOp(ctx *gin.Context) {
 	op, known := settlementOps[opName]
 	id, ok := pathID(ctx)
 	if !known || !ok {
-		jsonFail(ctx, http.StatusNotFound, "not_found", msgNoSuchOrder)
+		httpapi.Error(ctx, order.ErrNotFound)
 		return
 	}
 	var req struct {
 		TransID string `json:"trans_id"`
 	}
 	if err := ctx.ShouldBindJSON(&req); err != nil {
-		jsonFail(ctx, http.StatusBadRequest, "invalid", `body must be {"trans_id": "…"}`)
+		// The console's own script sends the body: a malformed one is no business refusal.
+		httpapi.Fail(ctx, http.StatusBadRequest, "invalid", `body must be {"trans_id": "…"}`, "trans_id")
 		return
 	}
 	o, err := c.commerce.Orders.Get(rc, 0, id)
-	if errors.Is(err, order.ErrNotFound) {
-		jsonFail(ctx, http.StatusNotFound, "not_found", msgNoSuchOrder)
-		return
-	}
 	if err != nil {
-		c.jsonInternal(ctx, err)
+		httpapi.Error(ctx, err)
 		return
 	}
 	s, err := c.commerce.Settlements.ForOrder(rc, o.ID)
 	if errors.Is(err, settlement.ErrNotFound) {
-		jsonFail(ctx, http.StatusNotFound, "not_found", dialog.MsgNoSettlement)
-		return
+		// The order is there; what it lacks is a settlement with a provider.
+		err = dialog.ErrNoSettlement
 	}
 	if err != nil {
-		c.jsonInternal(ctx, err)
+		httpapi.Error(ctx, err)
 		return
 	}
 	if req.TransID != s.TransID {
-		jsonFail(ctx, http.StatusConflict, "stale", msgStaleDialog)
+		httpapi.Error(ctx, errStaleDialog)
 		return
 	}
 	d, err := c.dialogs.Operate(rc, 0, s, op, settlementActor(current(ctx).Login))
 	if err != nil {
-		c.jsonInternal(ctx, err)
+		httpapi.Error(ctx, err)
 		return
 	}
 	// 取引参照 is audited too: it is a call to the provider on the admin's behalf.
@@ -456,22 +454,15 @@ func (c *Console) settlementOp(ctx *gin.Context) {
 		a.Status = "OK"
 	}
 	if a.Result, err = d.HTML(dialog.Console); err != nil {
-		c.jsonInternal(ctx, err)
+		httpapi.Error(ctx, err)
 		return
 	}
 	if a.ActingStatus, err = dialog.Badge(d.Settlement.Status); err != nil {
-		c.jsonInternal(ctx, err)
+		httpapi.Error(ctx, err)
 		return
 	}
 	ctx.JSON(http.StatusOK, a)
 }
 
-func jsonFail(ctx *gin.Context, status int, code, msg string) {
-	httpapi.Fail(ctx, status, code, msg, "")
-}
-
-// jsonInternal answers an unexpected failure of a fetch call; the cause stays in the log.
-func (c *Console) jsonInternal(ctx *gin.Context, err error) {
-	c.log.Error("admin", "path", ctx.FullPath(), "err", err)
-	httpapi.Fail(ctx, http.StatusInternalServerError, "internal", msgInternal, "")
-}
+// errStaleDialog refuses an operation from a dialog whose link key is no longer the order's.
+var errStaleDialog = fault.New(fault.Conflict, "stale", msgStaleDialog).WithField("trans_id")

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/audit"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/paymethod"
 )
@@ -132,13 +132,8 @@ func formMethod(ctx *gin.Context) paymethod.Method {
 func (c *Console) addPaymethod(ctx *gin.Context) {
 	in := formMethod(ctx)
 	_, err := c.methods.Add(ctx.Request.Context(), in, current(ctx).Login)
-	var re *paymethod.RuleError
-	if errors.As(err, &re) {
-		c.showPaymethods(ctx, http.StatusUnprocessableEntity, re.Message, &methodRow{Method: in, Error: re.Message, Field: re.Field})
-		return
-	}
 	if err != nil {
-		c.fail(ctx, err)
+		c.methodRefused(ctx, &in, err)
 		return
 	}
 	c.redirectFlash(ctx, PathPaymethods, msgAdded)
@@ -152,44 +147,47 @@ func pathID(ctx *gin.Context) (int64, bool) {
 func (c *Console) updatePaymethod(ctx *gin.Context) {
 	id, ok := pathID(ctx)
 	if !ok {
-		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
+		c.methodRefused(ctx, nil, paymethod.ErrNotFound)
 		return
 	}
 	in := formMethod(ctx)
-	_, err := c.methods.Update(ctx.Request.Context(), id, in, current(ctx).Login)
-	var re *paymethod.RuleError
-	switch {
-	case errors.As(err, &re):
-		in.ID = id
-		c.showPaymethods(ctx, http.StatusUnprocessableEntity, re.Message, &methodRow{Method: in, Error: re.Message, Field: re.Field})
-	case errors.Is(err, paymethod.ErrNotFound):
-		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
-	case err != nil:
-		c.fail(ctx, err)
-	default:
-		c.redirectFlash(ctx, PathPaymethods, msgUpdated)
+	in.ID = id
+	if _, err := c.methods.Update(ctx.Request.Context(), id, in, current(ctx).Login); err != nil {
+		c.methodRefused(ctx, &in, err)
+		return
 	}
+	c.redirectFlash(ctx, PathPaymethods, msgUpdated)
 }
 
 func (c *Console) deletePaymethod(ctx *gin.Context) {
 	id, ok := pathID(ctx)
 	if !ok {
-		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
+		c.methodRefused(ctx, nil, paymethod.ErrNotFound)
 		return
 	}
-	err := c.methods.Delete(ctx.Request.Context(), id, current(ctx).Login)
-	var re *paymethod.RuleError
-	switch {
-	case errors.As(err, &re):
-		// Orders were bought with it: paymethod's message says to use 停止 instead.
-		c.showPaymethods(ctx, http.StatusConflict, re.Message, nil)
-	case errors.Is(err, paymethod.ErrNotFound):
-		c.showPaymethods(ctx, http.StatusNotFound, msgNoSuchMethod, nil)
-	case err != nil:
-		c.fail(ctx, err)
-	default:
-		c.redirectFlash(ctx, PathPaymethods, msgDeleted)
+	if err := c.methods.Delete(ctx.Request.Context(), id, current(ctx).Login); err != nil {
+		// Orders bought with it refuse it: paymethod's message says to use 停止 instead.
+		// There is no input to show again.
+		c.methodRefused(ctx, nil, err)
+		return
 	}
+	c.redirectFlash(ctx, PathPaymethods, msgDeleted)
+}
+
+// methodRefused shows 基本設定 again with err's message and status. When err names a field
+// of the form in (a rule of the name, the settlement code…), the admin's input comes back
+// beside it; in is nil when there is no input to show again.
+func (c *Console) methodRefused(ctx *gin.Context, in *paymethod.Method, err error) {
+	d := fault.Of(err)
+	if d.Kind == fault.Internal {
+		c.fail(ctx, err)
+		return
+	}
+	var row *methodRow
+	if d.Field != "" && in != nil {
+		row = &methodRow{Method: *in, Error: d.Message, Field: d.Field}
+	}
+	c.showPaymethods(ctx, httpapi.Status(err), c.said(ctx, err), row)
 }
 
 // sortPaymethods is the drag-and-drop's fetch call: {"ids": [3, 1, 2]} in storefront order.
@@ -201,17 +199,11 @@ func (c *Console) sortPaymethods(ctx *gin.Context) {
 		httpapi.Fail(ctx, http.StatusBadRequest, "invalid", `body must be {"ids": [id, …]}`, "ids")
 		return
 	}
-	err := c.methods.Sort(ctx.Request.Context(), req.IDs, current(ctx).Login)
-	var re *paymethod.RuleError
-	switch {
-	case errors.As(err, &re):
-		httpapi.Fail(ctx, http.StatusUnprocessableEntity, "invalid", re.Message, re.Field)
-	case err != nil:
-		c.log.Error("admin: sort payment methods", "err", err)
-		httpapi.Fail(ctx, http.StatusInternalServerError, "internal", msgInternal, "")
-	default:
-		ctx.JSON(http.StatusOK, gin.H{"message": msgSorted})
+	if err := c.methods.Sort(ctx.Request.Context(), req.IDs, current(ctx).Login); err != nil {
+		httpapi.Error(ctx, err)
+		return
 	}
+	ctx.JSON(http.StatusOK, gin.H{"message": msgSorted})
 }
 
 // audit records an action the console took through a package that does not audit it

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -290,14 +291,12 @@ func (c *Console) login(ctx *gin.Context) {
 		c.renderLogin(ctx, http.StatusUnauthorized, v, msgBadCredentials)
 		return
 	case err != nil:
-		c.log.Error("admin: sign in", "err", err)
-		c.renderLogin(ctx, http.StatusInternalServerError, v, msgInternal)
+		c.renderLogin(ctx, http.StatusInternalServerError, v, c.said(ctx, fmt.Errorf("sign in: %w", err)))
 		return
 	}
 	c.signIns.give(addr)
 	if err := c.startSession(ctx, u); err != nil {
-		c.log.Error("admin: start session", "err", err)
-		c.renderLogin(ctx, http.StatusInternalServerError, v, msgInternal)
+		c.renderLogin(ctx, http.StatusInternalServerError, v, c.said(ctx, fmt.Errorf("start session: %w", err)))
 		return
 	}
 	if err := audit.Record(ctx.Request.Context(), c.deps.Store.DB, u.Login, "admin.signin", u.Login, nil); err != nil {

@@ -1,12 +1,14 @@
 package admin
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/fault"
+	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/plugins"
 )
@@ -170,11 +172,10 @@ func (c *Console) updateSelection(ctx *gin.Context) {
 		}
 	}
 	err := c.deps.Modules.UpdateSelection(ctx.Request.Context(), slugs, current(ctx).Login)
-	var se *module.SelectionError
 	switch {
-	case errors.As(err, &se):
+	case err != nil && fault.KindOf(err) != fault.Internal:
 		// A refusal changes nothing, so the page shows the saved selection again.
-		c.showSettlement(ctx, http.StatusUnprocessableEntity, "", se.Message, nil, nil)
+		c.showSettlement(ctx, httpapi.Status(err), "", c.said(ctx, err), nil, nil)
 	case err != nil:
 		c.fail(ctx, err)
 	default:
@@ -199,7 +200,7 @@ func (c *Console) updateSettings(ctx *gin.Context) {
 		selected = selected || m.Slug == slug
 	}
 	if !selected {
-		c.showSettlement(ctx, http.StatusConflict, "", msgNotSelected, nil, nil)
+		c.showSettlement(ctx, httpapi.Status(module.ErrNotSelected), "", c.said(ctx, module.ErrNotSelected), nil, nil)
 		return
 	}
 	in := plugins.Settings{}
@@ -235,28 +236,15 @@ func (c *Console) reenable(ctx *gin.Context) {
 	slug := ctx.Param("slug")
 	back := strings.TrimPrefix(safeNext(ctx.PostForm("back")), Prefix)
 	if err := c.deps.Modules.Reenable(ctx.Request.Context(), slug, current(ctx).Login); err != nil {
-		if errors.Is(err, module.ErrUnknownModule) || errors.Is(err, module.ErrNotSelected) {
-			c.showSettlement(ctx, http.StatusConflict, "", msgNotSelected, nil, nil)
+		if k := fault.KindOf(err); k == fault.NotFound || k == fault.Conflict {
+			// No such module, or not one in use: nothing was tried.
+			c.showSettlement(ctx, httpapi.Status(err), "", c.said(ctx, err), nil, nil)
 			return
 		}
 		// The adapter would not start again: the module shows as failed with the new reason.
-		c.log.Warn("admin: reenable", "module", slug, "err", err)
+		ctx.Error(fmt.Errorf("reenable %s: %w", slug, err)) //nolint:errcheck // recorded for the request log
 		c.redirectError(ctx, back, msgReenableFailed)
 		return
 	}
 	c.redirectFlash(ctx, back, msgReenabled)
-}
-
-// fail shows an unexpected error without its details, which stay in the log.
-func (c *Console) fail(ctx *gin.Context, err error) {
-	status := http.StatusInternalServerError
-	msg := msgInternal
-	if errors.Is(err, module.ErrUnknownModule) {
-		status, msg = http.StatusNotFound, msgNoSuchModule
-	} else if errors.Is(err, module.ErrConflict) {
-		status, msg = http.StatusConflict, msgSettingsConflict
-	} else {
-		c.log.Error("admin", "path", ctx.FullPath(), "err", err)
-	}
-	c.render(ctx, status, c.pages["error.html"], View{Title: "エラー", Error: msg})
 }

@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins"
@@ -51,6 +52,10 @@ type Row struct {
 	Label  string
 	At     string
 }
+
+// ErrNoSettlement refuses to open the dialog on an order that is there but has no settlement
+// with a provider (settlement.ErrNotFound would say the order is not found).
+var ErrNoSettlement = settlement.ErrNotFound.WithMessage(MsgNoSettlement)
 
 // Offered are the operations the dialog's buttons may start, in Welcart's order.
 var Offered = []settlement.Operation{settlement.OpCapture, settlement.OpCancel, settlement.OpModify}
@@ -303,18 +308,14 @@ func ProviderMessage(r plugins.Result) string {
 // (KESSAI_NG, KESSAI_TIMEOUT…).
 func ProviderCode(code string) bool { return code != "" && !strings.HasPrefix(code, "KESSAI_") }
 
-// Refusal is the message of a settlement operation's refusal, and whether err is one.
+// Refusal is the message of an operation's refusal, and whether err is one: an error that
+// describes itself (a status that no longer allows the operation, a module that is down, an
+// order or settlement that is not there) is told in its own words; any other is kessai's own
+// failure, not a refusal.
 func Refusal(err error) (string, bool) {
-	var oe *settlement.OperationError
-	switch {
-	case errors.As(err, &oe):
-		return oe.Message(), true
-	case errors.Is(err, settlement.ErrUnavailable):
-		return MsgUnavailable, true
-	case errors.Is(err, settlement.ErrTransition), errors.Is(err, settlement.ErrConflict):
-		return MsgConflict, true
-	case errors.Is(err, settlement.ErrNotFound):
-		return MsgNoSettlement, true
+	d := fault.Of(err)
+	if err == nil || d.Kind == fault.Internal {
+		return "", false
 	}
-	return "", false
+	return d.Message, true
 }

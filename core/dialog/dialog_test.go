@@ -1,6 +1,8 @@
 package dialog_test
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -140,5 +142,31 @@ func TestProviderMessage(t *testing.T) {
 		if got := dialog.ProviderMessage(tc.r); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.r, got, tc.want)
 		}
+	}
+}
+
+// A refusal is whatever describes itself, told in its own words; kessai's own failures are
+// not refusals, and their text never reaches the dialog.
+func TestRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		err   error
+		msg   string
+		known bool
+	}{
+		{"a status that does not allow the operation", fmt.Errorf("capture 7: %w",
+			&settlement.OperationError{Op: settlement.OpCapture, From: settlement.Cancelled}), "（現在の状態: 取消済み）", true},
+		{"a module that is down", fmt.Errorf("cancel 7: %w", settlement.ErrUnavailable), settlement.ErrUnavailable.Message, true},
+		{"a settlement changed meanwhile", settlement.ErrConflict, settlement.ErrConflict.Message, true},
+		{"a settlement that is not there", settlement.ErrNotFound, "受注が見つかりません。", true},
+		{"a failure of kessai's own", fmt.Errorf("capture 7: %w", errors.New("dial tcp 127.0.0.1:3306: connection refused")), "", false},
+		{"no error", nil, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, known := dialog.Refusal(tc.err)
+			if known != tc.known || !strings.Contains(msg, tc.msg) || (!known && msg != "") {
+				t.Fatalf("got %q, %v; want %q, %v", msg, known, tc.msg, tc.known)
+			}
+		})
 	}
 }

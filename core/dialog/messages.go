@@ -3,6 +3,7 @@ package dialog
 // Messages the dialog shows, wherever it is opened. Welcart's own wording is used where Welcart
 // has one (usces-ja.po, the atone module manual); the rest is kessai's.
 const (
+	// MsgNoSettlement is ErrNoSettlement's.
 	MsgNoSettlement  = "この受注には決済代行会社の決済がありません。"
 	MsgUnavailable   = "決済モジュールが利用できません。しばらくしてから再度お試しください。"
 	MsgNoAnswer      = "決済代行会社から応答がありませんでした。取引の状態を確認中です。重複して処理しないよう、状態が確定するまでお待ちください。"

@@ -57,8 +57,7 @@ func AdminBearer(a AdminAuthenticator) gin.HandlerFunc {
 			return
 		}
 		if err != nil {
-			c.Error(err) //nolint:errcheck // recorded for the request log
-			Fail(c, http.StatusInternalServerError, "internal", "internal error; request id "+ID(c), "")
+			Error(c, err)
 			return
 		}
 		SetActor(c, actor)

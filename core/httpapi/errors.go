@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -61,11 +63,20 @@ var statusOf = map[fault.Kind]int{
 // Status is the HTTP status of err's kind.
 func Status(err error) int { return statusOf[fault.KindOf(err)] }
 
+// errCanceled describes a call cut short because its caller went away: the one failure no
+// package describes, since every package may meet it.
+var errCanceled = fault.New(fault.Canceled, "canceled", "request canceled")
+
 // Error aborts the request with err's status and the standard body. An error of no known kind
 // is kessai's fault: its cause is recorded on the request (the request logger writes it under
-// the request id) and the caller gets only the request id to quote.
+// the request id) and the caller gets only the request id to quote. A context canceled under
+// an undescribed error means the caller went away, and is answered as Canceled.
 func Error(c *gin.Context, err error) {
 	d := fault.Of(err)
+	if d.Kind == fault.Internal && errors.Is(err, context.Canceled) {
+		err = errCanceled.Because(err)
+		d = fault.Of(err)
+	}
 	status := statusOf[d.Kind]
 	if d.Kind == fault.Internal || status >= 500 {
 		c.Error(err) //nolint:errcheck // recorded for the request log

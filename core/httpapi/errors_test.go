@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +60,8 @@ func TestError(t *testing.T) {
 			httpapi.Error(c, fmt.Errorf("capture 7: %w", errTaken.WithField("status")))
 		case "fields":
 			httpapi.Error(c, fmt.Errorf("validate: %w", fieldsError{}))
+		case "canceled":
+			httpapi.Error(c, fmt.Errorf("load order 7: %w", context.Canceled))
 		}
 	})
 	srv := httptest.NewServer(s)
@@ -97,6 +100,12 @@ func TestError(t *testing.T) {
 	t.Run("a conflict keeps its code, message and field", func(t *testing.T) {
 		status, b := call(t, "conflict", "req-409")
 		if status != 409 || b.Error.Code != "status_conflict" || b.Error.Field != "status" || b.Error.Message != errTaken.Message {
+			t.Fatalf("%d %+v", status, b)
+		}
+	})
+	t.Run("a caller that went away is 499, not kessai's fault", func(t *testing.T) {
+		status, b := call(t, "canceled", "req-499")
+		if status != 499 || b.Error.Code != "canceled" {
 			t.Fatalf("%d %+v", status, b)
 		}
 	})

@@ -124,7 +124,7 @@ func TestAdminBearer(t *testing.T) {
 		{"Basic good", 401, "a valid admin bearer token is required"},
 		{"Bearer ", 401, "a valid admin bearer token is required"},
 		{"Bearer nope", 401, "invalid admin token: unknown token"},
-		{"Bearer broken", 500, "internal error"},
+		{"Bearer broken", 500, `"code":"internal","message":"内部エラーが発生しました。request id `},
 		{"Bearer good", 200, "token:good"},
 	} {
 		req, _ := http.NewRequest("GET", srv.URL+"/admin", nil)

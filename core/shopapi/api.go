@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/idempotency"
 	"github.com/kessai/kessai/core/order"
@@ -108,14 +109,11 @@ func decode(c *gin.Context, v any) bool {
 }
 
 // fail answers an error: the domain describes it (kind, code, message, fields) and httpapi
-// maps it; a caller that went away is the one failure no package describes.
-func fail(c *gin.Context, err error) {
-	if errors.Is(err, context.Canceled) {
-		httpapi.Fail(c, 499, "canceled", "request canceled", "")
-		return
-	}
-	httpapi.Error(c, err)
-}
+// maps it, a caller that went away included.
+func fail(c *gin.Context, err error) { httpapi.Error(c, err) }
+
+// errNoSettlement refuses an operation on an order that has no settlement with a provider.
+var errNoSettlement = fault.New(fault.Conflict, "no_settlement", "この受注には決済代行会社の決済がありません。")
 
 // failResult answers a provider outcome that is not success.
 func failResult(c *gin.Context, status int, code string, res plugins.Result, fallback string, extra gin.H) {
@@ -232,7 +230,7 @@ func widgetView(w *plugins.Widget) gin.H {
 func (a *API) loadOrder(c *gin.Context) (*order.Order, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		httpapi.Fail(c, http.StatusNotFound, "not_found", "受注が見つかりません。", "")
+		fail(c, order.ErrNotFound)
 		return nil, false
 	}
 	o, err := a.Orders.Get(c.Request.Context(), httpapi.ShopID(c), id)
@@ -392,10 +390,6 @@ func pageParam(c *gin.Context, name string, def, max int) (int, bool) {
 // processed it, otherwise the provider's refusal or the unknown state, with the settlement.
 func (a *API) outcome(c *gin.Context, o *order.Order, r settlement.Result, err error) {
 	if err != nil {
-		if r.Settlement != nil && errors.Is(err, settlement.ErrUnavailable) {
-			fail(c, err)
-			return
-		}
 		fail(c, err)
 		return
 	}
@@ -420,8 +414,8 @@ func (a *API) orderSettlement(c *gin.Context) (*order.Order, *settlement.Settlem
 	}
 	s, err := a.Settlements.ForOrder(c.Request.Context(), o.ID)
 	if errors.Is(err, settlement.ErrNotFound) {
-		httpapi.Fail(c, http.StatusConflict, "no_settlement", "この受注には決済代行会社の決済がありません。", "")
-		return nil, nil, false
+		// The order is there: what it lacks is a settlement with a provider.
+		err = errNoSettlement
 	}
 	if err != nil {
 		fail(c, err)

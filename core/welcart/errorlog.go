@@ -1,7 +1,6 @@
 package welcart
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,7 +45,7 @@ func (f *facade) orderItemAjax(c *gin.Context) {
 		// the dialog closes; this mode only reports it.
 		notice, err := f.notice(c)
 		if err != nil {
-			internal(c, err)
+			fail(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, Answer{Status: statusOK, Notice: &notice})
@@ -78,7 +77,7 @@ func (f *facade) errorLogList(c *gin.Context, deleted *int64) {
 	ctx := c.Request.Context()
 	es, total, err := errlog.ListFor(ctx, f.d.Store.DB, shopScope(c), listLimit, 0)
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	rows := make([]logRow, len(es))
@@ -87,12 +86,12 @@ func (f *facade) errorLogList(c *gin.Context, deleted *int64) {
 	}
 	html, err := render("errlog-list", rows)
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	notice, err := f.notice(c)
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	nodata := ""
@@ -112,12 +111,8 @@ func (f *facade) errorLogDetail(c *gin.Context) {
 		return
 	}
 	e, err := errlog.GetFor(c.Request.Context(), f.d.Store.DB, shopScope(c), id)
-	if errors.Is(err, errlog.ErrNotFound) {
-		ng(c, msgLogNotFound)
-		return
-	}
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	fields := e.Flat()
@@ -126,7 +121,7 @@ func (f *facade) errorLogDetail(c *gin.Context) {
 		Fields []errlog.Field
 	}{logRow{Entry: *e, At: e.Datetime.In(tokyo).Format(datetimeLayout)}, fields})
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, Answer{Status: statusOK, Result: html})
@@ -137,7 +132,7 @@ func (f *facade) errorLogDetail(c *gin.Context) {
 func (f *facade) errorLogDelete(c *gin.Context, ids []int64) {
 	n, err := errlog.DeleteFor(c.Request.Context(), f.d.Store.DB, shopScope(c), ids)
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	f.errorLogList(c, &n)

@@ -1,7 +1,6 @@
 package welcart
 
 import (
-	"errors"
 	"html/template"
 	"maps"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/paymethod"
 )
@@ -133,30 +133,29 @@ func (f *facade) paymentAnswer(c *gin.Context, id int64, err error) {
 	ctx := c.Request.Context()
 	a := PaymentAnswer{Status: statusOK, MetaID: id}
 	if err != nil {
-		var re *paymethod.RuleError
-		switch {
-		case errors.As(err, &re):
-			a.Message, a.Field = re.Message, re.Field
-		case errors.Is(err, paymethod.ErrNotFound):
-			a.Message, a.Field = msgMethodNotFound, "id"
-		default:
-			internal(c, err)
+		d := fault.Of(err)
+		if d.Kind == fault.Internal {
+			fail(c, err)
 			return
 		}
-		a.Status, a.MetaID = statusNG, -1
+		a.Status, a.MetaID, a.Message, a.Field = statusNG, -1, d.Message, d.Field
+		if a.Field == "" && d.Kind == fault.NotFound {
+			// What payment_ajax looks up is the method its id names.
+			a.Field = "id"
+		}
 	}
 	ms, err := f.d.Methods.List(ctx, false)
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	allowed, err := f.d.Methods.Allowed(ctx)
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	if a.MetaRow, err = paymentRows(ms, allowed, a.Message); err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	if ms == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/dialog"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
@@ -40,13 +41,9 @@ func (f *facade) settlementAjax(c *gin.Context) {
 		ng(c, msgUnknownMode)
 		return
 	}
-	o, s, msg, err := f.target(c)
+	o, s, err := f.target(c)
 	if err != nil {
-		internal(c, err)
-		return
-	}
-	if msg != "" {
-		ng(c, msg)
+		fail(c, err)
 		return
 	}
 	if module != s.Module {
@@ -61,26 +58,26 @@ func (f *facade) settlementAjax(c *gin.Context) {
 		} else {
 			d, err = f.dialogs.Change(ctx, o, s, e, httpapi.Actor(c))
 		}
-		if msg, known := refusal(err); known {
+		if fault.KindOf(err) != fault.Internal {
 			// The edit itself is refused (a field breaks the order's rules): the dialog says
 			// which, with kessai's record.
-			d, err = f.dialogs.Show(ctx, s, msg)
+			d, err = f.dialogs.Show(ctx, s, said(fault.Of(err)))
 		}
 	} else {
 		d, err = f.dialogs.Operate(ctx, shopScope(c), s, op, httpapi.Actor(c))
 	}
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	html, err := d.HTML(dialog.Welcart)
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	badge, err := dialog.Badge(d.Settlement.Status)
 	if err != nil {
-		internal(c, err)
+		fail(c, err)
 		return
 	}
 	a := Answer{Status: statusNG, Result: html, ActingStatus: badge}
@@ -97,22 +94,22 @@ func (f *facade) settlementAjax(c *gin.Context) {
 // order's own settlement's, or one of its continuation charges', as Welcart's 継続課金会員情報
 // opens the dialog of each history row. Both number from 1000, so an order_id may name one
 // order by Welcart's ID and another by kessai's: the link key tells them apart, and Welcart's
-// ID is tried first. A non-empty message refuses the call.
+// ID is tried first. An error that describes itself refuses the call.
 //
 // The link key is required: it proves the bridge is looking at the same settlement as
 // kessai, and a stale or mistyped one must not operate on whatever the order holds now.
-func (f *facade) target(c *gin.Context) (*order.Order, *settlement.Settlement, string, error) {
+func (f *facade) target(c *gin.Context) (*order.Order, *settlement.Settlement, error) {
 	ctx := c.Request.Context()
 	id, err := strconv.ParseInt(strings.TrimSpace(c.PostForm("order_id")), 10, 64)
 	if err != nil {
-		return nil, nil, msgNoOrder, nil
+		return nil, nil, order.ErrNotFound.WithField("order_id")
 	}
 	orders, err := f.d.Orders.Named(ctx, shopScope(c), id)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, err
 	}
 	if len(orders) == 0 {
-		return nil, nil, msgNoOrder, nil
+		return nil, nil, order.ErrNotFound.WithField("order_id")
 	}
 	transID := strings.TrimSpace(c.PostForm("trans_id"))
 	for i := range orders {
@@ -130,17 +127,24 @@ func (f *facade) target(c *gin.Context) (*order.Order, *settlement.Settlement, s
 			continue
 		}
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, err
 		}
-		return o, s, "", nil
+		return o, s, nil
 	}
 	if _, err := f.d.Settlements.ForOrder(ctx, orders[0].ID); errors.Is(err, settlement.ErrNotFound) {
-		return nil, nil, msgNoSettlement, nil
+		// The order is there; what it lacks is a settlement with a provider.
+		return nil, nil, errNoSettlement
 	} else if err != nil {
-		return nil, nil, "", err
+		return nil, nil, err
 	}
-	return nil, nil, msgTransID, nil
+	return nil, nil, errTransID
 }
+
+// The façade's own refusals of a dialog call, described as the domain's are.
+var (
+	errNoSettlement = dialog.ErrNoSettlement.WithField("order_id")
+	errTransID      = fault.New(fault.Conflict, "trans_id_mismatch", msgTransID).WithField("trans_id")
+)
 
 // editOf reads the form fields of 取引修正 (mode change_<module>): the order edit Welcart's
 // 受注編集 posts, as JSON in the form fields cart, order, customer and delivery (the shapes of

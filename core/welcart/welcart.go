@@ -11,7 +11,6 @@
 package welcart
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/dialog"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/paymethod"
@@ -131,29 +131,35 @@ func ng(c *gin.Context, msg string) {
 	c.JSON(http.StatusOK, Answer{Status: statusNG, Result: message(msg)})
 }
 
-// internal answers an unexpected failure: the cause goes to the request log, the bridge gets
-// the request id to quote. It is a fault of kessai, not a refusal, and says so with a 500.
-func internal(c *gin.Context, err error) {
-	c.Error(err) //nolint:errcheck // recorded for the request log
-	c.JSON(http.StatusInternalServerError, Answer{Status: statusNG, Result: message(fmt.Sprintf(msgInternal, httpapi.ID(c)))})
+// fail answers err as Welcart's screens can show it. An error that describes itself (an
+// order that is not there, a rule an edit breaks, a module that is down) is a refusal: NG
+// with its own message, as ng answers. Any other is kessai's fault, not a refusal: the cause
+// goes to the request log under the request id, the bridge gets the id to quote, and the
+// answer says so with a 500.
+func fail(c *gin.Context, err error) {
+	d := fault.Of(err)
+	if d.Kind == fault.Internal || httpapi.Status(err) >= http.StatusInternalServerError {
+		c.Error(err) //nolint:errcheck // recorded for the request log
+	}
+	if d.Kind == fault.Internal {
+		c.JSON(http.StatusInternalServerError, Answer{Status: statusNG, Result: message(fmt.Sprintf(msgInternal, httpapi.ID(c)))})
+		return
+	}
+	ng(c, said(d))
 }
 
-// refusal is the Japanese message of an error people may see, and whether it is one.
-func refusal(err error) (string, bool) {
-	var ve order.ValidationError
-	var re *paymethod.RuleError
-	switch {
-	case errors.As(err, &ve):
-		msg := ""
-		for i, e := range ve {
-			if i > 0 {
-				msg += " / "
-			}
-			msg += e.Message + "（" + e.Field + "）"
-		}
-		return msg, true
-	case errors.As(err, &re):
-		return re.Message, true
+// said is what a described error tells people: its message, or every rule an input broke,
+// each with its field, as Welcart's one line of NG can show them.
+func said(d fault.Detail) string {
+	if len(d.Fields) == 0 {
+		return d.Message
 	}
-	return dialog.Refusal(err)
+	msg := ""
+	for i, f := range d.Fields {
+		if i > 0 {
+			msg += " / "
+		}
+		msg += f.Message + "（" + f.Field + "）"
+	}
+	return msg
 }

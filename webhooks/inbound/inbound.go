@@ -25,6 +25,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
@@ -131,6 +132,14 @@ const (
 
 const claimLease = 2 * time.Minute
 
+// The receiver's answers to a notification it did not process.
+var (
+	// errNotProcessed: nothing was recorded, the provider delivers again later.
+	errNotProcessed = fault.New(fault.Unavailable, "unavailable", "notification not processed; retry later")
+	// errTooLarge: no notification is this large.
+	errTooLarge = fault.New(fault.TooLarge, "body_too_large", "notification body too large")
+)
+
 // Answer is the JSON body sent back to the provider; it is for people reading delivery logs.
 type Answer struct {
 	Result    Result `json:"result"`
@@ -145,22 +154,25 @@ func (h *Handler) Serve(slug string) gin.HandlerFunc {
 		body, err := io.ReadAll(c.Request.Body)
 		if err != nil {
 			if httpapi.IsBodyTooLarge(err) {
-				httpapi.Fail(c, http.StatusRequestEntityTooLarge, "body_too_large", "notification body too large", "")
+				httpapi.Error(c, errTooLarge)
 				return
 			}
+			// A sender that cannot send its body: the provider's own 400, no error of ours.
 			httpapi.Fail(c, http.StatusBadRequest, "bad_body", "cannot read the notification body", "")
 			return
 		}
 		res, dup, err := h.Handle(ctx, slug, plugins.WebhookRequest{Headers: c.Request.Header.Clone(), Body: body})
 		switch {
 		case errors.Is(err, plugins.ErrInvalidRequest):
+			// 400 tells the sender not to deliver this body again; the adapter contract's
+			// sentinel cannot describe itself (plugins does not import core), and no kind
+			// answers 400.
 			httpapi.Fail(c, http.StatusBadRequest, "not_a_notification", err.Error(), "")
 		case err != nil:
 			// The event's claim was released: a later delivery (if the provider retries) gets
-			// another chance. The reason goes to the log, not to the caller.
-			h.d.Log.Warn("webhook not processed", "provider", slug, "err", err)
-			c.Error(err) //nolint:errcheck // recorded for the request log
-			httpapi.Fail(c, http.StatusServiceUnavailable, "unavailable", "notification not processed; retry later", "")
+			// another chance. Whatever the failure, the provider is told to retry later; its
+			// cause goes to the request log under the request id, not to the caller.
+			httpapi.Error(c, fmt.Errorf("webhook %s: %w", slug, errNotProcessed.Because(err)))
 		default:
 			c.JSON(http.StatusOK, Answer{Result: res, Duplicate: dup})
 		}
