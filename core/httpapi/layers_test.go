@@ -31,8 +31,7 @@ func TestFrontDoorsImportNoOther(t *testing.T) {
 		t.Fatalf("module root: %v", err)
 	}
 	imports := map[string][]string{} // a package's own kessai imports, read once
-	var read func(pkg string) []string
-	read = func(pkg string) []string {
+	read := func(pkg string) []string {
 		if l, ok := imports[pkg]; ok {
 			return l
 		}
