@@ -1,41 +1,21 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/httpapi/httpapitest"
 )
-
-// syncBuffer is a log sink the server's goroutines may write to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var errTaken = fault.New(fault.Conflict, "status_conflict", "決済の状態が変わったため処理できません。")
 
@@ -50,8 +30,8 @@ func (fieldsError) Fault() fault.Detail {
 }
 
 func TestError(t *testing.T) {
-	var logs syncBuffer
-	s := httpapi.New(slog.New(slog.NewJSONHandler(&logs, nil)))
+	var logs httpapitest.Logs
+	s := httpapi.New(logs.Logger())
 	s.Engine.GET("/fail/:what", func(c *gin.Context) {
 		switch c.Param("what") {
 		case "internal":
@@ -87,12 +67,7 @@ func TestError(t *testing.T) {
 		if status != 500 || b.Error.Code != "internal" || !strings.Contains(b.Error.Message, "req-500-a") || strings.Contains(b.Error.Message, "dial") {
 			t.Fatalf("%d %+v", status, b)
 		}
-		var line map[string]any
-		for l := range strings.SplitSeq(logs.String(), "\n") {
-			if strings.Contains(l, `"request_id":"req-500-a"`) {
-				_ = json.Unmarshal([]byte(l), &line)
-			}
-		}
+		line := logs.Request("req-500-a")
 		if line == nil || line["level"] != "ERROR" || !strings.Contains(fmt.Sprint(line["error"]), "load order 7: dial tcp 127.0.0.1:1: connection refused") {
 			t.Fatalf("log line for the request: %v\nlogs:\n%s", line, logs.String())
 		}

@@ -1,7 +1,6 @@
 package welcart_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,10 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/httpapi/httpapitest"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/paymethod"
 	"github.com/kessai/kessai/core/settlement"
@@ -21,37 +20,6 @@ import (
 	"github.com/kessai/kessai/core/store/storetest"
 	"github.com/kessai/kessai/core/welcart"
 )
-
-// logSink is a log the server's goroutines write to while the test reads it.
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// line is the request log's line of the request id, decoded; nil when there is none.
-func (s *logSink) line(id string) map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for l := range strings.SplitSeq(s.b.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil && m["request_id"] == id && m["path"] != nil {
-			return m
-		}
-	}
-	return nil
-}
 
 // oneShop lets every key in as shop 1: what fails here is the database, not the credential.
 type oneShop struct{}
@@ -65,8 +33,8 @@ func (oneShop) Authenticate(context.Context, string) (*shop.Shop, error) {
 // under that id carries the cause.
 func TestInternalFailureQuotesTheRequestID(t *testing.T) {
 	st := storetest.SQLite(t)
-	var logs logSink
-	s := httpapi.New(slog.New(slog.NewJSONHandler(&logs, nil)))
+	var logs httpapitest.Logs
+	s := httpapi.New(logs.Logger())
 	welcart.Mount(s.Engine, welcart.Deps{Store: st, Shops: oneShop{}, Methods: paymethod.New(st.DB, nil),
 		Orders: order.New(st.DB), Settlements: settlement.NewService(st, nil, slog.New(slog.DiscardHandler))})
 	srv := httptest.NewServer(s)
@@ -105,7 +73,7 @@ func TestInternalFailureQuotesTheRequestID(t *testing.T) {
 				strings.Contains(string(a.Result), "closed") {
 				t.Fatalf("answer %d %s", resp.StatusCode, raw)
 			}
-			line := logs.line(tc.id)
+			line := logs.Request(tc.id)
 			if line == nil || line["level"] != "ERROR" || !strings.Contains(fmt.Sprint(line["error"]), "database is closed") {
 				t.Fatalf("log line for %s: %v\nlogs:\n%s", tc.id, line, logs.String())
 			}
