@@ -169,12 +169,7 @@ func TestBrowserWidget(t *testing.T) {
 		frame := checkout(ctx, t, serveShop(t, base, shopA, p))
 		in := chromedp.FromNode(frame)
 		err := chromedp.Do(ctx,
-			chromedp.WaitVisible(chromedp.CSS("#phone"), in),
-			chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.OKMemberPhone, in),
-			chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
-			chromedp.Click(chromedp.CSS("#login"), in),
-			chromedp.WaitVisible(chromedp.CSS("#pay"), in),
-			chromedp.Click(chromedp.CSS("#pay"), in),
+			browsertest.WidgetPay(in, sandbox.OKMemberPhone, sandbox.TestPassword),
 		)
 		if err != nil {
 			t.Fatalf("checkout: %v", err)
@@ -217,12 +212,7 @@ func TestBrowserWidget(t *testing.T) {
 		frame := checkout(ctx, t, serveShop(t, base, shopA, p))
 		in := chromedp.FromNode(frame)
 		err := chromedp.Do(ctx,
-			chromedp.WaitVisible(chromedp.CSS("#phone"), in),
-			chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.NGMemberPhone, in),
-			chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
-			chromedp.Click(chromedp.CSS("#login"), in),
-			chromedp.WaitVisible(chromedp.CSS("#pay"), in),
-			chromedp.Click(chromedp.CSS("#pay"), in),
+			browsertest.WidgetPay(in, sandbox.NGMemberPhone, sandbox.TestPassword),
 			chromedp.WaitVisible(chromedp.CSS("#close-ng"), in),
 			chromedp.Click(chromedp.CSS("#close-ng"), in),
 		)
@@ -282,12 +272,7 @@ func TestBrowserWidgetErrors(t *testing.T) {
 		t.Helper()
 		in := chromedp.FromNode(frame)
 		err := chromedp.Do(ctx,
-			chromedp.WaitVisible(chromedp.CSS("#phone"), in),
-			chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.OKMemberPhone, in),
-			chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
-			chromedp.Click(chromedp.CSS("#login"), in),
-			chromedp.WaitVisible(chromedp.CSS("#pay"), in),
-			chromedp.Click(chromedp.CSS("#pay"), in),
+			browsertest.WidgetPay(in, sandbox.OKMemberPhone, sandbox.TestPassword),
 		)
 		if err != nil {
 			t.Fatalf("log in and pay: %v", err)
@@ -332,12 +317,7 @@ func TestBrowserWidgetClosedNeverSucceeds(t *testing.T) {
 	frame := checkout(ctx, t, serveShop(t, base, shopA, signed(t, shopA, payment(1200))))
 	in := chromedp.FromNode(frame)
 	err = chromedp.Do(ctx,
-		chromedp.WaitVisible(chromedp.CSS("#phone"), in),
-		chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.OKMemberPhone, in),
-		chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
-		chromedp.Click(chromedp.CSS("#login"), in),
-		chromedp.WaitVisible(chromedp.CSS("#pay"), in),
-		chromedp.Click(chromedp.CSS("#pay"), in),
+		browsertest.WidgetPay(in, sandbox.OKMemberPhone, sandbox.TestPassword),
 		chromedp.WaitNotPresent(chromedp.CSS("#close:enabled"), in),
 		// The buyer presses × while atone authorizes.
 		chromedp.Click(chromedp.CSS("#close"), in),
@@ -483,10 +463,7 @@ func TestBrowserWidgetOnPhone(t *testing.T) {
 	}
 	second := measure(t)
 	err = chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.NGMemberPhone, in),
-		chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
-		chromedp.Click(chromedp.CSS("#login"), in),
-		chromedp.WaitVisible(chromedp.CSS("#pay"), in),
+		browsertest.WidgetLogIn(in, sandbox.NGMemberPhone, sandbox.TestPassword),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -7,10 +7,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // Chromium is where Debian's chromium package puts the browser.
@@ -94,4 +96,22 @@ func Screenshot(ctx context.Context, t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// WidgetLogIn logs a member in on the atone widget's form, in its frame (in), and waits for
+// the payment step: whatever the form held is cleared first (a shop may prefill the phone).
+func WidgetLogIn(in chromedp.QueryOption, phone, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitVisible(chromedp.CSS("#phone"), in),
+		chromedp.SendKeys(chromedp.CSS("#phone"), kb.End+strings.Repeat(kb.Backspace, 20), in),
+		chromedp.SendKeys(chromedp.CSS("#phone"), phone, in),
+		chromedp.SendKeys(chromedp.CSS("#password"), password, in),
+		chromedp.Click(chromedp.CSS("#login"), in),
+		chromedp.WaitVisible(chromedp.CSS("#pay"), in),
+	)
+}
+
+// WidgetPay logs a member in as WidgetLogIn does and presses 支払う.
+func WidgetPay(in chromedp.QueryOption, phone, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(WidgetLogIn(in, phone, password), chromedp.Click(chromedp.CSS("#pay"), in))
 }

@@ -182,11 +182,7 @@ func TestKessaiJSWidgetErrorThenPay(t *testing.T) {
 		}
 		in := widget(ctx, t, "#phone")
 		err := chromedp.Do(ctx,
-			chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.OKMemberPhone, in),
-			chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
-			chromedp.Click(chromedp.CSS("#login"), in),
-			chromedp.WaitVisible(chromedp.CSS("#pay"), in),
-			chromedp.Click(chromedp.CSS("#pay"), in),
+			browsertest.WidgetPay(in, sandbox.OKMemberPhone, sandbox.TestPassword),
 		)
 		if err != nil {
 			t.Fatal(err)

@@ -80,12 +80,7 @@ func TestStorefrontPaysAgainAfterCloseAndNG(t *testing.T) {
 		in := openWidget(ctx, t)
 		browsertest.Screenshot(ctx, t, "demo-retry-widget")
 		err := chromedp.Do(ctx,
-			chromedp.SendKeys(chromedp.CSS("#phone"), kb.End+strings.Repeat(kb.Backspace, 20), in),
-			chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.NGMemberPhone, in),
-			chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
-			chromedp.Click(chromedp.CSS("#login"), in),
-			chromedp.WaitVisible(chromedp.CSS("#pay"), in),
-			chromedp.Click(chromedp.CSS("#pay"), in),
+			browsertest.WidgetPay(in, sandbox.NGMemberPhone, sandbox.TestPassword),
 			chromedp.WaitVisible(chromedp.CSS("#close-ng"), in),
 			chromedp.Click(chromedp.CSS("#close-ng"), in),
 		)
@@ -146,12 +141,7 @@ func TestStorefrontOtherMethodAfterNG(t *testing.T) {
 	ctx, h := storefront(t)
 	in := openWidget(ctx, t)
 	err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#phone"), kb.End+strings.Repeat(kb.Backspace, 20), in),
-		chromedp.SendKeys(chromedp.CSS("#phone"), sandbox.NGMemberPhone, in),
-		chromedp.SendKeys(chromedp.CSS("#password"), sandbox.TestPassword, in),
-		chromedp.Click(chromedp.CSS("#login"), in),
-		chromedp.WaitVisible(chromedp.CSS("#pay"), in),
-		chromedp.Click(chromedp.CSS("#pay"), in),
+		browsertest.WidgetPay(in, sandbox.NGMemberPhone, sandbox.TestPassword),
 		chromedp.WaitVisible(chromedp.CSS("#close-ng"), in),
 		chromedp.Click(chromedp.CSS("#close-ng"), in),
 	)
