@@ -269,10 +269,20 @@ func TestAdapterSeesNoneOfTheDaemonsEnvironment(t *testing.T) {
 	if err := json.Unmarshal(res.Raw, &env); err != nil {
 		t.Fatal(err)
 	}
+	level := ""
 	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, plugins.LogLevelEnv+"="); ok {
+			level = v
+			continue
+		}
 		if strings.HasPrefix(kv, "KESSAI_") && !strings.HasPrefix(kv, "KESSAI_PLUGIN=") || strings.Contains(kv, "hunter2") || strings.HasPrefix(kv, "PATH=") || strings.HasPrefix(kv, "HOME=") {
 			t.Errorf("adapter sees %s", kv)
 		}
 	}
-	t.Logf("adapter environment: %d variables (go-plugin's own)", len(env))
+	// The one thing the host tells it: the lowest level the daemon's log keeps (info here),
+	// so that it writes no line the host would only drop.
+	if level != "info" {
+		t.Errorf("%s = %q, want info", plugins.LogLevelEnv, level)
+	}
+	t.Logf("adapter environment: %d variables (go-plugin's own and %s)", len(env), plugins.LogLevelEnv)
 }

@@ -114,6 +114,9 @@ func (h *Host) launch(ctx context.Context, slug, path, sum string) (*instance, e
 	cmd := exec.Command(path)
 	cmd.SysProcAttr = h.runAs
 	log := h.log.With("module", slug)
+	// The adapter writes only the lines this daemon keeps: the one variable of the host's
+	// environment it is given (go-plugin adds its own).
+	cmd.Env = []string{plugins.LogLevelEnv + "=" + adapterLevel(ctx, log)}
 	c := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  plugins.Handshake,
 		VersionedPlugins: h.versions,

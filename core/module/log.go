@@ -22,6 +22,19 @@ type hcLogger struct {
 
 var _ hclog.Logger = (*hcLogger)(nil)
 
+// adapterLevel is the lowest level l keeps, as an adapter's LogLevelEnv names it.
+func adapterLevel(ctx context.Context, l *slog.Logger) string {
+	switch {
+	case l.Enabled(ctx, slog.LevelDebug):
+		return "debug"
+	case l.Enabled(ctx, slog.LevelInfo):
+		return "info"
+	case l.Enabled(ctx, slog.LevelWarn):
+		return "warn"
+	}
+	return "error"
+}
+
 func newHCLogger(l *slog.Logger, name string) *hcLogger { return &hcLogger{log: l, name: name} }
 
 func (l *hcLogger) Log(level hclog.Level, msg string, args ...any) {
