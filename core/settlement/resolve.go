@@ -43,7 +43,8 @@ func (sv *Service) Reference(ctx context.Context, shopID, id int64, actor string
 	if err != nil {
 		return Result{}, err
 	}
-	return sv.reference(ctx, s, actor, true)
+	r, _, err := sv.reference(ctx, s, actor, true)
+	return r, err
 }
 
 // ReferenceOf is the shop API's 取引参照 of s as its caller has just read it: the settlement is
@@ -53,20 +54,50 @@ func (sv *Service) Reference(ctx context.Context, shopID, id int64, actor string
 // or a refusal, is recorded as Reference records it. A person's 取引参照 (console, Welcart's
 // dialog) and a notification's are Reference: one row each, as the history promises.
 func (sv *Service) ReferenceOf(ctx context.Context, s *Settlement, actor string) (Result, error) {
-	return sv.reference(ctx, s, actor, false)
+	r, _, err := sv.reference(ctx, s, actor, false)
+	return r, err
 }
 
-func (sv *Service) reference(ctx context.Context, s *Settlement, actor string, always bool) (Result, error) {
+// ReferenceWithHistory is ReferenceOf that also returns s's history as it stands after the
+// 取引参照, for an answer that shows it. The history is read while the provider is asked and
+// read again only if the 取引参照 wrote to it, so the caller waits for the slower of the two
+// rather than for both.
+func (sv *Service) ReferenceWithHistory(ctx context.Context, s *Settlement, actor string) (Result, []History, error) {
+	type read struct {
+		hs  []History
+		err error
+	}
+	early := make(chan read, 1)
+	id := s.ID
+	go func() {
+		hs, err := Histories(context.WithoutCancel(ctx), sv.st.DB, id)
+		early <- read{hs, err}
+	}()
+	r, quiet, err := sv.reference(ctx, s, actor, false)
+	h := <-early
+	if err != nil {
+		return r, nil, err
+	}
+	if !quiet || h.err != nil {
+		h.hs, h.err = Histories(context.WithoutCancel(ctx), sv.st.DB, id)
+	}
+	return r, h.hs, h.err
+}
+
+// reference asks the provider about s; quiet reports that nothing was written (no history row,
+// no change), so a history read before it still holds.
+func (sv *Service) reference(ctx context.Context, s *Settlement, actor string, always bool) (r Result, quiet bool, err error) {
 	id := s.ID
 	if s.Status == Unknown || s.Orphaned(sv.now()) || (s.Status == Pending && s.WcTransID != "" && sv.due(s)) {
-		return sv.Resolve(ctx, id, actor)
+		r, err := sv.Resolve(ctx, id, actor)
+		return r, false, err
 	}
 	if s.WcTransID == "" {
-		return Result{Settlement: s, Outcome: plugins.NotAttempted}, nil
+		return Result{Settlement: s, Outcome: plugins.NotAttempted}, true, nil
 	}
 	ad, err := sv.adapter(ctx, s)
 	if err != nil {
-		return Result{Settlement: s}, err
+		return Result{Settlement: s}, true, err
 	}
 	cctx, cancel := sv.callCtx(ctx)
 	defer cancel()
@@ -74,10 +105,10 @@ func (sv *Service) reference(ctx context.Context, s *Settlement, actor string, a
 	res, err := ad.Reference(cctx, plugins.ReferenceRequest{ProviderID: s.WcTransID, Attempt: s.Attempt})
 	sv.observe(s, OpReference, start, res.Result, err)
 	if err != nil {
-		return Result{Settlement: s, Outcome: plugins.OutcomeOf(err)}, fmt.Errorf("%w: reference %s: %v", ErrUnavailable, s.TransID, err)
+		return Result{Settlement: s, Outcome: plugins.OutcomeOf(err)}, true, fmt.Errorf("%w: reference %s: %v", ErrUnavailable, s.TransID, err)
 	}
 	if !always && agrees(s, res) {
-		return Result{Settlement: s, Outcome: res.Outcome, Provider: res}, nil
+		return Result{Settlement: s, Outcome: res.Outcome, Provider: res}, true, nil
 	}
 	msg := "状態: " + stateLabel(res.State)
 	if len(res.Messages) > 0 {
@@ -85,7 +116,7 @@ func (sv *Service) reference(ctx context.Context, s *Settlement, actor string, a
 	}
 	err = Record(ctx, sv.st.DB.WithContext(context.WithoutCancel(ctx)), s, History{Operation: OpReference, Amount: res.Amount, ProviderID: s.WcTransID,
 		Outcome: res.Outcome.String(), Code: res.Code, Message: msg, Actor: actor})
-	return Result{Settlement: s, Outcome: res.Outcome, Provider: res}, err
+	return Result{Settlement: s, Outcome: res.Outcome, Provider: res}, false, err
 }
 
 // agrees reports whether the provider's answer res is what s records: processed, in s's

@@ -369,4 +369,26 @@ func TestReference(t *testing.T) {
 			t.Fatalf("history %+v", hs[before:])
 		}
 	})
+	// The history beside the answer is read while the provider is asked: it must still be the
+	// history after the 取引参照, with the row a disagreeing answer wrote.
+	t.Run("the history beside a disagreeing answer has its row", func(t *testing.T) {
+		before := rows()
+		r, hs, err := w.sv.ReferenceWithHistory(ctx, w.load(t, s), "shop:1")
+		if err != nil || r.Provider.Amount != 2000 {
+			t.Fatalf("%+v %v", r, err)
+		}
+		if len(hs) != before+1 || hs[len(hs)-1].Operation != settlement.OpReference || hs[len(hs)-1].Actor != "shop:1" {
+			t.Fatalf("%d rows before, answer's history %+v", before, hs)
+		}
+	})
+	t.Run("the history beside an agreeing answer is the record's", func(t *testing.T) {
+		if err := w.db.Exec("UPDATE settlements SET amount = 2000 WHERE id = ?", s.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		before := rows()
+		_, hs, err := w.sv.ReferenceWithHistory(ctx, w.load(t, s), "shop:1")
+		if err != nil || len(hs) != before || rows() != before {
+			t.Fatalf("%d rows before, %d in the answer, %d after: %v", before, len(hs), rows(), err)
+		}
+	})
 }

@@ -242,23 +242,28 @@ func (a *API) loadOrder(c *gin.Context) (*order.Order, bool) {
 // view is the order with its settlement and the settlement's history. s is the order's
 // settlement as the operation left it, or nil to read it.
 func (a *API) view(ctx context.Context, o *order.Order, s *settlement.Settlement) (OrderView, error) {
-	v := orderView(o)
 	if s == nil {
 		var err error
 		s, err = a.Settlements.ForOrder(ctx, o.ID)
 		if errors.Is(err, settlement.ErrNotFound) {
-			return v, nil
+			return orderView(o), nil
 		}
 		if err != nil {
-			return v, err
+			return orderView(o), err
 		}
 	}
 	hs, err := settlement.Histories(ctx, a.Store.DB, s.ID)
 	if err != nil {
-		return v, err
+		return orderView(o), err
 	}
+	return viewWith(o, s, hs), nil
+}
+
+// viewWith is the order with its settlement s and s's history hs, read by the caller.
+func viewWith(o *order.Order, s *settlement.Settlement, hs []settlement.History) OrderView {
+	v := orderView(o)
 	v.Settlement = settlementView(s, hs)
-	return v, nil
+	return v
 }
 
 // answer gives the order with its settlement s (nil: read it) and extra's members.
@@ -406,20 +411,41 @@ func (a *API) outcome(c *gin.Context, o *order.Order, r settlement.Result, err e
 }
 
 func (a *API) orderSettlement(c *gin.Context) (*order.Order, *settlement.Settlement, bool) {
-	o, ok := a.loadOrder(c)
-	if !ok {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		fail(c, order.ErrNotFound)
 		return nil, nil, false
 	}
-	s, err := a.Settlements.ForOrder(c.Request.Context(), o.ID)
-	if errors.Is(err, settlement.ErrNotFound) {
-		// The order is there: what it lacks is a settlement with a provider.
-		err = errNoSettlement
+	// The settlement is read beside the order, not after it: it names its shop, so it is
+	// believed only when it is this shop's and the order is found.
+	ctx, shop := c.Request.Context(), httpapi.ShopID(c)
+	type read struct {
+		s   *settlement.Settlement
+		err error
 	}
+	beside := make(chan read, 1)
+	go func() {
+		s, err := a.Settlements.ForOrder(ctx, id)
+		beside <- read{s, err}
+	}()
+	o, err := a.Orders.Get(ctx, shop, id)
+	r := <-beside
 	if err != nil {
 		fail(c, err)
 		return nil, nil, false
 	}
-	return o, s, true
+	if r.err == nil && r.s.ShopID != shop {
+		r.err = settlement.ErrNotFound
+	}
+	if errors.Is(r.err, settlement.ErrNotFound) {
+		// The order is there: what it lacks is a settlement with a provider.
+		r.err = errNoSettlement
+	}
+	if r.err != nil {
+		fail(c, r.err)
+		return nil, nil, false
+	}
+	return o, r.s, true
 }
 
 func (a *API) result(c *gin.Context) {
@@ -521,14 +547,19 @@ func (a *API) reference(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := a.Settlements.ReferenceOf(c.Request.Context(), s, actor(c))
+	r, hs, err := a.Settlements.ReferenceWithHistory(c.Request.Context(), s, actor(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	a.answer(c, http.StatusOK, o, r.Settlement, gin.H{"reference": gin.H{
+	body, err := withMembers(viewWith(o, r.Settlement, hs), gin.H{"reference": gin.H{
 		"outcome": r.Outcome.String(), "state": r.Provider.State.String(), "amount": r.Provider.Amount,
 		"provider_id": r.Provider.ProviderID, "code": r.Provider.Code, "messages": nonNil(r.Provider.Messages)}})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, jsonType, body)
 }
 
 func (a *API) editOrder(c *gin.Context) {
