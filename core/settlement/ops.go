@@ -585,10 +585,9 @@ func (sv *Service) record(ctx context.Context, s *Settlement, a *Attempt, callEr
 			res.Messages = []string{callErr.Error()}
 		}
 	}
-	// Believe a processed answer only if it is about what was asked: the same amount, and for
-	// calls that create a transaction the same merchant reference.
-	// A 売上計上 is compared with the amount it asked for (the whole, or the part captured), a
-	// 一部取消 with what it leaves; s.Amount is still the amount before the call.
+	// Believe a processed answer only if it is about what was asked: the same amount (a
+	// 売上計上's, whole or part; what a 一部取消 leaves of s.Amount, still the amount before the
+	// call), and for calls that create a transaction the same merchant reference.
 	mismatch := ""
 	if outcome == plugins.Processed {
 		switch {
