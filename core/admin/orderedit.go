@@ -414,10 +414,17 @@ func (c *Console) settlementOp(ctx *gin.Context) {
 	}
 	var req struct {
 		TransID string `json:"trans_id"`
+		// Amount is the dialog's #settlement-amount as the admin typed it: "" is the whole.
+		Amount string `json:"amount"`
 	}
 	if err := ctx.ShouldBindJSON(&req); err != nil {
 		// The console's own script sends the body: a malformed one is no business refusal.
 		httpapi.Fail(ctx, http.StatusBadRequest, "invalid", `body must be {"trans_id": "…"}`, "trans_id")
+		return
+	}
+	amount, err := amountOf(req.Amount)
+	if err != nil {
+		httpapi.Error(ctx, err)
 		return
 	}
 	o, err := c.commerce.Orders.Get(rc, 0, id)
@@ -438,7 +445,7 @@ func (c *Console) settlementOp(ctx *gin.Context) {
 		httpapi.Error(ctx, errStaleDialog)
 		return
 	}
-	d, err := c.dialogs.Operate(rc, 0, s, op, settlementActor(current(ctx).Login))
+	d, err := c.dialogs.OperateAmount(rc, 0, s, op, amount, settlementActor(current(ctx).Login))
 	if err != nil {
 		httpapi.Error(ctx, err)
 		return
@@ -447,6 +454,9 @@ func (c *Console) settlementOp(ctx *gin.Context) {
 	detail := map[string]any{"trans_id": s.TransID, "outcome": d.Outcome.String(), "status": d.Settlement.Status.Label()}
 	if d.Notice != "" {
 		detail["notice"] = d.Notice
+	}
+	if amount != 0 {
+		detail["amount"] = amount
 	}
 	c.audit(ctx, "settlement."+opName, o.ID, detail)
 	a := dialogAnswer{Status: "NG"}
@@ -462,6 +472,23 @@ func (c *Console) settlementOp(ctx *gin.Context) {
 		return
 	}
 	ctx.JSON(http.StatusOK, a)
+}
+
+// errAmountFormat refuses a dialog amount that is not a whole number of yen.
+var errAmountFormat = fault.New(fault.Invalid, "invalid_amount", fmt.Sprintf(msgNotNumber, "金額")).WithField("amount")
+
+// amountOf reads the dialog's amount ("" is the whole, thousands separators allowed); the
+// engine says whether the settlement takes it.
+func amountOf(in string) (int64, error) {
+	in = strings.ReplaceAll(strings.TrimSpace(in), ",", "")
+	if in == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(in, 10, 64)
+	if err != nil {
+		return 0, errAmountFormat
+	}
+	return n, nil
 }
 
 // errStaleDialog refuses an operation from a dialog whose link key is no longer the order's.

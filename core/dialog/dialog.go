@@ -42,7 +42,10 @@ type Dialog struct {
 	Amount     int64             // 利用金額
 	CapturedOn string            // 売上計上日 (Asia/Tokyo), "" before one
 	Ops        []settlement.Operation
-	History    []Row
+	// Amounts says 売上計上 and 取消 take an amount (less than the whole is a partial 売上計上
+	// or 一部取消): the module announced partial amounts, and one of the two is offered.
+	Amounts bool
+	History []Row
 }
 
 // Row is one line of the history table: 利用額変更 / 処理区分 / 処理日時.
@@ -97,6 +100,10 @@ func Build(s *settlement.Settlement, hs []settlement.History, ref *plugins.Trans
 		}
 		d.Ops = append(d.Ops, op)
 	}
+	// Partial amounts are a capability like any other: offered as 一部取消 (OpRefund), which
+	// needs what a partial 売上計上 needs.
+	partial := settlement.Allowed(settlement.OpRefund, s.Status) == nil && (offers == nil || offers(settlement.OpRefund))
+	d.Amounts = partial && (d.Offers(settlement.OpCapture) || d.Offers(settlement.OpCancel))
 	d.History = rows(hs)
 	return d
 }
@@ -131,7 +138,7 @@ func rows(hs []settlement.History) []Row {
 		if h.Outcome != plugins.Processed.String() && h.StatusTo != settlement.Failed {
 			continue
 		}
-		if h.StatusFrom == h.StatusTo && h.Operation != settlement.OpModify {
+		if h.StatusFrom == h.StatusTo && h.Operation != settlement.OpModify && h.Operation != settlement.OpRefund {
 			continue
 		}
 		out = append(out, Row{No: len(out) + 1, Amount: h.Amount, Label: operationLabel(h), At: h.CreatedAt.In(jst.Tokyo).Format(datetimeLayout)})
@@ -140,11 +147,11 @@ func rows(hs []settlement.History) []Row {
 }
 
 // operationLabel is the 処理区分. Operations an admin asks for keep their own name (売上計上,
-// 取消, 取引修正); an authorization or a resolution shows the state it left, because the
-// atone module's table shows its first row as 仮売上 (or 売上計上 with 即時売上確定).
+// 取消, 一部取消, 取引修正); an authorization or a resolution shows the state it left, because
+// the atone module's table shows its first row as 仮売上 (or 売上計上 with 即時売上確定).
 func operationLabel(h settlement.History) string {
 	switch h.Operation {
-	case settlement.OpCapture, settlement.OpCancel, settlement.OpModify:
+	case settlement.OpCapture, settlement.OpCancel, settlement.OpRefund, settlement.OpModify:
 		return h.Operation.Label()
 	}
 	return h.StatusTo.Label()
@@ -189,15 +196,21 @@ func (sv *Service) offers(ctx context.Context, module string) func(settlement.Op
 // status no longer allows op, the module is down or does not offer it, the provider said NG
 // or did not answer) is the dialog's notice, not an error: err is kessai's own failure only.
 func (sv *Service) Operate(ctx context.Context, shopID int64, s *settlement.Settlement, op settlement.Operation, actor string) (Dialog, error) {
+	return sv.OperateAmount(ctx, shopID, s, op, 0, actor)
+}
+
+// OperateAmount is Operate with the amount of a 売上計上 or 取消 (0: the whole), as the
+// dialog's amount field gives it when Amounts. A refused amount is the notice.
+func (sv *Service) OperateAmount(ctx context.Context, shopID int64, s *settlement.Settlement, op settlement.Operation, amount int64, actor string) (Dialog, error) {
 	var r settlement.Result
 	var err error
 	switch op {
 	case settlement.OpReference:
 		r, err = sv.settlements.Reference(ctx, shopID, s.ID, actor)
 	case settlement.OpCapture:
-		r, err = sv.settlements.Capture(ctx, shopID, s.ID, actor)
+		r, err = sv.settlements.CaptureAmount(ctx, shopID, s.ID, amount, actor)
 	case settlement.OpCancel:
-		r, err = sv.settlements.Cancel(ctx, shopID, s.ID, actor)
+		r, err = sv.settlements.CancelAmount(ctx, shopID, s.ID, amount, actor)
 	default:
 		return Dialog{}, fmt.Errorf("dialog %s: %s is not one of its operations", s.TransID, op)
 	}

@@ -42,21 +42,29 @@ func TestOperationsOffered(t *testing.T) {
 		charge *int64
 		offers func(settlement.Operation) bool
 		want   []settlement.Operation
+		// amounts: 売上計上 and 取消 take an amount (the module announced partial amounts).
+		amounts bool
 	}{
-		{"仮売上 offers all three", settlement.Authorized, nil, every, []settlement.Operation{settlement.OpCapture, settlement.OpCancel, settlement.OpModify}},
-		{"売上計上 no second capture", settlement.Captured, nil, every, []settlement.Operation{settlement.OpCancel, settlement.OpModify}},
-		{"取消済み nothing", settlement.Cancelled, nil, every, nil},
-		{"決済エラー nothing", settlement.Failed, nil, every, nil},
-		{"unknown nothing until resolved", settlement.Unknown, nil, every, nil},
-		{"a module without 取引修正", settlement.Authorized, nil, without(settlement.OpModify), []settlement.Operation{settlement.OpCapture, settlement.OpCancel}},
-		{"a module without 売上計上", settlement.Authorized, nil, without(settlement.OpCapture), []settlement.Operation{settlement.OpCancel, settlement.OpModify}},
-		{"a continuation charge is its period's amount", settlement.Authorized, &charge, every, []settlement.Operation{settlement.OpCapture, settlement.OpCancel}},
+		{"仮売上 offers all three", settlement.Authorized, nil, every, []settlement.Operation{settlement.OpCapture, settlement.OpCancel, settlement.OpModify}, true},
+		{"売上計上 no second capture", settlement.Captured, nil, every, []settlement.Operation{settlement.OpCancel, settlement.OpModify}, true},
+		{"取消済み nothing", settlement.Cancelled, nil, every, nil, false},
+		{"決済エラー nothing", settlement.Failed, nil, every, nil, false},
+		{"unknown nothing until resolved", settlement.Unknown, nil, every, nil, false},
+		{"a module without 取引修正", settlement.Authorized, nil, without(settlement.OpModify), []settlement.Operation{settlement.OpCapture, settlement.OpCancel}, true},
+		{"a module without 売上計上", settlement.Authorized, nil, without(settlement.OpCapture), []settlement.Operation{settlement.OpCancel, settlement.OpModify}, true},
+		{"a module without partial amounts", settlement.Authorized, nil, without(settlement.OpRefund), []settlement.Operation{settlement.OpCapture, settlement.OpCancel, settlement.OpModify}, false},
+		{"partial amounts but neither 売上計上 nor 取消", settlement.Authorized, nil,
+			func(op settlement.Operation) bool { return op == settlement.OpModify || op == settlement.OpRefund }, []settlement.Operation{settlement.OpModify}, false},
+		{"a continuation charge is its period's amount", settlement.Authorized, &charge, every, []settlement.Operation{settlement.OpCapture, settlement.OpCancel}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &settlement.Settlement{Module: "atone", TransID: "t1", Status: tc.status, Amount: 1000, ContinuationChargeID: tc.charge}
 			d := dialog.Build(s, nil, nil, "", tc.offers)
 			if !slices.Equal(d.Ops, tc.want) {
 				t.Fatalf("ops %v, want %v", d.Ops, tc.want)
+			}
+			if d.Amounts != tc.amounts {
+				t.Fatalf("amounts %v, want %v", d.Amounts, tc.amounts)
 			}
 			console, err := d.HTML(dialog.Console)
 			if err != nil {
@@ -85,6 +93,13 @@ func TestOperationsOffered(t *testing.T) {
 			}
 			if !strings.Contains(string(welcart), `id="amount_change"`) || !strings.Contains(string(welcart), `id="amount"`) {
 				t.Error("Welcart's dialog lacks #amount_change and #amount")
+			}
+			// The console's amount for 売上計上 and 取消; Welcart's buttons are for the whole.
+			if got := strings.Contains(string(console), `id="settlement-amount"`); got != tc.amounts {
+				t.Errorf("console's amount field shown=%v, want %v", got, tc.amounts)
+			}
+			if strings.Contains(string(welcart), `id="settlement-amount"`) {
+				t.Error("Welcart's dialog has the console's amount field")
 			}
 		})
 	}
@@ -116,14 +131,17 @@ func TestHistoryInWords(t *testing.T) {
 		{Operation: settlement.OpConfirm, StatusFrom: settlement.Pending, StatusTo: settlement.Authorized, Outcome: ok, Amount: 1000, CreatedAt: at},
 		{Operation: settlement.OpReference, StatusFrom: settlement.Authorized, StatusTo: settlement.Authorized, Outcome: ok, CreatedAt: at},
 		{Operation: settlement.OpCapture, StatusFrom: settlement.Authorized, StatusTo: settlement.Authorized, Outcome: plugins.Declined.String(), CreatedAt: at},
-		{Operation: settlement.OpCapture, StatusFrom: settlement.Authorized, StatusTo: settlement.Captured, Outcome: ok, Amount: 1000, CreatedAt: at},
+		{Operation: settlement.OpCapture, StatusFrom: settlement.Authorized, StatusTo: settlement.Captured, Outcome: ok, Amount: 800, CreatedAt: at},
+		{Operation: settlement.OpRefund, StatusFrom: settlement.Captured, StatusTo: settlement.Captured, Outcome: plugins.Declined.String(), Amount: 800, CreatedAt: at},
+		{Operation: settlement.OpRefund, StatusFrom: settlement.Captured, StatusTo: settlement.Captured, Outcome: ok, Amount: 500, CreatedAt: at},
 	}
 	d := dialog.Build(&settlement.Settlement{Status: settlement.Captured}, hs, nil, "", nil)
 	var got []string
 	for _, r := range d.History {
-		got = append(got, r.Label+" "+r.At)
+		got = append(got, fmt.Sprintf("%s %d %s", r.Label, r.Amount, r.At))
 	}
-	want := []string{"仮売上 2026-04-01 09:00:00", "売上計上 2026-04-01 09:00:00"}
+	// A 一部取消 keeps the status but is shown: the amount changed.
+	want := []string{"仮売上 1000 2026-04-01 09:00:00", "売上計上 800 2026-04-01 09:00:00", "一部取消 500 2026-04-01 09:00:00"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("%q, want %q", got, want)
 	}

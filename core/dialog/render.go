@@ -29,11 +29,13 @@ type Variant int
 
 const (
 	// Console is the admin console's dialog: 取消 is #cancel-settlement and 利用金額 is text;
-	// 取引修正 goes through 受注編集's 設定を更新, not a button.
+	// 取引修正 goes through 受注編集's 設定を更新, not a button. For a module that takes
+	// partial amounts, 売上計上 and 取消 take the amount in #settlement-amount.
 	Console Variant = iota
 	// Welcart renders the dialog for Welcart's own admin scripts, as a Welcart settlement
 	// module does: 取消 is #delete-settlement (mode delete_<module>), and 利用金額 is the field
-	// #amount_change, beside the hidden #amount, with 利用額変更 (#change-settlement).
+	// #amount_change, beside the hidden #amount, with 利用額変更 (#change-settlement). Its
+	// buttons are for the whole amount: Welcart's scripts send no other.
 	Welcart
 )
 
@@ -44,6 +46,7 @@ type dialogData struct {
 	State           template.HTML
 	Amount          int64
 	AmountField     bool // 利用金額 as Welcart's #amount_change and #amount
+	PartialField    bool // the console's #settlement-amount for 売上計上 and 取消 (empty: the whole)
 	CapturedOn      string
 	Buttons         []button
 	History         []Row
@@ -73,7 +76,7 @@ var buttons = map[settlement.Operation]struct {
 func (d Dialog) HTML(v Variant) (template.HTML, error) {
 	s := d.Settlement
 	data := dialogData{Module: s.Module, TransID: s.TransID, Notice: d.Notice, ProviderID: d.ProviderID, Amount: d.Amount,
-		AmountField: v == Welcart, CapturedOn: d.CapturedOn, History: d.History}
+		AmountField: v == Welcart, PartialField: v == Console && d.Amounts, CapturedOn: d.CapturedOn, History: d.History}
 	var err error
 	if data.State, err = Badge(d.State); err != nil {
 		return "", err

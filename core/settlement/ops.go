@@ -303,18 +303,62 @@ func outcomeOfStatus(st Status) plugins.Outcome {
 	return plugins.Processed
 }
 
-// Capture is 売上計上: only from 仮売上.
+// Capture is 売上計上 of the whole amount: only from 仮売上.
 func (sv *Service) Capture(ctx context.Context, shopID, id int64, actor string) (Result, error) {
-	return sv.operate(ctx, shopID, id, OpCapture, actor, nil, func(ctx context.Context, ad plugins.Adapter, s *Settlement, a *Attempt) (plugins.TransactionResult, error) {
-		return ad.Capture(ctx, plugins.CaptureRequest{ProviderID: a.TargetID})
+	return sv.CaptureAmount(ctx, shopID, id, 0, actor)
+}
+
+// CaptureAmount is 売上計上 of amount yen: 0 or the settlement's amount is the whole of it. Less
+// captures that much and releases the rest of the authorization, as card acquirers do: the
+// settlement becomes 売上計上 for the amount captured. A partial amount needs a module that
+// announced plugins.CanPartial (ErrPartialUnsupported otherwise); one below 0 or above the
+// settlement's amount is ErrAmount. Both are refused before anything is written or sent.
+func (sv *Service) CaptureAmount(ctx context.Context, shopID, id, amount int64, actor string) (Result, error) {
+	return sv.operate(ctx, shopID, id, OpCapture, amount, actor, nil, func(ctx context.Context, ad plugins.Adapter, s *Settlement, a *Attempt) (plugins.TransactionResult, error) {
+		req := plugins.CaptureRequest{ProviderID: a.TargetID}
+		if a.Amount != s.Amount {
+			// The whole amount is sent as 0, as it always was: a module without partial
+			// captures need not compare it.
+			req.Amount = a.Amount
+		}
+		return ad.Capture(ctx, req)
 	}, nil)
 }
 
-// Cancel is 取消: from 仮売上 or 売上計上, irreversible. It does not cancel the order.
+// Cancel is 取消 of the whole amount: from 仮売上 or 売上計上, irreversible. It does not cancel
+// the order.
 func (sv *Service) Cancel(ctx context.Context, shopID, id int64, actor string) (Result, error) {
-	return sv.operate(ctx, shopID, id, OpCancel, actor, nil, func(ctx context.Context, ad plugins.Adapter, s *Settlement, a *Attempt) (plugins.TransactionResult, error) {
-		return ad.Cancel(ctx, plugins.CancelRequest{ProviderID: a.TargetID})
+	return sv.CancelAmount(ctx, shopID, id, 0, actor)
+}
+
+// CancelAmount is 取消 of amount yen: 0 or the settlement's (remaining) amount is the whole 取消
+// (取消済み). Less is 一部取消 (OpRefund): the settlement keeps its status and its amount is
+// reduced by amount. The rules on amounts are CaptureAmount's.
+func (sv *Service) CancelAmount(ctx context.Context, shopID, id, amount int64, actor string) (Result, error) {
+	return sv.operate(ctx, shopID, id, OpCancel, amount, actor, nil, func(ctx context.Context, ad plugins.Adapter, s *Settlement, a *Attempt) (plugins.TransactionResult, error) {
+		req := plugins.CancelRequest{ProviderID: a.TargetID}
+		if a.Kind == OpRefund {
+			req.Amount = a.Amount
+		}
+		return ad.Cancel(ctx, req)
 	}, nil)
+}
+
+// amountRequest is what an attempt of a partial amount keeps in Request: the amount asked for
+// and the settlement's amount before it, which recovery compares with the provider's.
+type amountRequest struct {
+	Amount int64 `json:"amount"`
+	Before int64 `json:"before"`
+}
+
+// before is the settlement's amount when a partial 売上計上 or 一部取消 was sent, or 0 for any
+// other attempt.
+func (a *Attempt) before() int64 {
+	var req amountRequest
+	if (a.Kind != OpCapture && a.Kind != OpRefund) || json.Unmarshal([]byte(a.Request), &req) != nil {
+		return 0
+	}
+	return req.Before
 }
 
 // Also runs inside the transaction that records a processed answer. If it fails, nothing of
@@ -355,7 +399,7 @@ func (sv *Service) Modify(ctx context.Context, shopID, id int64, po plugins.Orde
 		a.AttemptNo, a.Amount, a.Request = no, po.Amount, string(req)
 		return nil
 	}
-	return sv.operate(ctx, shopID, id, OpModify, actor, prep, func(ctx context.Context, ad plugins.Adapter, s *Settlement, a *Attempt) (plugins.TransactionResult, error) {
+	return sv.operate(ctx, shopID, id, OpModify, 0, actor, prep, func(ctx context.Context, ad plugins.Adapter, s *Settlement, a *Attempt) (plugins.TransactionResult, error) {
 		res, err := ad.Modify(ctx, plugins.ModifyRequest{ProviderID: a.TargetID, Order: po, Settled: s.CapturedAt != nil})
 		if err == nil && res.Attempt == "" && res.Outcome == plugins.Processed {
 			// The new transaction carries the new attempt even when the adapter does not echo it.
@@ -368,12 +412,16 @@ func (sv *Service) Modify(ctx context.Context, shopID, id int64, po plugins.Orde
 type call func(ctx context.Context, ad plugins.Adapter, s *Settlement, a *Attempt) (plugins.TransactionResult, error)
 
 // operate runs one operation on an authorized or captured settlement: claim and attempt,
-// the call on a detached context, the answer recorded.
-func (sv *Service) operate(ctx context.Context, shopID, id int64, op Operation, actor string,
+// the call on a detached context, the answer recorded. amount is a 売上計上's or 取消's (0: the
+// whole amount); a 取消 of less than the whole is run as OpRefund.
+func (sv *Service) operate(ctx context.Context, shopID, id int64, op Operation, amount int64, actor string,
 	prep func(context.Context, *Settlement, *Attempt) error, f call, also Also) (Result, error) {
 	s, err := sv.Get(ctx, shopID, id)
 	if err != nil {
 		return Result{}, err
+	}
+	if amount < 0 {
+		return Result{Settlement: s}, amountError(s)
 	}
 	if s.Status == Unknown || s.Orphaned(sv.now()) {
 		// Never act on a settlement whose last call has no known answer: ask first.
@@ -394,6 +442,10 @@ func (sv *Service) operate(ctx context.Context, shopID, id int64, op Operation, 
 	if err := Allowed(op, s.Status); err != nil {
 		return Result{Settlement: s}, err
 	}
+	if amount > s.Amount {
+		return Result{Settlement: s}, amountError(s)
+	}
+	partial := amount > 0 && amount < s.Amount
 	ad, err := sv.adapter(ctx, s)
 	if err != nil {
 		return Result{Settlement: s}, err
@@ -403,6 +455,20 @@ func (sv *Service) operate(ctx context.Context, shopID, id int64, op Operation, 
 		return Result{Settlement: s}, err
 	}
 	a := &Attempt{Kind: op, TargetID: s.WcTransID, Amount: s.Amount, Actor: actor}
+	if partial {
+		// OpRefund needs plugins.CanPartial, which is the module's word for partial captures
+		// as well as partial 取消.
+		if ok, err := offers(ctx, ad, OpRefund); err != nil {
+			return Result{Settlement: s}, err
+		} else if !ok {
+			return Result{Settlement: s}, ErrPartialUnsupported
+		}
+		if op == OpCancel {
+			a.Kind = OpRefund
+		}
+		req, _ := json.Marshal(amountRequest{Amount: amount, Before: s.Amount})
+		a.Amount, a.Request = amount, string(req)
+	}
 	if prep != nil {
 		if err := prep(ctx, s, a); err != nil {
 			return Result{}, err
@@ -419,7 +485,7 @@ func (sv *Service) operate(ctx context.Context, shopID, id int64, op Operation, 
 	start := time.Now()
 	res, callErr := f(cctx, ad, s, a)
 	ccancel()
-	sv.observe(s, op, start, res.Result, callErr)
+	sv.observe(s, a.Kind, start, res.Result, callErr)
 	return sv.record(dctx, s, a, callErr, res, actor, also)
 }
 
@@ -479,6 +545,13 @@ func target(op Operation, prior Status, res plugins.TransactionResult) Status {
 		return Captured
 	case OpCancel:
 		return Cancelled
+	case OpRefund:
+		// The rest stays where it was; a provider that says the transaction is now cancelled
+		// is believed.
+		if res.State == plugins.StateCancelled {
+			return Cancelled
+		}
+		return prior
 	case OpModify:
 		if res.State == plugins.StateCaptured {
 			return Captured
@@ -512,13 +585,16 @@ func (sv *Service) record(ctx context.Context, s *Settlement, a *Attempt, callEr
 			res.Messages = []string{callErr.Error()}
 		}
 	}
-	// Believe a processed answer only if it is about what was asked: the same amount, and for
-	// calls that create a transaction the same merchant reference.
+	// Believe a processed answer only if it is about what was asked: the same amount (a
+	// 売上計上's, whole or part; what a 一部取消 leaves of s.Amount, still the amount before the
+	// call), and for calls that create a transaction the same merchant reference.
 	mismatch := ""
 	if outcome == plugins.Processed {
 		switch {
-		case op == OpCapture && res.Amount != 0 && res.Amount != s.Amount:
-			mismatch = fmt.Sprintf("金額が一致しません（依頼 %d円、応答 %d円）", s.Amount, res.Amount)
+		case op == OpCapture && res.Amount != 0 && res.Amount != a.Amount:
+			mismatch = fmt.Sprintf("金額が一致しません（依頼 %d円、応答 %d円）", a.Amount, res.Amount)
+		case op == OpRefund && res.Amount != 0 && res.State != plugins.StateCancelled && res.Amount != s.Amount-a.Amount:
+			mismatch = fmt.Sprintf("金額が一致しません（一部取消 %d円の残額 %d円、応答 %d円）", a.Amount, s.Amount-a.Amount, res.Amount)
 		case (op == OpCharge || op == OpModify) && res.Amount != 0 && res.Amount != a.Amount:
 			mismatch = fmt.Sprintf("金額が一致しません（依頼 %d円、応答 %d円）", a.Amount, res.Amount)
 		case (op == OpCharge || op == OpModify) && res.Attempt != "" && res.Attempt != a.AttemptNo:
@@ -557,6 +633,18 @@ func (sv *Service) record(ctx context.Context, s *Settlement, a *Attempt, callEr
 			if op == OpModify {
 				s.Attempt = a.AttemptNo
 			}
+		}
+		if note := partialNote(s, a); note != "" {
+			// The settlement's amount is what is captured, or what the 一部取消 left.
+			if a.Kind == OpCapture {
+				s.Amount = a.Amount
+			} else if to != Cancelled {
+				s.Amount -= a.Amount
+			}
+			if h.Amount = s.Amount; h.Message != "" {
+				note += " / " + h.Message
+			}
+			h.Message = note
 		}
 		if to == Captured && s.CapturedAt == nil {
 			t := now
@@ -618,7 +706,8 @@ func (sv *Service) record(ctx context.Context, s *Settlement, a *Attempt, callEr
 				return err
 			}
 		}
-		if to != prior || op == OpModify || op == OpCharge {
+		// A 一部取消 keeps the status but changes the money: observers are told, as of a 取引修正.
+		if to != prior || op == OpModify || op == OpCharge || op == OpRefund {
 			c := Change{Settlement: s, From: prior, To: to, Op: op, Result: res, Attempt: a}
 			for _, o := range sv.observers {
 				if err := o.SettlementChanged(ctx, tx, c); err != nil {
@@ -643,6 +732,18 @@ func (sv *Service) record(ctx context.Context, s *Settlement, a *Attempt, callEr
 		return result, fmt.Errorf("%w: %s", ErrUnavailable, callErr)
 	}
 	return result, nil
+}
+
+// partialNote is the history's words for a partial 売上計上 or a 一部取消 attempt a made on s
+// (s.Amount still the amount before it), or "" for any other attempt.
+func partialNote(s *Settlement, a *Attempt) string {
+	switch {
+	case a.Kind == OpRefund:
+		return fmt.Sprintf("一部取消 %d円（残額 %d円）", a.Amount, s.Amount-a.Amount)
+	case a.Kind == OpCapture && a.Amount != s.Amount:
+		return fmt.Sprintf("一部売上計上 %d円（与信 %d円のうち、残り %d円の与信は解放）", a.Amount, s.Amount, s.Amount-a.Amount)
+	}
+	return ""
 }
 
 func saveAttempt(ctx context.Context, tx *gorm.DB, a *Attempt) error {

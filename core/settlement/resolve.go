@@ -311,7 +311,40 @@ func (sv *Service) verdict(ctx context.Context, ad plugins.Adapter, s *Settlemen
 		if ok && young && ((a.Kind == OpCapture && to == Authorized) || (a.Kind == OpCancel && to != Cancelled)) {
 			return verdict{res: res, why: tooEarly}
 		}
-		return verdict{known: ok, to: to, providerID: a.TargetID, res: res, why: why}
+		// A partial 売上計上 happened when the provider holds the transaction captured for the
+		// amount it asked; still authorized for the whole, it did not. Either way the
+		// provider's amount is the settlement's.
+		note := ""
+		if ok && a.Kind == OpCapture && a.before() != 0 {
+			note = "（一部売上計上は行われていません）"
+			if to == Captured {
+				note = fmt.Sprintf("（一部売上計上 %d円）", res.Amount)
+			}
+		}
+		return verdict{known: ok, to: to, providerID: a.TargetID, res: res, note: note, why: why}
+	case OpRefund:
+		// The provider's state does not tell a 一部取消 (the transaction stays live); its
+		// amount does: the amount before less the part cancelled means it happened, the amount
+		// before means it did not.
+		res, to, ok, why := ref(a.TargetID)
+		before, left := a.before(), a.before()-a.Amount
+		switch {
+		case !ok:
+			return verdict{res: res, why: why}
+		case to == Cancelled:
+			return verdict{known: true, to: to, providerID: a.TargetID, res: res, note: "（取引は取消済みです）"}
+		case res.Amount == 0 || before == 0:
+			return verdict{res: res, why: "決済代行会社の金額が分からないため、一部取消が行われたか確認できません"}
+		case res.Amount == left:
+			return verdict{known: true, to: to, providerID: a.TargetID, res: res, note: fmt.Sprintf("（一部取消 %d円、残額 %d円）", a.Amount, left)}
+		case res.Amount == before && young:
+			return verdict{res: res, why: tooEarly}
+		case res.Amount == before:
+			return verdict{known: true, to: to, providerID: a.TargetID, res: res, note: "（一部取消は行われていません）"}
+		}
+		// Neither: something else changed the amount at the provider, whose view is the truth.
+		return verdict{known: true, to: to, providerID: a.TargetID, res: res,
+			note: fmt.Sprintf("（一部取消 %d円の前後どちらとも異なる金額 %d円です）", a.Amount, res.Amount)}
 	case OpCharge:
 		id := a.ProviderID
 		if id == "" {

@@ -14,6 +14,7 @@ import (
 var rules = map[Operation][]Status{
 	OpCapture: {Authorized},
 	OpCancel:  {Authorized, Captured},
+	OpRefund:  {Authorized, Captured},
 	OpModify:  {Authorized, Captured},
 	OpConfirm: {Pending, Abandoned},
 }
@@ -21,6 +22,7 @@ var rules = map[Operation][]Status{
 var ruleMessages = map[Operation]string{
 	OpCapture: "売上計上できるのは仮売上の取引だけです。",
 	OpCancel:  "取消できるのは仮売上または売上計上の取引だけです。",
+	OpRefund:  "一部取消できるのは仮売上または売上計上の取引だけです。",
 	OpModify:  "取引修正できるのは仮売上または売上計上の取引だけです。",
 	OpConfirm: "この決済はすでに処理済みです。",
 }
@@ -33,6 +35,9 @@ var needs = map[Operation]plugins.Capability{
 	OpVoid:    plugins.CanCancel,
 	OpModify:  plugins.CanModify,
 	OpCharge:  plugins.CanCharge,
+	// Offers(module, OpRefund) is also how a screen asks whether the module takes partial
+	// amounts at all: CanPartial covers partial 売上計上 too.
+	OpRefund: plugins.CanPartial,
 }
 
 // ErrUnsupported means the settlement's payment module does not offer the operation: its
@@ -42,6 +47,21 @@ var ErrUnsupported = fault.Sentinel("settlement: operation not offered by the pa
 
 // codeUnsupported answers an operation the settlement's payment module does not offer.
 const codeUnsupported = "operation_not_supported"
+
+// ErrPartialUnsupported refuses a 売上計上 or 取消 of less than the whole amount for a module
+// that did not announce plugins.CanPartial. Nothing was written or sent.
+var ErrPartialUnsupported = fault.Sentinel("settlement: partial amount not offered by the payment module",
+	fault.Invalid, "partial_not_supported", "この決済モジュールは一部の売上計上・取消に対応していません。").WithField("amount")
+
+// ErrAmount refuses a 売上計上 or 取消 amount below 0 or above the settlement's amount; the
+// error returned says the settlement's amount. Nothing was written or sent.
+var ErrAmount = fault.Sentinel("settlement: amount out of range", fault.Invalid, "invalid_amount",
+	"金額は1円以上、決済金額以下で指定してください。").WithField("amount")
+
+// amountError is ErrAmount with s's amount in its message.
+func amountError(s *Settlement) error {
+	return ErrAmount.WithMessage(fmt.Sprintf("金額は1円以上、決済金額（%d円）以下で指定してください。", s.Amount))
+}
 
 // msgBusy refuses an operation while another one holds the settlement; msgUnsupported one its
 // module does not offer.

@@ -63,6 +63,14 @@ const (
 	OpAuthorize Operation = "authorize"
 	OpCapture   Operation = "capture"
 	OpCancel    Operation = "cancel"
+	// OpRefund is 一部取消: a 取消 of less than the settlement's amount, which keeps its status
+	// and lowers its amount. It is an operation of its own rather than OpCancel with an
+	// amount because everything that reads an operation means something else by it: the
+	// state table and target (the status stays, where 取消 always ends 取消済み), recovery (the
+	// provider's amount proves it, not its state), the history's 処理区分 and the capability
+	// it needs (CanPartial). A partial 売上計上 is OpCapture: it ends 売上計上 as every
+	// 売上計上 does, and only its amount differs.
+	OpRefund    Operation = "refund"
 	OpModify    Operation = "modify"
 	OpReference Operation = "reference"
 	OpCharge    Operation = "charge"
@@ -82,6 +90,7 @@ var opLabels = map[Operation]string{
 	OpAuthorize: "与信",
 	OpCapture:   "売上計上",
 	OpCancel:    "取消",
+	OpRefund:    "一部取消",
 	OpModify:    "取引修正",
 	OpReference: "取引参照",
 	OpCharge:    "継続課金",

@@ -528,16 +528,53 @@ func (a *API) cancelled(c *gin.Context) {
 	a.answer(c, http.StatusOK, o, s, nil)
 }
 
+// amountBody is the optional body of 売上計上 and 取消: {"amount": N} asks for N yen of the
+// settlement (a module that announced CanPartial takes less than the whole); no body, no
+// amount or 0 is the whole amount.
+type amountBody struct {
+	Amount int64 `json:"amount"`
+}
+
+// amount reads amountBody; false when it has answered a malformed one.
+func amount(c *gin.Context) (int64, bool) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		if httpapi.IsBodyTooLarge(err) {
+			httpapi.Fail(c, http.StatusRequestEntityTooLarge, "body_too_large", "リクエストが大きすぎます（1 MiBまで）。", "")
+			return 0, false
+		}
+		httpapi.Fail(c, http.StatusBadRequest, "bad_body", "リクエスト本文を読めません。", "")
+		return 0, false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return 0, true
+	}
+	c.Request.Body = io.NopCloser(strings.NewReader(string(body)))
+	var in amountBody
+	if !decode(c, &in) {
+		return 0, false
+	}
+	return in.Amount, true
+}
+
 func (a *API) capture(c *gin.Context) {
 	if o, s, ok := a.orderSettlement(c); ok {
-		r, err := a.Settlements.Capture(c.Request.Context(), httpapi.ShopID(c), s.ID, actor(c))
+		n, ok := amount(c)
+		if !ok {
+			return
+		}
+		r, err := a.Settlements.CaptureAmount(c.Request.Context(), httpapi.ShopID(c), s.ID, n, actor(c))
 		a.outcome(c, o, r, err)
 	}
 }
 
 func (a *API) cancel(c *gin.Context) {
 	if o, s, ok := a.orderSettlement(c); ok {
-		r, err := a.Settlements.Cancel(c.Request.Context(), httpapi.ShopID(c), s.ID, actor(c))
+		n, ok := amount(c)
+		if !ok {
+			return
+		}
+		r, err := a.Settlements.CancelAmount(c.Request.Context(), httpapi.ShopID(c), s.ID, n, actor(c))
 		a.outcome(c, o, r, err)
 	}
 }

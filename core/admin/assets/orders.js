@@ -1,6 +1,7 @@
 // kessai admin console, order screens: the 決済情報 dialog (取引参照 on opening, 売上計上 and 取消
-// with Welcart's confirmations, each a fetch POST with the CSRF header), the running totals of
-// 受注編集, and the 決済エラーログ's select-all and ログ削除 confirmation.
+// with Welcart's confirmations and, for a module that takes them, an amount; each a fetch POST
+// with the CSRF header), the running totals of 受注編集, and the 決済エラーログ's select-all and
+// ログ削除 confirmation.
 (function () {
   "use strict";
 
@@ -51,7 +52,11 @@
       dlg.removeAttribute("data-state");
       loading.hidden = false;
       Array.prototype.forEach.call(response.querySelectorAll("input[type=button]"), function (b) { b.disabled = true; });
-      return post(base + "/" + op, { trans_id: transID })
+      var body = { trans_id: transID };
+      // A module that takes partial amounts shows #settlement-amount; empty is the whole.
+      var amount = response.querySelector("#settlement-amount");
+      if (amount && op !== "reference") { body.amount = amount.value.trim(); }
+      return post(base + "/" + op, body)
         .then(show)
         .catch(function () { show({ body: {} }); })
         .then(function () { busy = false; loading.hidden = true; });
