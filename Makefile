@@ -47,8 +47,9 @@ bench:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@st=0; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...) || st=1; done; exit $$st
-	@# every table the migrations create names the one package that writes it (store.Owners)
-	$(GO) test -count=1 -run 'TestEveryTableHasOneOwner' ./core/store/
+	@# every table the migrations create names the one package that owns it (store.Owners), and
+	@# every join across owners that stays is declared with its reason (store.Joins)
+	$(GO) test -count=1 -run 'TestEveryTableHasOneOwner|TestJoinsAreDeclaredReads' ./core/store/
 
 proto:
 	$(GO) install $(PROTOC_GEN_GO)

@@ -556,9 +556,7 @@ func (c *Console) priceNotice(ctx context.Context, before, after *order.Order) s
 // why is the provider's answer to a charge that failed, from its settlement's last history
 // row: atone's message and code, or kessai's note when nothing was sent.
 func (s *continuationScreens) why(ctx context.Context, settlementID int64) string {
-	var h settlement.History
-	err := s.c.deps.Store.DB.WithContext(ctx).Where("settlement_id = ? AND status_to = ?", settlementID, settlement.Failed).
-		Order("id DESC").Limit(1).Find(&h).Error
+	h, err := settlement.LastFailure(ctx, s.c.deps.Store.DB, settlementID)
 	if err != nil {
 		s.c.log.Error("admin: history of a failed charge", "settlement", settlementID, "err", err)
 	}

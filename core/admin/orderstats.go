@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins/jst"
 )
@@ -54,15 +55,7 @@ func (c *Console) commerceDashboard(ctx context.Context) (*commerceView, error) 
 	now := c.deps.Clock.Now().In(jst.Tokyo)
 	start := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, jst.Tokyo)
 	day := start.Format("2006-01-02")
-	var rows []struct {
-		Status settlement.Status
-		N      int64
-		Amount int64
-	}
-	err := c.deps.Store.DB.WithContext(ctx).Model(&settlement.Settlement{}).
-		Select("status, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amount").
-		Where("created_at >= ? AND created_at < ?", start.UTC(), start.AddDate(0, 0, 1).UTC()).
-		Group("status").Scan(&rows).Error
+	rows, err := settlement.CountCreated(ctx, c.deps.Store.DB, start, start.AddDate(0, 0, 1))
 	if err != nil {
 		return nil, fmt.Errorf("today's settlements: %w", err)
 	}
@@ -80,7 +73,7 @@ func (c *Console) commerceDashboard(ctx context.Context) (*commerceView, error) 
 		sc.URL = orderQuery{Settlement: string(st), From: day, To: day}.URL(1)
 		v.Today = append(v.Today, sc)
 	}
-	funnel, err := settlement.Funnel(ctx, c.deps.Store.DB, 0)
+	funnel, err := settlement.Funnel(ctx, c.deps.Store.DB, 0, order.Payments(c.deps.Store.DB))
 	if err != nil {
 		return nil, fmt.Errorf("conversion: %w", err)
 	}

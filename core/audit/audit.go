@@ -81,3 +81,14 @@ func List(ctx context.Context, db *gorm.DB, page, perPage int) (Page, error) {
 	}
 	return p, nil
 }
+
+// About returns the newest entries, up to limit, about target whose action is one of actions,
+// newest first: a record's own history, as the page that shows the record tells it.
+func About(ctx context.Context, db *gorm.DB, target string, actions []string, limit int) ([]Entry, error) {
+	var es []Entry
+	err := db.WithContext(ctx).Where("target = ? AND action IN ?", target, actions).Order("id DESC").Limit(limit).Find(&es).Error
+	if err != nil {
+		return nil, fmt.Errorf("audit log of %s: %w", target, err)
+	}
+	return es, nil
+}

@@ -2,7 +2,6 @@ package continuation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/kessai/kessai/core/errlog"
 	kmail "github.com/kessai/kessai/core/mail"
+	"github.com/kessai/kessai/core/module"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/outbox"
 	"github.com/kessai/kessai/core/settlement"
@@ -220,11 +220,11 @@ func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runRead
 	if err != nil || !on {
 		return err
 	}
-	var o order.Order
-	if known != nil {
-		o = *known
-	} else if err := tx.First(&o, con.OrderID).Error; err != nil {
-		return fmt.Errorf("charge %d: order %d: %w", ch.ID, con.OrderID, err)
+	o := known
+	if o == nil {
+		if o, err = order.Get(ctx, tx, 0, con.OrderID); err != nil {
+			return fmt.Errorf("charge %d: %w", ch.ID, err)
+		}
 	}
 	if o.Email == "" {
 		return nil
@@ -235,7 +235,7 @@ func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runRead
 	}
 	// Nothing was sent without a token: the mail says so, as Welcart's does.
 	noToken := result == OutcomeNG && res.Outcome == plugins.NotAttempted && len(con.Token) == 0
-	m := contractorMail(shopName, o.Email, contractorName(o), mailCharge(con, o, ch, s, result, res, noToken), jst.Tokyo)
+	m := contractorMail(shopName, o.Email, contractorName(*o), mailCharge(con, *o, ch, s, result, res, noToken), jst.Tokyo)
 	err = kmail.Enqueue(ctx, tx, fmt.Sprintf("continuation:charge:%d:contractor", ch.ID), con.ShopID, m)
 	if err != nil && !errors.Is(err, outbox.ErrDuplicate) {
 		return err
@@ -245,32 +245,12 @@ func (r *Runner) mailContractor(ctx context.Context, tx *gorm.DB, reads *runRead
 
 // mailSwitch reads 自動継続課金完了メール of module slug in tx. The observer runs inside the
 // settlement's transaction: asking the module host, which reads with a connection of its
-// own, could wait for ever on SQLite's single connection, so the module's row is read here.
-// A module without the switch mails, as Welcart does by default.
+// own, could wait for ever on SQLite's single connection, so the module's saved setting is
+// read in tx. A module without the switch mails, as Welcart does by default.
 func mailSwitch(ctx context.Context, tx *gorm.DB, slug string) (bool, error) {
-	var row struct{ Settings, Description string }
-	err := tx.WithContext(ctx).Table("modules").Select("settings", "description").Where("slug = ?", slug).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return true, nil
-	}
+	val, err := module.SavedSetting(ctx, tx, slug, settingMail)
 	if err != nil {
-		return false, fmt.Errorf("module %s: %w", slug, err)
-	}
-	var saved plugins.Settings
-	if row.Settings != "" {
-		if err := json.Unmarshal([]byte(row.Settings), &saved); err != nil {
-			return false, fmt.Errorf("module %s: settings: %w", slug, err)
-		}
-	}
-	val := saved[settingMail]
-	if val == "" {
-		var d plugins.Description
-		_ = json.Unmarshal([]byte(row.Description), &d) // a broken description has no defaults
-		for _, f := range d.Settings {
-			if f.Key == settingMail {
-				val = f.Default
-			}
-		}
+		return false, err
 	}
 	return val != mailOff, nil
 }

@@ -69,9 +69,7 @@ type PriceChange struct {
 
 // priceChanges reads the contract's 決済金額 changes from the audit log, newest first.
 func priceChanges(ctx context.Context, db *gorm.DB, id int64) ([]PriceChange, error) {
-	var es []audit.Entry
-	err := db.WithContext(ctx).Where("target = ? AND action IN ?", fmt.Sprintf("continuation:%d", id), []string{actionPrice, actionUpdate}).
-		Order("id DESC").Limit(50).Find(&es).Error
+	es, err := audit.About(ctx, db, fmt.Sprintf("continuation:%d", id), []string{actionPrice, actionUpdate}, 50)
 	if err != nil {
 		return nil, fmt.Errorf("contract %d price changes: %w", id, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/kessai/kessai/core/fault"
 	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/settlement"
-	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/jst"
 )
@@ -149,14 +147,13 @@ func (sv *Service) List(ctx context.Context, f Filter) ([]View, int64, error) {
 	if f.OrderID != 0 {
 		q = q.Where("order_id = ?", f.OrderID)
 	}
-	// The first order's number and mail are the order's: read in a subquery, never copied.
-	orders := func() *gorm.DB { return sv.r.st.DB.Model(&order.Order{}).Select("id") }
+	// The first order's number and mail are the order's: core/order hands over the ids of the
+	// orders that match, never copied.
 	if f.OrderNumber != "" {
-		id, _ := strconv.ParseInt(f.OrderNumber, 10, 64)
-		q = q.Where("order_id IN (?)", orders().Where("order_number = ? OR (COALESCE(order_number, '') = '' AND id = ?)", f.OrderNumber, id))
+		q = q.Where("order_id IN (?)", order.Numbered(sv.r.st.DB, f.OrderNumber))
 	}
 	if f.Email != "" {
-		q = q.Where("order_id IN (?)", orders().Where(store.Contains("order_email", f.Email)))
+		q = q.Where("order_id IN (?)", order.Mailed(sv.r.st.DB, f.Email))
 	}
 	if f.Failed {
 		q = q.Where("(SELECT ch.status FROM continuation_charges ch WHERE ch.continuation_id = continuations.id ORDER BY ch.id DESC LIMIT 1) IN ?",
@@ -187,17 +184,13 @@ func (sv *Service) views(ctx context.Context, cs []Contract) ([]View, error) {
 		oids, cids = append(oids, c.OrderID), append(cids, c.ID)
 	}
 	db := sv.r.st.DB.WithContext(ctx)
-	var os []order.Order
-	if err := db.Where("id IN ?", oids).Find(&os).Error; err != nil {
+	orders, err := order.ByIDs(ctx, db, oids)
+	if err != nil {
 		return nil, fmt.Errorf("contracts' orders: %w", err)
-	}
-	orders := map[int64]order.Order{}
-	for _, o := range os {
-		orders[o.ID] = o
 	}
 	// The latest charge of each contract decides the 決済エラー badge.
 	var latest []Charge
-	err := db.Where("id IN (?)", db.Model(&Charge{}).Select("MAX(id)").Where("continuation_id IN ?", cids).Group("continuation_id")).Find(&latest).Error
+	err = db.Where("id IN (?)", db.Model(&Charge{}).Select("MAX(id)").Where("continuation_id IN ?", cids).Group("continuation_id")).Find(&latest).Error
 	if err != nil {
 		return nil, fmt.Errorf("contracts' charges: %w", err)
 	}
@@ -254,15 +247,9 @@ func (sv *Service) detail(ctx context.Context, q *gorm.DB, shopID int64) (*Detai
 			sids = append(sids, *ch.SettlementID)
 		}
 	}
-	setts := map[int64]settlement.Settlement{}
-	if len(sids) > 0 {
-		var ss []settlement.Settlement
-		if err := db.Where("id IN ?", sids).Find(&ss).Error; err != nil {
-			return nil, fmt.Errorf("contract %d settlements: %w", c.ID, err)
-		}
-		for _, s := range ss {
-			setts[s.ID] = s
-		}
+	setts, err := settlement.ByIDs(ctx, db, sids)
+	if err != nil {
+		return nil, fmt.Errorf("contract %d: %w", c.ID, err)
 	}
 	blocked := periodsBlocked(chs, setts)
 	for _, ch := range chs {
@@ -446,13 +433,12 @@ func (sv *Service) Retry(ctx context.Context, id, chargeID int64, actor string) 
 		for _, ch := range chs {
 			attempt = max(attempt, ch.Attempt)
 		}
-		var o order.Order
-		if err := tx.First(&o, c.OrderID).Error; err != nil {
+		o, err := order.Get(ctx, tx, 0, c.OrderID)
+		if err != nil {
 			return err
 		}
-		it = &claimed{c: c, o: o, period: failed.Period, next: c}
+		it = &claimed{c: c, o: *o, period: failed.Period, next: c}
 		it.ch = Charge{ContinuationID: c.ID, Period: failed.Period, Attempt: attempt + 1, Amount: failed.Amount, Status: settlement.Pending}
-		var err error
 		it.s, err = r.newCharge(ctx, tx, c, &it.ch, now.Add(r.opt.Lease), "再決済 "+failed.Period.String())
 		if err != nil {
 			return err

@@ -128,7 +128,7 @@ func Get(ctx context.Context, db *gorm.DB, id int64) (*Entry, error) {
 // Delete removes the given rows (all rows when ids is nil) and clears the notice when none
 // remain, as Welcart's reset_settlement_notice does.
 func Delete(ctx context.Context, db *gorm.DB, ids []int64) (int64, error) {
-	return DeleteFor(ctx, db, 0, ids)
+	return DeleteFor(ctx, db, nil, ids)
 }
 
 // Field is one detail of a row, nested keys joined Welcart's way ("errors:0:code").

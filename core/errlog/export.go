@@ -26,11 +26,12 @@ func ExportName(t time.Time, loc *time.Location) string {
 	return "settlement_error_" + t.In(loc).Format("20060102150405") + ".log"
 }
 
-// Selection is the rows an export holds: those of a shop (0: every shop's, the admin's view,
-// as for the …For functions) and, when IDs is not nil, only those among them. An id that is
-// not there (deleted meanwhile, or another shop's) is skipped, as Welcart skips it.
+// Selection is the rows an export holds: those of the orders whose ids Orders selects (a
+// shop's, order.OfShop; nil for every row, the admin's view, as for the …For functions) and,
+// when IDs is not nil, only those among them. An id that is not there (deleted meanwhile, or
+// another shop's) is skipped, as Welcart skips it.
 type Selection struct {
-	ShopID int64
+	Orders *gorm.DB
 	IDs    []int64
 }
 
@@ -50,8 +51,8 @@ func WriteExport(ctx context.Context, w io.Writer, db *gorm.DB, sel Selection, l
 	}
 	scoped := func() *gorm.DB {
 		q := db.WithContext(ctx)
-		if sel.ShopID != 0 {
-			q = ofShop(q, sel.ShopID)
+		if sel.Orders != nil {
+			q = ofOrders(q, sel.Orders)
 		}
 		return q
 	}

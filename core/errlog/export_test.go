@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/errlog"
+	"github.com/kessai/kessai/core/order"
 	"github.com/kessai/kessai/core/store"
 	"github.com/kessai/kessai/core/store/storetest"
 )
@@ -126,7 +127,7 @@ func TestWriteExportStreamsInBatches(t *testing.T) {
 		})
 		t.Run("a shop's export holds none of the rows of no order", func(t *testing.T) {
 			var buf bytes.Buffer
-			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{ShopID: 1}, jst.Tokyo)
+			n, err := errlog.WriteExport(ctx, &buf, st.DB, errlog.Selection{Orders: order.OfShop(st.DB, 1)}, jst.Tokyo)
 			if err != nil || n != 0 {
 				t.Fatalf("%d rows: %v", n, err)
 			}

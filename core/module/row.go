@@ -99,3 +99,32 @@ func (h *Host) setState(slug string, st State, lastErr string) {
 // forUpdate locks the rows tx reads on MySQL; SQLite's single writer already serialises the
 // transaction.
 func (h *Host) forUpdate(tx *gorm.DB) *gorm.DB { return h.store.ForUpdate(tx) }
+
+// SavedSetting reads, in db, the plain value of module slug's setting key: the saved one, or
+// else the default its description announces; "" when neither has one or no such module is
+// registered. It takes the caller's db so that code inside a transaction asks without a
+// second connection (SQLite has one). Secrets are not read: opening them takes the host's key.
+func SavedSetting(ctx context.Context, db *gorm.DB, slug, key string) (string, error) {
+	r, err := loadRow(ctx, db, slug)
+	if errors.Is(err, ErrUnknownModule) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var saved plugins.Settings
+	if r.Settings != "" {
+		if err := json.Unmarshal([]byte(r.Settings), &saved); err != nil {
+			return "", fmt.Errorf("module %s: settings: %w", slug, err)
+		}
+	}
+	if v := saved[key]; v != "" {
+		return v, nil
+	}
+	for _, f := range r.description().Settings {
+		if f.Key == key {
+			return f.Default, nil
+		}
+	}
+	return "", nil
+}

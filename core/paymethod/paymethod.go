@@ -402,8 +402,8 @@ func (m *Methods) Delete(ctx context.Context, id int64, actor string) error {
 		} else if err != nil {
 			return err
 		}
-		var n int64
-		if err := tx.Table("orders").Where("order_payment_name = ?", pm.Name).Count(&n).Error; err != nil {
+		n, err := order.PaidWith(ctx, tx, pm.Name)
+		if err != nil {
 			return err
 		}
 		if n > 0 {

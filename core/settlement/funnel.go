@@ -24,21 +24,22 @@ type FunnelRow struct {
 }
 
 // Funnel counts a shop's checkouts per payment method (shopID 0: every shop's), by the payment
-// method the order names. Continuation charges are no checkouts and are left out.
-func Funnel(ctx context.Context, db *gorm.DB, shopID int64) ([]FunnelRow, error) {
-	q := `SELECT o.order_payment_name AS payment_name,
+// method the order names, which payments (order.Payments) hands over as each order's id and
+// payment_name. Continuation charges are no checkouts and are left out.
+func Funnel(ctx context.Context, db *gorm.DB, shopID int64, payments *gorm.DB) ([]FunnelRow, error) {
+	q := `SELECT o.payment_name,
 	  COUNT(DISTINCT s.id) AS prepared,
 	  COUNT(DISTINCT CASE WHEN h.operation = 'confirm' AND h.status_to IN ('authorized', 'captured') THEN s.id END) AS succeeded,
 	  COUNT(DISTINCT CASE WHEN h.operation = 'confirm' AND h.status_to = 'error' THEN s.id END) AS ng,
 	  COUNT(DISTINCT CASE WHEN h.operation = 'abandon' THEN s.id END) AS cancelled
 	FROM settlements s
-	JOIN orders o ON o.id = s.order_id
+	JOIN (?) o ON o.id = s.order_id
 	LEFT JOIN settlement_history h ON h.settlement_id = s.id
 	WHERE s.continuation_charge_id IS NULL AND (? = 0 OR s.shop_id = ?)
-	GROUP BY o.order_payment_name
-	ORDER BY o.order_payment_name`
+	GROUP BY o.payment_name
+	ORDER BY o.payment_name`
 	var rows []FunnelRow
-	if err := db.WithContext(ctx).Raw(q, shopID, shopID).Scan(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Raw(q, payments, shopID, shopID).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("funnel of shop %d: %w", shopID, err)
 	}
 	for i := range rows {

@@ -67,12 +67,6 @@ func (sv *Service) ForOrders(ctx context.Context, orderIDs []int64) (map[int64]*
 	return out, nil
 }
 
-// OrdersIn is a subquery of the ids of the orders whose own settlement is in status st, for an
-// order list to narrow itself by 決済状況 without knowing settlements.
-func (sv *Service) OrdersIn(st Status) *gorm.DB {
-	return sv.st.DB.Model(&Settlement{}).Select("order_id").Where("continuation_charge_id IS NULL AND status = ?", st)
-}
-
 // OfOrder returns the settlement of order orderID whose link key is transID: the order's own,
 // or one of its continuation charges'; ErrNotFound otherwise.
 func (sv *Service) OfOrder(ctx context.Context, orderID int64, transID string) (*Settlement, error) {

@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,6 +36,27 @@ func TestEveryTableHasOneOwner(t *testing.T) {
 		for tb := range store.Owners {
 			if !slices.Contains(tables, tb) {
 				t.Errorf("%s: store.Owners names %s, which no migration creates", d, tb)
+			}
+		}
+	}
+}
+
+// TestJoinsAreDeclaredReads keeps store.Joins honest: every exception names a reader that
+// exists, a table that another package owns, and a reason.
+func TestJoinsAreDeclaredReads(t *testing.T) {
+	for reader, tables := range store.Joins {
+		if _, err := os.Stat(filepath.Join("..", "..", reader)); err != nil {
+			t.Errorf("store.Joins names %s, which is no package or file: %v", reader, err)
+		}
+		for table, why := range tables {
+			owner, ok := store.Owners[table]
+			switch {
+			case !ok:
+				t.Errorf("store.Joins: %s reads %s, a table store.Owners does not know", reader, table)
+			case owner == reader || owner == filepath.Dir(reader):
+				t.Errorf("store.Joins: %s owns %s already", reader, table)
+			case strings.TrimSpace(why) == "":
+				t.Errorf("store.Joins: %s reads %s without a reason", reader, table)
 			}
 		}
 	}

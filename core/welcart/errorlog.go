@@ -6,10 +6,12 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/kessai/kessai/core/audit"
 	"github.com/kessai/kessai/core/errlog"
 	"github.com/kessai/kessai/core/httpapi"
+	"github.com/kessai/kessai/core/order"
 )
 
 // listLimit caps the error-log list; Welcart lists every row, but a bridge relaying megabytes
@@ -61,8 +63,17 @@ type logRow struct {
 	At string
 }
 
+// shopOrders is the subquery of the ids of the orders whose error-log rows the credential
+// sees: its shop's; nil, every row, for the admin's.
+func (f *facade) shopOrders(c *gin.Context) *gorm.DB {
+	if id := shopScope(c); id != 0 {
+		return order.OfShop(f.d.Store.DB, id)
+	}
+	return nil
+}
+
 func (f *facade) notice(c *gin.Context) (string, error) {
-	t, err := errlog.NoticeFor(c.Request.Context(), f.d.Store.DB, shopScope(c))
+	t, err := errlog.NoticeFor(c.Request.Context(), f.d.Store.DB, f.shopOrders(c))
 	if err != nil || t.IsZero() {
 		return "", err
 	}
@@ -75,7 +86,7 @@ func (f *facade) notice(c *gin.Context) (string, error) {
 // the log id (詳細). An empty list is div.nodata with nodata "nodata".
 func (f *facade) errorLogList(c *gin.Context, deleted *int64) {
 	ctx := c.Request.Context()
-	es, total, err := errlog.ListFor(ctx, f.d.Store.DB, shopScope(c), listLimit, 0)
+	es, total, err := errlog.ListFor(ctx, f.d.Store.DB, f.shopOrders(c), listLimit, 0)
 	if err != nil {
 		fail(c, err)
 		return
@@ -110,7 +121,7 @@ func (f *facade) errorLogDetail(c *gin.Context) {
 		ng(c, msgBadID)
 		return
 	}
-	e, err := errlog.GetFor(c.Request.Context(), f.d.Store.DB, shopScope(c), id)
+	e, err := errlog.GetFor(c.Request.Context(), f.d.Store.DB, f.shopOrders(c), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -130,7 +141,7 @@ func (f *facade) errorLogDetail(c *gin.Context) {
 // errorLogDelete removes the given rows (all when ids is nil); errlog clears the notice with
 // the last one. The answer is the list as it is now.
 func (f *facade) errorLogDelete(c *gin.Context, ids []int64) {
-	n, err := errlog.DeleteFor(c.Request.Context(), f.d.Store.DB, shopScope(c), ids)
+	n, err := errlog.DeleteFor(c.Request.Context(), f.d.Store.DB, f.shopOrders(c), ids)
 	if err != nil {
 		fail(c, err)
 		return
@@ -155,7 +166,7 @@ func (f *facade) adminPage(c *gin.Context) {
 // a time. As in Welcart, a part of logID that is not a row id selects nothing: "undefined"
 // is an empty file, not every row.
 func (f *facade) errorLogOutput(c *gin.Context, logID string) {
-	sel := errlog.Selection{ShopID: shopScope(c)}
+	sel := errlog.Selection{Orders: f.shopOrders(c)}
 	if strings.TrimSpace(logID) != "" {
 		sel.IDs = []int64{}
 		for _, p := range strings.FieldsFunc(logID, func(r rune) bool { return r == ':' || r == ',' }) {
@@ -177,7 +188,7 @@ func (f *facade) errorLogOutput(c *gin.Context, logID string) {
 	}
 	// The file holds buyers' details: say who took it, as the console does.
 	if err := audit.Record(ctx, f.d.Store.DB, httpapi.Actor(c), "errlog.export", "",
-		map[string]any{"via": "welcart", "shop_id": sel.ShopID, "rows": n, "file": name}); err != nil {
+		map[string]any{"via": "welcart", "shop_id": shopScope(c), "rows": n, "file": name}); err != nil {
 		c.Error(err) //nolint:errcheck // recorded for the request log
 	}
 }

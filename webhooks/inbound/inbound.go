@@ -381,14 +381,13 @@ func (h *Handler) openAttempt(ctx context.Context, s *settlement.Settlement, ev 
 // (shop_transaction_no). Attempts are "<trans_id>-<n>", so the link key's unique index finds
 // them without an index on attempt.
 func (h *Handler) find(ctx context.Context, slug string, ev plugins.WebhookEvent) (*settlement.Settlement, error) {
-	db := h.d.Store.DB.WithContext(ctx)
-	var s settlement.Settlement
+	db := h.d.Store.DB
 	if ev.ProviderID != "" {
-		err := db.Where("module = ? AND wc_trans_id = ?", slug, ev.ProviderID).Order("id").First(&s).Error
+		s, err := settlement.OfTransaction(ctx, db, slug, ev.ProviderID)
 		if err == nil {
-			return &s, nil
+			return s, nil
 		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
+		if !errors.Is(err, settlement.ErrNotFound) {
 			return nil, fmt.Errorf("webhook %s: find %s: %w", slug, ev.ProviderID, err)
 		}
 	}
@@ -396,14 +395,14 @@ func (h *Handler) find(ctx context.Context, slug string, ev plugins.WebhookEvent
 	if i <= 0 {
 		return nil, nil
 	}
-	err := db.Where("module = ? AND trans_id = ?", slug, ev.Attempt[:i]).First(&s).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	s, err := settlement.OfLinkKey(ctx, db, slug, ev.Attempt[:i])
+	if errors.Is(err, settlement.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: find attempt %s: %w", slug, ev.Attempt, err)
 	}
-	return &s, nil
+	return s, nil
 }
 
 // Messages written to the error log, for the admin who reads it.

@@ -1,7 +1,8 @@
 // Package storetest gives tests a fresh, migrated database of their own: a MySQL/MariaDB
 // database created for the test and dropped at cleanup, or a SQLite file in the test's
 // temporary folder. It is to core/store what httptest is to net/http. Every store it returns
-// checks that each write comes from the package that owns the table (CheckOwners).
+// checks that each write and each read comes from the package that owns the table
+// (CheckOwners).
 package storetest
 
 import (
