@@ -65,6 +65,9 @@ func TestAtoneBinaryEndToEnd(t *testing.T) {
 	logs := &lockedBuffer{}
 	cfg := plugintest.ClientConfig(t, bin)
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "kessai-atone", Level: hclog.Trace, Output: logs})
+	// The log is read for the adapter's per-call debug lines, which it writes only when the host
+	// asks for them, as a daemon logging at debug does.
+	cfg.Cmd.Env = []string{plugins.LogLevelEnv + "=debug"}
 	ad, _ := plugintest.LaunchClient(t, cfg)
 	plugintest.Configure(t, ad, plugins.Settings{
 		atone.KeyPublicKey: shop.PublicKey, atone.KeySecretKey: shop.SecretKey, atone.KeyAPIBase: base + "/v1/",
