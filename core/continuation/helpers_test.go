@@ -74,7 +74,14 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // adapters (in-process or the real binary through a module host).
 func newWorld(t testing.TB, st *store.Store) *world {
 	t.Helper()
-	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{sbShop}})
+	return newWorldOn(t, st, "")
+}
+
+// newWorldOn is newWorld with the sandbox's ledger in the SQLite file sandboxData ("" keeps it
+// in memory).
+func newWorldOn(t testing.TB, st *store.Store, sandboxData string) *world {
+	t.Helper()
+	sb := sandbox.New(sandbox.Config{Shops: []sandbox.Shop{sbShop}, DataPath: sandboxData})
 	ts := httptest.NewServer(sb)
 	t.Cleanup(func() { ts.Close(); _ = sb.Close() })
 	key := secret.NewKey()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -35,10 +36,16 @@ func openShared(t testing.TB, n int) []*store.Store {
 // openSharedDSN is openShared, with the database's DSN for a kessaid process of its own.
 func openSharedDSN(t testing.TB, n int) ([]*store.Store, string) {
 	t.Helper()
+	return openSharedPool(t, n, 20)
+}
+
+// openSharedPool is openSharedDSN with pools of conns connections each.
+func openSharedPool(t testing.TB, n, conns int) ([]*store.Store, string) {
+	t.Helper()
 	dsn := storetest.NewMySQLDatabase(t)
 	var out []*store.Store
 	for i := range n {
-		st, err := store.Open(ctxT(t), dsn, store.Options{Logger: quiet(), MaxOpenConns: 20})
+		st, err := store.Open(ctxT(t), dsn, store.Options{Logger: quiet(), MaxOpenConns: conns})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,8 +201,9 @@ func TestContinuationTwoReplicasOnMariaDB(t *testing.T) {
 // (POST /v1/transactions) as a provider far away would (KESSAI_BENCH_SLOW_CONTRACTS, default
 // 1,000: fewer, so that the run stays short). Each reports charges/s, the 99th percentile of one
 // charge (adapter call and its transaction), this process's peak resident memory during the run
-// (runner, settlement service, module host and the in-process sandbox with its ledger; the
-// seeding before it left out) and the adapter process's, the peak heap, and the machine's load.
+// (runner, settlement service, module host and the in-process sandbox, whose ledger is on a
+// file as a provider's is elsewhere; the seeding before it left out) and the adapter process's,
+// the peak heap, and the machine's load. The store has the daemon's pool.
 func BenchmarkContinuationRun(b *testing.B) {
 	sizes := []struct {
 		latency   time.Duration
@@ -218,8 +226,11 @@ func BenchmarkContinuationRun(b *testing.B) {
 }
 
 func benchmarkRun(b *testing.B, n int, latency time.Duration) {
-	sts := openShared(b, 1)
-	w := newWorld(b, sts[0])
+	// The daemon's pool (KESSAI_DB_MAX_CONNS): larger than the run's workers, as it is there.
+	sts, _ := openSharedPool(b, 1, store.DefaultMaxConns)
+	// The provider's ledger lives with the provider: on a file, so that this process's memory
+	// is the runner's, not 100,000 transactions of a sandbox.
+	w := newWorldOn(b, sts[0], filepath.Join(b.TempDir(), "sandbox.db"))
 	h := w.atoneHost(sts[0], true, nil)
 	for done := 0; done < n; done += 5000 {
 		w.seed(min(5000, n-done), -1)
@@ -257,10 +268,15 @@ func benchmarkRun(b *testing.B, n int, latency time.Duration) {
 	}
 	// A large run outlasts ctxT's five minutes: allow 20 ms a contract, and the latency, beyond that.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(n)*(20*time.Millisecond+latency))
+	cpu0 := perftest.CPU()
+	adapterCPU0, _ := perftest.ProcessCPU(h.Pid(atone.Slug))
 	b.StartTimer()
 	rep, err := r.Run(ctx, date("2024-05-10"))
 	cancel()
 	b.StopTimer()
+	cpu := perftest.CPU() - cpu0
+	adapterCPU, _ := perftest.ProcessCPU(h.Pid(atone.Slug))
+	adapterCPU -= adapterCPU0
 	close(stop)
 	<-sampled
 	if err != nil || rep.Charged != n {
@@ -281,5 +297,9 @@ func benchmarkRun(b *testing.B, n int, latency time.Duration) {
 	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(adapterRSS)/(1<<20), "adapter-peak-rss-MiB")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	// CPU a charge costs: on a machine of few cores the run is bound by their sum, with the
+	// database's own.
+	b.ReportMetric(perftest.Ms(cpu)/float64(rep.Charged), "cpu-ms/charge")
+	b.ReportMetric(perftest.Ms(adapterCPU)/float64(rep.Charged), "adapter-cpu-ms/charge")
 	perftest.ReportLoad(b)
 }
