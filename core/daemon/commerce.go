@@ -52,10 +52,13 @@ func publish(ctx context.Context, tx *gorm.DB, c settlement.Change) error {
 		return nil
 	}
 	typ, ok := events[c.To]
-	if c.Op == settlement.OpModify {
+	// A 取引修正 and a 一部取消 change the money and may keep the status: the shop hears of
+	// them as a modification, with the operation that made it.
+	modified := c.Op == settlement.OpModify || c.Op == settlement.OpRefund && c.To != settlement.Cancelled
+	if modified {
 		typ, ok = hook.SettlementModified, true
 	}
-	if !ok || c.From == c.To && c.Op != settlement.OpModify {
+	if !ok || c.From == c.To && !modified {
 		return nil
 	}
 	s := c.Settlement

@@ -2,10 +2,13 @@ package shopapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/kessai/kessai/core/audit"
@@ -15,6 +18,7 @@ import (
 	"github.com/kessai/kessai/core/settlement"
 	"github.com/kessai/kessai/plugins"
 	"github.com/kessai/kessai/plugins/plugintest"
+	"github.com/kessai/kessai/webhooks/hook"
 )
 
 // testMethod is the payment method of the test adapter beside atone's.
@@ -119,6 +123,35 @@ func TestPartialAmountsThroughTheShopAPI(t *testing.T) {
 			t.Fatalf("history row %v", last)
 		}
 		expectAmount(t, h, id, h.Shop(t, "POST", op(id, "cancel"), nil), "cancelled", plugins.StateCancelled, 1000)
+	})
+
+	t.Run("the shop's webhook hears of a 一部取消 as settlement.modified", func(t *testing.T) {
+		var mu sync.Mutex
+		var got []hook.Event
+		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var e hook.Event
+			_ = json.NewDecoder(r.Body).Decode(&e)
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		}))
+		defer recv.Close()
+		r := h.Shop(t, "POST", "/api/v1/webhook-endpoints", map[string]any{"url": recv.URL, "events": []string{"settlement.modified"}})
+		expect(t, r, http.StatusCreated)
+		id := paidByTestModule(t, h, "partial6")
+		expectAmount(t, h, id, h.Shop(t, "POST", op(id, "cancel"), `{"amount": 300}`), "authorized", plugins.StateAuthorized, 1200)
+		if _, err := h.D.Outbox.DispatchOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 1 || got[0].Type != hook.SettlementModified {
+			t.Fatalf("events %+v", got)
+		}
+		var data map[string]any
+		if err := json.Unmarshal(got[0].Data, &data); err != nil || data["operation"] != "refund" || data["amount"].(float64) != 1200 || data["status"] != "authorized" {
+			t.Fatalf("event data %s %v", got[0].Data, err)
+		}
 	})
 
 	t.Run("a lost answer to a 一部取消 that happened is settled by the provider's amount", func(t *testing.T) {
