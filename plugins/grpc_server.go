@@ -171,6 +171,7 @@ func newGRPCServer(logger hclog.Logger) func([]grpc.ServerOption) *grpc.Server {
 		return h(ctx, req)
 	}
 	return func(opts []grpc.ServerOption) *grpc.Server {
+		opts = append(opts, serverOptions()...)
 		return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(guard))...)
 	}
 }

@@ -123,6 +123,7 @@ func (h *Host) launch(ctx context.Context, slug, path, sum string) (*instance, e
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  plugins.DialOptions(),
 		SkipHostEnv:      true,
 		SecureConfig:     &plugin.SecureConfig{Checksum: want, Hash: sha256.New()},
 		StartTimeout:     h.opt.StartTimeout,

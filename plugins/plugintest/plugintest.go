@@ -108,6 +108,7 @@ func ClientConfig(t testing.TB, path string) *plugin.ClientConfig {
 		Cmd:              exec.Command(path),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  plugins.DialOptions(),
 		SkipHostEnv:      true,
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum[:], Hash: sha256.New()},
 		StartTimeout:     10 * time.Second,
