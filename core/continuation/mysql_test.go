@@ -203,7 +203,9 @@ func TestContinuationTwoReplicasOnMariaDB(t *testing.T) {
 // charge (adapter call and its transaction), this process's peak resident memory during the run
 // (runner, settlement service, module host and the in-process sandbox, whose ledger is on a
 // file as a provider's is elsewhere; the seeding before it left out) and the adapter process's,
-// the peak heap, and the machine's load. The store has the daemon's pool.
+// the peak heap, the CPU per charge of this process, the adapter's and the MySQL server's (when
+// it runs on this machine: the three share its cores), and the machine's load. The store has
+// the daemon's pool.
 func BenchmarkContinuationRun(b *testing.B) {
 	sizes := []struct {
 		latency   time.Duration
@@ -268,13 +270,14 @@ func benchmarkRun(b *testing.B, n int, latency time.Duration) {
 	}
 	// A large run outlasts ctxT's five minutes: allow 20 ms a contract, and the latency, beyond that.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute+time.Duration(n)*(20*time.Millisecond+latency))
-	cpu0 := perftest.CPU()
+	server := perftest.DatabaseServer()
+	cpu0, db0 := perftest.CPU(), perftest.CPUOf(server)
 	adapterCPU0, _ := perftest.ProcessCPU(h.Pid(atone.Slug))
 	b.StartTimer()
 	rep, err := r.Run(ctx, date("2024-05-10"))
 	cancel()
 	b.StopTimer()
-	cpu := perftest.CPU() - cpu0
+	cpu, dbCPU := perftest.CPU()-cpu0, perftest.CPUOf(server)-db0
 	adapterCPU, _ := perftest.ProcessCPU(h.Pid(atone.Slug))
 	adapterCPU -= adapterCPU0
 	close(stop)
@@ -301,5 +304,8 @@ func benchmarkRun(b *testing.B, n int, latency time.Duration) {
 	// database's own.
 	b.ReportMetric(perftest.Ms(cpu)/float64(rep.Charged), "cpu-ms/charge")
 	b.ReportMetric(perftest.Ms(adapterCPU)/float64(rep.Charged), "adapter-cpu-ms/charge")
+	if server != 0 {
+		b.ReportMetric(perftest.Ms(dbCPU)/float64(rep.Charged), "db-cpu-ms/charge")
+	}
 	perftest.ReportLoad(b)
 }

@@ -27,35 +27,39 @@ import (
 // runs them with the continuation run and prints one table of their figures.
 
 // shopper sends checkouts (POST /api/v1/orders with an Idempotency-Key, the call a shop makes
-// when a buyer chooses atone) to a harness's daemon over loopback, each with an order number
-// and key of its own.
+// when a buyer chooses atone) to a daemon over loopback, each with an order number and key of
+// its own: prefix and a count.
 type shopper struct {
-	h      *daemontest.Harness
-	client *http.Client
-	n      atomic.Int64
+	url, key, method, prefix string
+	client                   *http.Client
+	n                        atomic.Int64
 }
 
 func newShopper(h *daemontest.Harness) *shopper {
+	return newShopperTo(h.URL, h.ShopKey, h.Method, "bench")
+}
+
+func newShopperTo(url, key, method, prefix string) *shopper {
 	// Enough idle connections for the most concurrent run: a client that closes connections
 	// would measure TCP handshakes, not kessai.
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	return &shopper{h: h, client: &http.Client{Transport: tr, Timeout: time.Minute}}
+	return &shopper{url: url, key: key, method: method, prefix: prefix, client: &http.Client{Transport: tr, Timeout: time.Minute}}
 }
 
 // checkout creates one order with its settlement and the widget's configuration.
 func (s *shopper) checkout() error {
 	n := s.n.Add(1)
-	body, err := json.Marshal(daemontest.Order(fmt.Sprintf("bench%08d", n), 1500, 1, s.h.Method))
+	body, err := json.Marshal(daemontest.Order(fmt.Sprintf("%s%08d", s.prefix, n), 1500, 1, s.method))
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequest(http.MethodPost, s.h.URL+"/api/v1/orders", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.url+"/api/v1/orders", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+s.h.ShopKey)
-	req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-checkout-%d", n))
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-checkout-%d", s.prefix, n))
 	return s.send(req, http.StatusCreated)
 }
 
@@ -124,9 +128,10 @@ func adapterCPU(b *testing.B, h *daemontest.Harness) time.Duration {
 }
 
 // BenchmarkCheckout sends b.N checkouts at 1, 16 and 64 at once to a daemon on MySQL and one
-// on SQLite, over loopback from the same process, and reports req/s, the 50th and 99th
-// percentile latency, and the CPU per checkout of this process (daemon, HTTP client, idle
-// sandbox) and of the atone adapter process.
+// on SQLite, over loopback from a client process of its own (loadClient), and reports req/s,
+// the 50th and 99th percentile latency, and the CPU per checkout of the daemon's process (the
+// daemon and the idle in-process sandbox), of the atone adapter process, of the MySQL server
+// when it runs on this machine, and of the client.
 func BenchmarkCheckout(b *testing.B) {
 	dbs := []struct {
 		name string
@@ -135,22 +140,27 @@ func BenchmarkCheckout(b *testing.B) {
 	for _, db := range dbs {
 		b.Run(db.name, func(b *testing.B) {
 			h := daemontest.Start(b, db.opts...)
-			s := newShopper(h)
+			server := 0
+			if db.name == "mysql" {
+				server = perftest.DatabaseServer()
+			}
 			for _, c := range []int{1, 16, 64} {
 				b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) {
-					cpu0, ad0 := perftest.CPU(), adapterCPU(b, h)
+					cl := startLoad(b, h, b.N, c)
+					cpu0, ad0, db0 := perftest.CPU(), adapterCPU(b, h), perftest.CPUOf(server)
 					b.ResetTimer()
-					lat, took, err := concurrently(b.N, c, s.checkout)
+					res := cl.run(b)
 					b.StopTimer()
-					if err != nil {
-						b.Fatal(err)
-					}
-					cpu, ad := perftest.CPU()-cpu0, adapterCPU(b, h)-ad0
-					b.ReportMetric(float64(b.N)/took.Seconds(), "req/s")
-					b.ReportMetric(perftest.Ms(perftest.Percentile(lat, 50)), "p50-ms")
-					b.ReportMetric(perftest.Ms(perftest.Percentile(lat, 99)), "p99-ms")
+					cpu, ad, dbCPU := perftest.CPU()-cpu0, adapterCPU(b, h)-ad0, perftest.CPUOf(server)-db0
+					b.ReportMetric(float64(b.N)/res.Took.Seconds(), "req/s")
+					b.ReportMetric(perftest.Ms(perftest.Percentile(res.Latencies, 50)), "p50-ms")
+					b.ReportMetric(perftest.Ms(perftest.Percentile(res.Latencies, 99)), "p99-ms")
 					b.ReportMetric(perftest.Ms(cpu)/float64(b.N), "cpu-ms/op")
 					b.ReportMetric(perftest.Ms(ad)/float64(b.N), "adapter-cpu-ms/op")
+					b.ReportMetric(perftest.Ms(res.CPU)/float64(b.N), "client-cpu-ms/op")
+					if server != 0 {
+						b.ReportMetric(perftest.Ms(dbCPU)/float64(b.N), "db-cpu-ms/op")
+					}
 					perftest.ReportLoad(b)
 				})
 			}
@@ -163,7 +173,9 @@ func BenchmarkCheckout(b *testing.B) {
 // counted on the wire: round trips, statements, prepares, COMMITs and writes that commit by
 // themselves. The daemon's jobs (outbox, janitor) share the pool, so a checkout's figures are
 // the count every checkout had save those a job ran beside (mode-share says how many did not),
-// not an average. It also reports this process's CPU per checkout and the adapter's.
+// not an average. It also reports the CPU per checkout of this process (the daemon and the
+// client sending the checkouts: BenchmarkCheckout has the daemon's alone), the adapter's and
+// the MySQL server's.
 func BenchmarkCheckoutCost(b *testing.B) {
 	w := storetest.NewWire()
 	h := daemontest.Start(b, daemontest.DSN(w.MySQL(b)))
@@ -172,7 +184,8 @@ func BenchmarkCheckoutCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	seen := map[storetest.WireCount]int{}
-	cpu0, ad0 := perftest.CPU(), adapterCPU(b, h)
+	server := perftest.DatabaseServer()
+	cpu0, ad0, db0 := perftest.CPU(), adapterCPU(b, h), perftest.CPUOf(server)
 	b.ResetTimer()
 	for range b.N {
 		before := w.Count()
@@ -182,7 +195,7 @@ func BenchmarkCheckoutCost(b *testing.B) {
 		seen[w.Count().Sub(before)]++
 	}
 	b.StopTimer()
-	cpu, ad := perftest.CPU()-cpu0, adapterCPU(b, h)-ad0
+	cpu, ad, dbCPU := perftest.CPU()-cpu0, adapterCPU(b, h)-ad0, perftest.CPUOf(server)-db0
 	counts := slices.Collect(maps.Keys(seen))
 	slices.SortFunc(counts, func(x, y storetest.WireCount) int { return seen[y] - seen[x] })
 	one := counts[0]
@@ -197,6 +210,9 @@ func BenchmarkCheckoutCost(b *testing.B) {
 	b.ReportMetric(float64(seen[one])/float64(b.N), "mode-share")
 	b.ReportMetric(perftest.Ms(cpu)/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(perftest.Ms(ad)/float64(b.N), "adapter-cpu-ms/op")
+	if server != 0 {
+		b.ReportMetric(perftest.Ms(dbCPU)/float64(b.N), "db-cpu-ms/op")
+	}
 	perftest.ReportLoad(b)
 }
 

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -177,6 +178,26 @@ func load(r result) string {
 }
 
 // table writes the rows the performance work follows, then any other benchmark generically.
+// dbPart is ", MariaDB N ms" for a figure that has the database server's CPU, or "".
+func dbPart(m map[string]float64, unit string) string {
+	if v, ok := m[unit]; ok {
+		return fmt.Sprintf(", MariaDB %s ms", g(v))
+	}
+	return ""
+}
+
+// chargeCPU is what one charge costs the machine's cores, by process, and the rate those cores
+// allow at that cost: the runs are bound by CPU once the provider answers at once.
+func chargeCPU(m map[string]float64) string {
+	total := m["cpu-ms/charge"] + m["adapter-cpu-ms/charge"] + m["db-cpu-ms/charge"]
+	s := fmt.Sprintf("CPU per charge %s ms in the test process (runner, module host, in-process sandbox) + %s ms adapter%s = **%s ms**",
+		g(m["cpu-ms/charge"]), g(m["adapter-cpu-ms/charge"]), dbPart(m, "db-cpu-ms/charge"), g(total))
+	if total > 0 {
+		s += fmt.Sprintf(", which %d cores allow **%s charges/s** at most", runtime.NumCPU(), g(1000*float64(runtime.NumCPU())/total))
+	}
+	return s
+}
+
 func table(w io.Writer, res map[string]result) {
 	fmt.Fprintln(w, "| measure | figure | load average 1 / 5 / 15 min |")
 	fmt.Fprintln(w, "|---|---|---|")
@@ -201,9 +222,9 @@ func table(w io.Writer, res map[string]result) {
 			fmt.Sprintf("**%s**: %s COMMIT of %s transactions begun, and %s writes outside a transaction, each committed by itself",
 				g(m["commits/op"]+m["autocommit-writes/op"]), g(m["commits/op"]), g(m["begins/op"]), g(m["autocommit-writes/op"])),
 			load(r))
-		row("kessaid CPU per checkout (MySQL, one at a time)",
-			fmt.Sprintf("**%s ms** in the benchmark process (the daemon, the HTTP client sending the checkouts, the idle in-process sandbox, the wire counter, the garbage collector), plus %s ms in the kessai-atone adapter process (10 ms resolution over %d checkouts); MariaDB's not counted",
-				g(m["cpu-ms/op"]), g(m["adapter-cpu-ms/op"]), r.n),
+		row("CPU per checkout, MySQL, one at a time, with the client in the same process",
+			fmt.Sprintf("%s ms in the benchmark process (the daemon, the HTTP client sending the checkouts, the idle in-process sandbox, the wire counter, the garbage collector), plus, in other processes, adapter %s ms%s (10 ms resolution over %d checkouts)",
+				g(m["cpu-ms/op"]), g(m["adapter-cpu-ms/op"]), dbPart(m, "db-cpu-ms/op"), r.n),
 			load(r))
 	} else {
 		row("database round trips and commits per checkout, CPU per checkout", missing, "")
@@ -217,8 +238,15 @@ func table(w io.Writer, res map[string]result) {
 				row(measure, missing, "")
 				continue
 			}
-			row(measure, fmt.Sprintf("**%s req/s**, p50 %s ms, **p99 %s ms** (%d checkouts; CPU %s ms/checkout + %s ms adapter)",
-				g(r.m["req/s"]), g(r.m["p50-ms"]), g(r.m["p99-ms"]), r.n, g(r.m["cpu-ms/op"]), g(r.m["adapter-cpu-ms/op"])), load(r))
+			row(measure, fmt.Sprintf("**%s req/s**, p50 %s ms, **p99 %s ms** (%d checkouts; CPU per checkout: kessaid %s ms, adapter %s ms%s, the load client in its own process %s ms)",
+				g(r.m["req/s"]), g(r.m["p50-ms"]), g(r.m["p99-ms"]), r.n, g(r.m["cpu-ms/op"]), g(r.m["adapter-cpu-ms/op"]), dbPart(r.m, "db-cpu-ms/op"), g(r.m["client-cpu-ms/op"])), load(r))
+		}
+	}
+	for _, c := range []int{1, 64} {
+		if r, ok := res[fmt.Sprintf("BenchmarkCheckout/mysql/c=%d", c)]; ok {
+			row(fmt.Sprintf("kessaid CPU per checkout, MySQL, %d concurrent", c),
+				fmt.Sprintf("**%s ms** in the daemon's process (the daemon, its garbage collector, the idle in-process sandbox; the client sends from a process of its own), plus %s ms in the adapter process%s",
+					g(r.m["cpu-ms/op"]), g(r.m["adapter-cpu-ms/op"]), dbPart(r.m, "db-cpu-ms/op")), load(r))
 		}
 	}
 	ms := func(r result, p string) float64 { return r.m[p+"-µs"] / 1000 }
@@ -270,8 +298,8 @@ func table(w io.Writer, res map[string]result) {
 		if latency != "0s" {
 			measure = fmt.Sprintf("continuation run, %s contracts, %s added to every charge (fewer contracts than at once, so that the run stays short)", contracts, latency)
 		}
-		row(measure, fmt.Sprintf("**%s charges/s**, p99 %s ms per charge, **peak RSS %s MiB** (the test process: runner, module host, in-process sandbox; seeding left out) + %s MiB the adapter process",
-			g(r.m["charges/s"]), g(r.m["p99-ms/charge"]), g(r.m["peak-rss-MiB"]), g(r.m["adapter-peak-rss-MiB"])), load(r))
+		row(measure, fmt.Sprintf("**%s charges/s**, p99 %s ms per charge, **peak RSS %s MiB** (the test process: runner, module host, in-process sandbox; seeding left out) + %s MiB the adapter process; %s",
+			g(r.m["charges/s"]), g(r.m["p99-ms/charge"]), g(r.m["peak-rss-MiB"]), g(r.m["adapter-peak-rss-MiB"]), chargeCPU(r.m)), load(r))
 	}
 	var rest []string
 	for name := range res {

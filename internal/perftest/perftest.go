@@ -81,6 +81,42 @@ func ProcessCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * clockTick, nil
 }
 
+// DatabaseServer is the pid of the MySQL server (mariadbd or mysqld) running on this machine,
+// or 0 when none is: what a benchmark's statements cost the server is CPU of the same cores,
+// and a figure that leaves it out leaves out a part of the budget. The server's CPU counts
+// every client's work, so it is the benchmark's only on an otherwise quiet machine.
+func DatabaseServer() int {
+	return PidOf("mariadbd", "mysqld")
+}
+
+// PidOf is the pid of the first running process whose command name is one of names, or 0.
+func PidOf(names ...string) int {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && slices.Contains(names, strings.TrimSpace(string(comm))) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// CPUOf is ProcessCPU for pid, with 0 (no such process) or an unreadable one giving 0.
+func CPUOf(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	d, _ := ProcessCPU(pid)
+	return d
+}
+
 // ResetPeakRSS starts this process's peak resident memory afresh from what is resident now,
 // so that PeakRSS covers what follows and not the set-up before it.
 func ResetPeakRSS() error {
